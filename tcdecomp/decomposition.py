@@ -1,0 +1,112 @@
+"""Results: an estimate with its standard error, and a decomposition into terms."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .plans import Plan, Term
+
+
+def _as_float(value) -> float:
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value (float, or a differentiable torch scalar for posteriors) and its standard error.
+
+    Unpacks as ``value, stderr = estimate`` and converts with ``float(estimate)``.
+    """
+
+    value: Any
+    stderr: float = 0.0
+
+    def __float__(self) -> float:
+        return _as_float(self.value)
+
+    def __iter__(self):
+        return iter((self.value, self.stderr))
+
+    def __format__(self, spec: str) -> str:
+        spec = spec or ".4f"
+        return f"{float(self):{spec}} ± {self.stderr:{spec}}"
+
+    def __str__(self) -> str:
+        return format(self)
+
+
+class Decomposition:
+    """TC split along one plan: ``terms`` is a list of ``(Term, value)``.
+
+    ``total`` is the sum of the term values. For plug-in and posterior estimators
+    the terms telescope, so ``total`` equals the source's ``total_correlation()``
+    up to rounding; per-term estimators (knn) give path-dependent totals.
+    """
+
+    def __init__(self, plan: Plan, values, stderrs, total_stderr: float, *, source: str, notes=()):
+        self.plan = plan
+        self.terms: list[tuple[Term, Any]] = list(zip(plan.terms, values))
+        self.stderrs: list[float] = [float(s) for s in stderrs]
+        self.total_stderr = float(total_stderr)
+        self.source = source
+        self.notes = tuple(notes)
+
+    @property
+    def total(self):
+        values = [v for _, v in self.terms]
+        if not values:
+            return 0.0
+        return sum(values[1:], values[0])
+
+    def __repr__(self) -> str:
+        return f"Decomposition(path={self.plan.name!r}, terms={len(self.terms)}, total={_as_float(self.total):.6g})"
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data: path, source, each term's groups, value and stderr, and the total."""
+        return {
+            "path": self.plan.name,
+            "n": self.plan.n,
+            "source": self.source,
+            "terms": [
+                {"groups": [list(g) for g in term.groups], "label": str(term), "value": _as_float(v), "stderr": s}
+                for (term, v), s in zip(self.terms, self.stderrs)
+            ],
+            "total": _as_float(self.total),
+            "total_stderr": self.total_stderr,
+            "notes": list(self.notes),
+        }
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def table(self, reference: "Decomposition | None" = None, digits: int = 4) -> str:
+        """Aligned text: one row per term, then the total; with ``reference``, a column of its values."""
+        if reference is not None and reference.plan.terms != self.plan.terms:
+            raise ValueError("reference must be a decomposition along the same plan")
+        labels = [str(t) for t, _ in self.terms] + ["total"]
+        values = [_as_float(v) for _, v in self.terms] + [_as_float(self.total)]
+        errors = self.stderrs + [self.total_stderr]
+        header = ["term", "value", "stderr"]
+        rows = [[lab, f"{v:.{digits}f}", f"{e:.{digits}f}"] for lab, v, e in zip(labels, values, errors)]
+        if reference is not None:
+            header.append(reference.source)
+            ref_values = [_as_float(v) for _, v in reference.terms] + [_as_float(reference.total)]
+            for row, r in zip(rows, ref_values):
+                row.append(f"{r:.{digits}f}")
+        widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+
+        def fmt(row):
+            return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
+        rule = "-" * len(fmt(header))
+        lines = [f"path: {self.plan.name}  source: {self.source}", fmt(header), rule]
+        lines += [fmt(r) for r in rows[:-1]] + [rule, fmt(rows[-1])]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def combine_stderr(stderrs) -> float:
+    """Standard error of a sum of independent estimates."""
+    return math.sqrt(sum(s * s for s in stderrs))

@@ -1,0 +1,150 @@
+"""Chunked torch implementation of the grouped log-density logsumexp (DESIGN section 4).
+
+    out[b, s] = logsumexp_m ( log_w[b, m] + sum_{k in sets[s]} log N(z_bk; mu_mk, exp(logvar_mk)) )
+
+It walks (b, m) tiles, so the B x M x D tensor of per-dim log densities never
+exists: extra memory is O(B S) plus one tile. The backward recomputes each tile's
+densities from the inputs and the saved output (as FlashAttention does) instead of
+saving them. The quadratic uses the direct form ``(z - mu)^2 exp(-logvar)``: the
+expanded matmul form loses precision for small variances and large means.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .weights import StructuredLogWeights
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+#: elements of one (b, m, max(D, S)) tile; about 4 MiB in float32, so a tile stays in cache.
+TILE_ELEMENTS = 1 << 20
+
+
+def tile_shape(B: int, M: int, width: int) -> tuple[int, int]:
+    """Rows and columns of a (b, m) tile of about TILE_ELEMENTS elements once widened to ``width``."""
+    rows = max(1, min(B, 128, TILE_ELEMENTS // max(width, 1)))
+    cols = max(1, min(M, TILE_ELEMENTS // (rows * max(width, 1))))
+    return rows, cols
+
+
+def _tile_log_w(log_w, b0, b1, m0, m1, dtype, device):
+    if log_w is None:
+        return None
+    if isinstance(log_w, StructuredLogWeights):
+        return log_w.tile(b0, b1, m0, m1, dtype, device)
+    return log_w[b0:b1, m0:m1].to(dtype)
+
+
+def _tile_terms(zb, mu_c, inv_var_c, const_c, member_half, lw):
+    """The tile's exponent a[b, m, s] with the pieces the backward reuses."""
+    diff = zb[:, None, :] - mu_c[None, :, :]
+    scaled = diff * inv_var_c[None]
+    quad = diff * scaled
+    rows, cols, dims = quad.shape
+    a = (quad.reshape(rows * cols, dims) @ member_half).reshape(rows, cols, -1) + const_c[None]
+    if lw is not None:
+        a = a + lw[:, :, None]
+    return a, scaled, quad
+
+
+class _GroupLogSumExp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z, mu, logvar, dense_log_w, member, structured_log_w, compute_dtype):
+        log_w = structured_log_w if structured_log_w is not None else dense_log_w
+        z_, mu_, lv_ = (t.to(compute_dtype) for t in (z, mu, logvar))
+        member_ = member.to(compute_dtype)
+        out = _forward(z_, mu_, lv_, member_, log_w)
+        ctx.save_for_backward(z, mu, logvar, dense_log_w if dense_log_w is not None else torch.empty(0), member, out)
+        ctx.structured = structured_log_w
+        ctx.has_dense = dense_log_w is not None
+        ctx.compute_dtype = compute_dtype
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        z, mu, logvar, dense_log_w, member, out = ctx.saved_tensors
+        log_w = ctx.structured if ctx.structured is not None else (dense_log_w if ctx.has_dense else None)
+        dt = ctx.compute_dtype
+        need = ctx.needs_input_grad
+        grads = _backward(
+            z.to(dt), mu.to(dt), logvar.to(dt), member.to(dt), log_w, out, grad_out.to(dt),
+            want_log_w=ctx.has_dense and need[3],
+        )
+        dz, dmu, dlogvar, dlog_w = grads
+        return (
+            dz.to(z.dtype) if need[0] else None,
+            dmu.to(mu.dtype) if need[1] else None,
+            dlogvar.to(logvar.dtype) if need[2] else None,
+            dlog_w.to(dense_log_w.dtype) if dlog_w is not None else None,
+            None, None, None,
+        )
+
+
+def _forward(z, mu, logvar, member, log_w):
+    B, D = z.shape
+    M, S = mu.shape[0], member.shape[1]
+    inv_var = torch.exp(-logvar)
+    const = (-0.5 * (logvar + LOG_2PI)) @ member
+    member_half = -0.5 * member
+    out = torch.empty(B, S, dtype=z.dtype, device=z.device)
+    rows, cols = tile_shape(B, M, max(D, S))
+    for b0 in range(0, B, rows):
+        b1 = min(B, b0 + rows)
+        acc = None
+        for m0 in range(0, M, cols):
+            m1 = min(M, m0 + cols)
+            lw = _tile_log_w(log_w, b0, b1, m0, m1, z.dtype, z.device)
+            a, _, _ = _tile_terms(z[b0:b1], mu[m0:m1], inv_var[m0:m1], const[m0:m1], member_half, lw)
+            lse = torch.logsumexp(a, dim=1)
+            acc = lse if acc is None else torch.logaddexp(acc, lse)
+        out[b0:b1] = acc
+    return out
+
+
+def _backward(z, mu, logvar, member, log_w, out, grad_out, want_log_w):
+    """Gradients from softmax weights p[b, m, s] = exp(a[b, m, s] - out[b, s]) times the upstream gradient."""
+    B, D = z.shape
+    M, S = mu.shape[0], member.shape[1]
+    inv_var = torch.exp(-logvar)
+    const = (-0.5 * (logvar + LOG_2PI)) @ member
+    member_half = -0.5 * member
+    member_t = member.t()
+    # A set whose every weight is -inf has out = -inf and no gradient; keep exp() away from NaN there.
+    finite = torch.isfinite(out)
+    out_safe = torch.where(finite, out, torch.zeros_like(out))
+    grad_safe = torch.where(finite, grad_out, torch.zeros_like(grad_out))
+    dz = torch.zeros_like(z)
+    dmu = torch.zeros_like(mu)
+    dlogvar = torch.zeros_like(logvar)
+    dlog_w = torch.zeros(B, M, dtype=z.dtype, device=z.device) if want_log_w else None
+    rows, cols = tile_shape(B, M, max(D, S))
+    for b0 in range(0, B, rows):
+        b1 = min(B, b0 + rows)
+        for m0 in range(0, M, cols):
+            m1 = min(M, m0 + cols)
+            lw = _tile_log_w(log_w, b0, b1, m0, m1, z.dtype, z.device)
+            a, scaled, quad = _tile_terms(z[b0:b1], mu[m0:m1], inv_var[m0:m1], const[m0:m1], member_half, lw)
+            weight = torch.exp(a - out_safe[b0:b1, None, :]) * grad_safe[b0:b1, None, :]
+            rows_c, cols_c = weight.shape[:2]
+            g = (weight.reshape(rows_c * cols_c, S) @ member_t).reshape(rows_c, cols_c, D)
+            gs = g * scaled
+            dz[b0:b1] -= gs.sum(1)
+            dmu[m0:m1] += gs.sum(0)
+            dlogvar[m0:m1] += 0.5 * ((g * quad).sum(0) - g.sum(0))
+            if dlog_w is not None:
+                dlog_w[b0:b1, m0:m1] = weight.sum(2)
+    return dz, dmu, dlogvar, dlog_w
+
+
+def chunked_group_logsumexp(z, mu, logvar, member, log_w=None):
+    """Autograd-aware chunked evaluation; ``member`` is the D x S 0/1 set-membership matrix.
+
+    Arguments are assumed validated (see :func:`tcdecomp.kernels.group_logsumexp`).
+    """
+    compute_dtype = torch.float64 if z.dtype == torch.float64 else torch.float32
+    structured = log_w if isinstance(log_w, StructuredLogWeights) else None
+    dense = None if structured is not None else log_w
+    return _GroupLogSumExp.apply(z, mu, logvar, dense, member, structured, compute_dtype)

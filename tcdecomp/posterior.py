@@ -1,0 +1,193 @@
+"""TC of a Gaussian encoder's aggregate posterior ``q(z) = (1/N) sum_n q(z | x_n)``.
+
+For a set of dims S every estimator has the form
+
+    log q^(z_S,b) = logsumexp_m [ log w_bm + sum_{k in S} log N(z_bk; mu_mk, sigma^2_mk) ]
+
+and they differ in the components m and the weights w (DESIGN section 2):
+
+* ``mws``: minibatch weighted sampling of beta-TCVAE (Chen et al. 2018, eq. S6):
+  every w = 1/(N M). Its normalisation is beta-TCVAE's and is not a density: values
+  are offset by a constant that the gradients ignore. Kept for comparison.
+* ``mss``: minibatch stratified sampling (Chen et al. 2018, appendix C.2): own
+  example 1/N, one designated other (N - M + 1)/(N (M - 1)), the rest 1/(M - 1).
+* ``bank``: the batch plus a :class:`PosteriorBank` of K recent detached posteriors;
+  own example 1/N, each of the M + K - 1 others (N - 1)/(N (M + K - 1)).
+* ``exact``: mu/logvar are the whole data set, w = 1/N, evaluated in chunks.
+
+All go through :func:`tcdecomp.kernels.group_logsumexp`, one fused pass for all sets.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ._checks import check_choice, check_finite_tensor, check_positive_int
+from .kernels import bank_log_weights, group_logsumexp, mss_log_weights
+from .source import Source
+
+ESTIMATORS = ("mss", "mws", "exact", "bank")
+
+
+def _as_tensor(value, name: str) -> torch.Tensor:
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(value).__name__}")
+    if not value.dtype.is_floating_point:
+        raise ValueError(f"{name} must be floating point, got {value.dtype}")
+    if value.dim() != 2:
+        raise ValueError(f"{name} must be 2-D (examples x latent dims), got shape {tuple(value.shape)}")
+    if value.shape[0] == 0 or value.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(value.shape)})")
+    check_finite_tensor(value.detach(), name)
+    return value
+
+
+class PosteriorBank:
+    """A FIFO queue of the ``capacity`` most recent detached encoder posteriors.
+
+    Use: compute the loss with ``Posterior(..., estimator="bank", bank=bank)``, then
+    ``bank.update(mu, logvar)`` with this step's batch. Updating before the estimate
+    would count the batch twice.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = check_positive_int(capacity, "capacity")
+        self.mu: torch.Tensor | None = None
+        self.logvar: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.mu is None else self.mu.shape[0]
+
+    def update(self, mu, logvar) -> None:
+        """Append a batch (detached) and drop the oldest rows beyond ``capacity``."""
+        mu, logvar = _as_tensor(mu, "mu").detach(), _as_tensor(logvar, "logvar").detach()
+        if mu.shape != logvar.shape:
+            raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+        if self.mu is not None:
+            if mu.shape[1] != self.mu.shape[1]:
+                raise ValueError(f"the bank holds {self.mu.shape[1]}-dim posteriors, got {mu.shape[1]} dims")
+            mu = torch.cat([self.mu, mu.to(self.mu)])
+            logvar = torch.cat([self.logvar, logvar.to(self.logvar)])
+        self.mu, self.logvar = mu[-self.capacity:], logvar[-self.capacity:]
+
+    def __repr__(self) -> str:
+        return f"PosteriorBank(capacity={self.capacity}, size={len(self)})"
+
+
+class Posterior(Source):
+    """TC and decompositions of a Gaussian encoder's aggregate posterior.
+
+    Args:
+        mu, logvar: per-example means and log-variances (M x D) of ``q(z|x_m)``; for
+            ``estimator="exact"``, the whole data set.
+        z: samples; row b drawn from ``q(z|x_b)`` for the minibatch estimators, or any
+            draws from ``q(z)`` for ``exact``. Sampled (reparameterised) when omitted.
+        dataset_size: N, the size of the data set the minibatch came from (required
+            for mss, mws and bank; for exact it defaults to, and must equal, len(mu)).
+        estimator: ``"mss"`` (default), ``"mws"``, ``"exact"`` or ``"bank"``.
+        bank: a :class:`PosteriorBank`, for ``estimator="bank"``.
+        num_samples: for ``exact`` without z, how many draws from q(z) to average
+            (default: one per example).
+        generator: a ``torch.Generator`` for the sampling.
+
+    Values are differentiable torch scalars. Standard errors are the spread over the
+    samples z_b (for the minibatch estimators they ignore the minibatch's own noise).
+    """
+
+    def __init__(self, mu, logvar, z=None, dataset_size=None, estimator="mss", bank=None,
+                 num_samples=None, generator=None):
+        self.estimator = check_choice(estimator, ESTIMATORS, "estimator")
+        mu, logvar = _as_tensor(mu, "mu"), _as_tensor(logvar, "logvar")
+        if mu.shape != logvar.shape:
+            raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+        if mu.device != logvar.device or mu.dtype != logvar.dtype:
+            raise ValueError(f"mu and logvar must share device and dtype, got {mu.device}/{mu.dtype} and {logvar.device}/{logvar.dtype}")
+        self.mu, self.logvar = mu, logvar
+        self.n_dims = mu.shape[1]
+        self.label = estimator
+        M = mu.shape[0]
+        self.dataset_size = self._check_dataset_size(dataset_size, M)
+        if bank is not None and estimator != "bank":
+            raise ValueError(f"bank is only used by estimator='bank', not {estimator!r}")
+        if estimator == "bank":
+            if not isinstance(bank, PosteriorBank):
+                raise ValueError("estimator='bank' needs bank=PosteriorBank(capacity), updated by the caller each step")
+            if len(bank) and bank.mu.shape[1] != self.n_dims:
+                raise ValueError(f"bank holds {bank.mu.shape[1]}-dim posteriors but mu has {self.n_dims} dims")
+            if self.dataset_size < M + len(bank):
+                raise ValueError(
+                    f"dataset_size={self.dataset_size} is smaller than batch + bank = {M + len(bank)} posteriors; "
+                    "pass the size of the whole data set, or a bank capacity below it"
+                )
+        self.bank = bank
+        if num_samples is not None:
+            if estimator != "exact":
+                raise ValueError("num_samples only applies to estimator='exact'; minibatch estimators draw one z per row")
+            num_samples = check_positive_int(num_samples, "num_samples")
+        self.z = self._check_or_sample_z(z, num_samples, generator)
+
+    def _check_dataset_size(self, dataset_size, M: int) -> int:
+        if self.estimator == "exact":
+            if dataset_size is None:
+                return M
+            size = check_positive_int(dataset_size, "dataset_size")
+            if size != M:
+                raise ValueError(f"estimator='exact' treats mu as the whole data set of {M} rows; dataset_size={size} disagrees")
+            return size
+        if dataset_size is None:
+            raise ValueError(f"estimator={self.estimator!r} needs dataset_size=N, the size of the whole data set")
+        size = check_positive_int(dataset_size, "dataset_size")
+        if size < M:
+            raise ValueError(f"dataset_size={size} is smaller than the batch size {M}; pass the size of the whole data set")
+        if self.estimator == "mss" and M < 2:
+            raise ValueError("estimator='mss' needs a batch of at least 2 examples")
+        return size
+
+    def _check_or_sample_z(self, z, num_samples, generator):
+        mu, logvar = self.mu, self.logvar
+        if z is None:
+            if num_samples is not None:
+                idx = torch.randint(mu.shape[0], (num_samples,), generator=generator, device="cpu").to(mu.device)
+                mu, logvar = mu[idx], logvar[idx]
+            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device="cpu").to(mu.device)
+            return mu + torch.exp(0.5 * logvar) * eps
+        if num_samples is not None:
+            raise ValueError("pass either z or num_samples, not both")
+        z = _as_tensor(z, "z")
+        if z.shape[1] != self.n_dims:
+            raise ValueError(f"z has {z.shape[1]} dims but mu has {self.n_dims}")
+        if self.estimator != "exact" and z.shape[0] != mu.shape[0]:
+            raise ValueError(f"z must have one row per example ({mu.shape[0]}) for estimator={self.estimator!r}, got {z.shape[0]}")
+        if z.device != mu.device or z.dtype != mu.dtype:
+            raise ValueError(f"z must be on mu's device and dtype ({mu.device}/{mu.dtype}), got {z.device}/{z.dtype}")
+        return z
+
+    # -- log q^(z_S) -------------------------------------------------------------------------
+    def log_density(self, sets) -> torch.Tensor:
+        """``log q^(z_S,b)`` for every sample b and set S: a B x S tensor."""
+        N, M = self.dataset_size, self.mu.shape[0]
+        if self.estimator == "exact":
+            return group_logsumexp(self.z, self.mu, self.logvar, sets) - math.log(N)
+        if self.estimator == "mws":
+            return group_logsumexp(self.z, self.mu, self.logvar, sets) - math.log(N * M)
+        if self.estimator == "mss":
+            return group_logsumexp(self.z, self.mu, self.logvar, sets, mss_log_weights(M, N))
+        mu, logvar = self.mu, self.logvar
+        if len(self.bank):
+            mu = torch.cat([mu, self.bank.mu.to(mu)])
+            logvar = torch.cat([logvar, self.bank.logvar.to(logvar)])
+        return group_logsumexp(self.z, mu, logvar, sets, bank_log_weights(M, mu.shape[0], N))
+
+    def _set_stats(self, sets):
+        log_q = self.log_density(sets)
+        return log_q.mean(0), log_q.detach()
+
+    def _zero(self):
+        return self.mu.new_zeros(())
+
+    def __repr__(self) -> str:
+        return f"Posterior(M={self.mu.shape[0]}, D={self.n_dims}, N={self.dataset_size}, estimator={self.estimator!r})"

@@ -1,0 +1,135 @@
+"""TC estimators for raw samples ``x`` (n x D): corrected Gaussian plug-in, Gaussian copula, KSG."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import digamma, ndtri
+from scipy.stats import rankdata
+
+from ._checks import as_float64_matrix, check_choice, check_positive_int
+from .gaussian import LOG_2PI_E
+from .knn import ksg_multi_information
+from .decomposition import Estimate
+from .plans import PATH_NAMES, Plan, Term
+from .source import Source, _stderr
+
+METHODS = ("gaussian", "copula", "knn")
+
+
+def logdet_bias(n: int, d: int) -> float:
+    """``E[log det S] - log det Sigma`` for the unbiased sample covariance S of n Gaussian rows in d dims.
+
+    S (n-1) ~ Wishart(Sigma, n-1), so ``E[log det S] = log det Sigma + sum_{i=1..d} psi((n-i)/2)
+    + d log(2/(n-1))``. For TC this gives the plug-in bias
+    ``b(n, D) = 1/2 sum_{i=1..D} [psi((n-1)/2) - psi((n-i)/2)] ~ D(D-1) / (4(n-1))``.
+    """
+    i = np.arange(1, d + 1)
+    return float(np.sum(digamma((n - i) / 2.0)) + d * math.log(2.0 / (n - 1)))
+
+
+def tc_plugin_bias(n: int, d: int) -> float:
+    """``b(n, D)``: how much the uncorrected Gaussian plug-in TC is high on average."""
+    i = np.arange(1, d + 1)
+    return float(0.5 * np.sum(digamma((n - 1) / 2.0) - digamma((n - i) / 2.0)))
+
+
+def normal_scores(x: np.ndarray) -> np.ndarray:
+    """Ranks of each column mapped to standard-normal quantiles ``Phi^-1(rank / (n + 1))`` (ties averaged)."""
+    ranks = rankdata(x, axis=0)
+    return ndtri(ranks / (x.shape[0] + 1.0))
+
+
+class Samples(Source):
+    """TC of the distribution behind raw samples ``x`` (n rows, D dims).
+
+    ``method``:
+      * ``"gaussian"``: plug-in entropies of the sample covariance with the exact
+        Wishart correction of ``E[log det S]`` per set (so every term is unbiased for
+        Gaussian data); standard errors from the influence function
+        ``-1/2 (x_S - m)^T S_SS^-1 (x_S - m)`` of each set. Needs n > D.
+      * ``"copula"``: columns to normal scores first (TC ignores monotone changes of
+        each margin), then ``"gaussian"``: exact for Gaussian-copula data.
+      * ``"knn"``: Kraskov-Stoegbauer-Grassberger (estimator 1, max-norm) for each
+        term on ``scipy.spatial.cKDTree``, O(n log n). Per-term estimates do not
+        telescope: a decomposition's total depends on the path.
+
+    ``total_path`` (knn only) is how ``total_correlation()`` is estimated: the sum of
+    the per-term estimates along that path (default ``"bottom_up"``), or ``"direct"``
+    for one D-variable KSG estimate. The direct estimate is biased low at high TC
+    (measured: -0.39 nats at TC = 5, D = 10, n = 2000, k = 3) because its k-NN balls
+    live in the full D-dim space; a tree's terms are smaller and lower-dimensional
+    (same data: -0.03 nats along the bottom-up tree).
+    """
+
+    def __init__(self, x, method: str = "gaussian", k: int = 3, random_state: int = 0,
+                 total_path: str = "bottom_up"):
+        self.x = as_float64_matrix(x, "x")
+        self.method = check_choice(method, METHODS, "method")
+        self.k = check_positive_int(k, "k")
+        n, d = self.x.shape
+        self.n_samples, self.n_dims = n, d
+        self.label = method
+        if method in ("gaussian", "copula") and n <= d:
+            raise ValueError(f"x has n={n} rows for D={d} dims; method={method!r} needs n > D (use more samples)")
+        self.total_path = check_choice(total_path, PATH_NAMES[:3] + ("direct",), "total_path")
+        if method == "knn":
+            if n <= self.k:
+                raise ValueError(f"k={self.k} must be below the number of samples n={n}")
+            self._knn_x = _jitter(self.x, random_state)
+        if method in ("gaussian", "copula"):
+            data = normal_scores(self.x) if method == "copula" else self.x
+            self._centred = data - data.mean(axis=0)
+            self._cov = self._centred.T @ self._centred / (n - 1)
+            if np.any(np.diag(self._cov) <= 0):
+                const = np.flatnonzero(np.diag(self._cov) <= 0).tolist()
+                raise ValueError(f"x has constant columns {const}; TC is undefined for a degenerate dim, drop them")
+
+    # -- set-based plug-ins -------------------------------------------------------------
+    def _set_stats(self, sets):
+        n = self.n_samples
+        values = np.empty(len(sets))
+        per_sample = np.empty((n, len(sets)))
+        for j, s in enumerate(sets):
+            idx = np.asarray(s)
+            try:
+                chol = np.linalg.cholesky(self._cov[np.ix_(idx, idx)])
+            except np.linalg.LinAlgError:
+                raise ValueError(f"the sample covariance of dims {list(s)} is singular; x has linearly dependent columns") from None
+            logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
+            d = len(idx)
+            values[j] = -0.5 * (d * LOG_2PI_E + logdet - logdet_bias(n, d))
+            # Influence of each row on -H(z_S): -1/2 (quadratic form - d); the constant drops out of the spread.
+            whitened = np.linalg.solve(chol, self._centred[:, idx].T)
+            per_sample[:, j] = -0.5 * np.sum(whitened * whitened, axis=0)
+        return values, per_sample
+
+    # -- per-term estimators --------------------------------------------------------------
+    def total_correlation(self) -> Estimate:
+        if self.method != "knn" or self.total_path == "direct" or self.n_dims < 3:
+            return super().total_correlation()
+        dec = self.decompose(self.total_path)
+        return Estimate(float(dec.total), dec.total_stderr)
+
+    def _evaluate(self, terms: list[Term]):
+        if self.method != "knn":
+            return super()._evaluate(terms)
+        per_term = np.stack([ksg_multi_information(self._knn_x, t.groups, self.k) for t in terms], axis=1)
+        values = list(per_term.mean(axis=0))
+        errors = [_stderr(per_term[:, t]) for t in range(len(terms))]
+        return values, errors, _stderr(per_term.sum(axis=1))
+
+    def _notes(self, plan: Plan) -> tuple[str, ...]:
+        if self.method == "knn":
+            return (f"knn (KSG, k={self.k}) estimates each term separately: the total depends on the path ({plan.name}).",)
+        return ()
+
+    def __repr__(self) -> str:
+        return f"Samples(n={self.n_samples}, D={self.n_dims}, method={self.method!r})"
+
+
+def _jitter(x: np.ndarray, random_state: int) -> np.ndarray:
+    # KSG assumes no two points coincide; a tiny jitter breaks ties (Kraskov et al. 2004, sec. II).
+    rng = np.random.default_rng(random_state)
+    scale = 1e-10 * np.maximum(np.std(x, axis=0), 1e-300)
+    return x + rng.standard_normal(x.shape) * scale

@@ -1,0 +1,109 @@
+"""The common interface of every source of TC estimates (closed form, samples, posterior).
+
+A source answers questions about sets of dims; plans say which sets to combine.
+Set-based sources implement :meth:`Source._set_stats`, returning for each set S a
+value ``v(S)`` (minus its entropy, or the mean of ``log q(z_S)``) and optionally
+per-sample values whose mean-centred spread gives standard errors. A term's value
+is ``v(union) - sum_j v(G_j)``; because every plan telescopes, a plan's terms sum
+to the TC computed the same way on the same numbers.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .decomposition import Decomposition, Estimate
+from .plans import Plan, Term, make_plan, total_term
+
+
+class Source:
+    """Base class: TC, multi-information and decompositions of one distribution's estimate."""
+
+    #: number of dims
+    n_dims: int
+    #: short description shown in tables
+    label: str = "source"
+
+    # -- public API -------------------------------------------------------------------
+    def total_correlation(self) -> Estimate:
+        """``TC(z) = sum_k H(z_k) - H(z)`` with its standard error."""
+        term = total_term(self.n_dims)
+        if term is None:
+            return Estimate(self._zero(), 0.0)
+        values, errors, _ = self._evaluate([term])
+        return Estimate(values[0], errors[0])
+
+    def multi_information(self, groups) -> Estimate:
+        """``I(z_G1; ...; z_Gm) = sum_j H(z_Gj) - H(z_union)`` for disjoint ``groups`` (m >= 2)."""
+        term = self.check_term(groups)
+        values, errors, _ = self._evaluate([term])
+        return Estimate(values[0], errors[0])
+
+    def decompose(self, path="bottom_up", **kwargs) -> Decomposition:
+        """Split TC along ``path`` (a Plan, or "line", "top_down", "bottom_up", "grouped").
+
+        Keyword arguments go to the plan builder: ``order=`` (line, top_down, bottom_up),
+        ``levels=`` (bottom_up), ``split=`` (top_down), ``groups=`` or ``group_size=`` (grouped).
+        """
+        plan = make_plan(path, self.n_dims, **kwargs)
+        values, errors, total_error = self._evaluate(list(plan.terms))
+        return Decomposition(plan, values, errors, total_error, source=self.label, notes=self._notes(plan))
+
+    def check_term(self, groups) -> Term:
+        if isinstance(groups, Term):
+            term = groups
+        else:
+            if isinstance(groups, (str, bytes)) or not hasattr(groups, "__iter__"):
+                raise ValueError(f"groups must be a sequence of >= 2 disjoint groups of dims, got {groups!r}")
+            term = Term(tuple(tuple(g) if hasattr(g, "__iter__") else (g,) for g in groups))
+        if term.union[-1] >= self.n_dims:
+            raise ValueError(f"groups use dim {term.union[-1]}, out of range for {self.n_dims} dims (0..{self.n_dims - 1})")
+        return term
+
+    # -- evaluation ---------------------------------------------------------------------
+    def _evaluate(self, terms: list[Term]):
+        """Values, standard errors and the standard error of their sum, for ``terms``."""
+        if not terms:
+            return [], [], 0.0
+        sets = list(Plan(self.n_dims, tuple(terms)).sets())
+        index = {s: i for i, s in enumerate(sets)}
+        coef = np.zeros((len(terms), len(sets)))
+        for t, term in enumerate(terms):
+            coef[t, index[term.union]] += 1.0
+            for g in term.groups:
+                coef[t, index[g]] -= 1.0
+        set_values, per_sample = self._set_stats(sets)
+        values = _matvec(coef, set_values)
+        if per_sample is None:
+            return list(values), [0.0] * len(terms), 0.0
+        per_term = _per_sample_terms(coef, per_sample)
+        errors = [_stderr(per_term[:, t]) for t in range(len(terms))]
+        return list(values), errors, _stderr(per_term.sum(1))
+
+    def _set_stats(self, sets):
+        raise NotImplementedError
+
+    def _notes(self, plan: Plan) -> tuple[str, ...]:
+        return ()
+
+    def _zero(self):
+        return 0.0
+
+
+def _matvec(coef: np.ndarray, set_values):
+    if isinstance(set_values, torch.Tensor):
+        return torch.as_tensor(coef, dtype=set_values.dtype, device=set_values.device) @ set_values
+    return coef @ np.asarray(set_values, dtype=np.float64)
+
+
+def _per_sample_terms(coef: np.ndarray, per_sample):
+    if isinstance(per_sample, torch.Tensor):
+        per_sample = per_sample.detach().double().cpu().numpy()
+    return per_sample @ coef.T
+
+
+def _stderr(values: np.ndarray) -> float:
+    n = values.shape[0]
+    return float(np.std(values, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
