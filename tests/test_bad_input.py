@@ -1,0 +1,111 @@
+"""Every bad input gets a ValueError that names the argument (DESIGN section 5, issue 2 item 6)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tcdecomp import (
+    Gaussian,
+    Posterior,
+    PosteriorBank,
+    Samples,
+    bottom_up_plan,
+    contiguous_groups,
+    group_logsumexp,
+    grouped_plan,
+    line_plan,
+    top_down_plan,
+)
+from tcdecomp.kernels import mss_log_weights
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((50, 4))
+X_NAN = X.copy()
+X_NAN[3, 1] = np.nan
+X_INF = X.copy()
+X_INF[0, 0] = np.inf
+MU = torch.randn(8, 3, dtype=torch.float64)
+LV = torch.zeros(8, 3, dtype=torch.float64)
+MU_NAN = MU.clone()
+MU_NAN[2, 2] = float("nan")
+COV = np.array([[1.0, 0.3], [0.3, 1.0]])
+
+CASES = {
+    # mismatched shapes
+    "posterior mu/logvar shapes": (lambda: Posterior(MU, LV[:, :2], dataset_size=100), "logvar"),
+    "posterior z rows": (lambda: Posterior(MU, LV, z=MU[:5], dataset_size=100), "z"),
+    "posterior z dims": (lambda: Posterior(MU, LV, z=MU[:, :2], dataset_size=100), "z"),
+    "posterior 1-D mu": (lambda: Posterior(MU[0], LV[0], dataset_size=100), "mu"),
+    "kernel z dims": (lambda: group_logsumexp(MU[:, :2], MU, LV, [[0]]), "z"),
+    "kernel logvar shape": (lambda: group_logsumexp(MU, MU, LV[:4], [[0]]), "logvar"),
+    "kernel log_w shape": (lambda: group_logsumexp(MU, MU, LV, [[0]], torch.zeros(3, 3, dtype=torch.float64)), "log_w"),
+    "covariance not square": (lambda: Gaussian(np.ones((2, 3))), "cov"),
+    "samples 1-D": (lambda: Samples(np.ones(10)), "x"),
+    # NaN or inf
+    "samples NaN": (lambda: Samples(X_NAN), "x"),
+    "samples inf": (lambda: Samples(X_INF, method="knn"), "x"),
+    "posterior NaN": (lambda: Posterior(MU_NAN, LV, dataset_size=100), "mu"),
+    "posterior z inf": (lambda: Posterior(MU, LV, z=torch.full_like(MU, math.inf), dataset_size=100), "z"),
+    "covariance NaN": (lambda: Gaussian([[1.0, float("nan")], [float("nan"), 1.0]]), "cov"),
+    # dataset_size < batch size, or missing
+    "dataset_size < batch": (lambda: Posterior(MU, LV, dataset_size=4), "dataset_size"),
+    "dataset_size missing": (lambda: Posterior(MU, LV, estimator="mws"), "dataset_size"),
+    "dataset_size vs exact": (lambda: Posterior(MU, LV, dataset_size=20, estimator="exact"), "dataset_size"),
+    "dataset_size < batch + bank": (lambda: _bank_posterior(capacity=100, dataset_size=20), "dataset_size"),
+    "mss weights N < M": (lambda: mss_log_weights(10, 5), "dataset_size"),
+    # groups that are not a partition; overlapping groups
+    "grouped missing dim": (lambda: grouped_plan([[0, 1], [3]]), "groups"),
+    "grouped overlap": (lambda: grouped_plan([[0, 1], [1, 2]]), "groups"),
+    "decompose grouped not partition": (lambda: Gaussian(np.eye(4)).decompose("grouped", groups=[[0, 1], [2]]), "groups"),
+    "multi_information overlap": (lambda: Gaussian(np.eye(4)).multi_information([[0, 1], [1, 2]]), "groups"),
+    "grouping factor does not divide": (lambda: contiguous_groups(10, 3), "group_size"),
+    "decompose group_size": (lambda: Gaussian(np.eye(6)).decompose("grouped", group_size=4), "group_size"),
+    # dims out of range
+    "multi_information dim out of range": (lambda: Gaussian(np.eye(3)).multi_information([[0], [5]]), "groups"),
+    "kernel set dim out of range": (lambda: group_logsumexp(MU, MU, LV, [[0, 3]]), "sets"),
+    "line order not a permutation": (lambda: line_plan(4, order=[0, 1, 1, 2]), "order"),
+    "bottom_up levels too deep": (lambda: bottom_up_plan(4, levels=3), "levels"),
+    "top_down bad split": (lambda: top_down_plan(4, split=lambda node: 0), "split"),
+    "n not positive": (lambda: line_plan(0), "n"),
+    # n <= D for gaussian / copula
+    "gaussian n <= D": (lambda: Samples(X[:4], method="gaussian"), "n="),
+    "copula n <= D": (lambda: Samples(X[:3], method="copula"), "n="),
+    "knn k >= n": (lambda: Samples(X[:3], method="knn", k=3), "k="),
+    # covariance not SPD
+    "covariance not PD": (lambda: Gaussian([[1.0, 2.0], [2.0, 1.0]]), "cov"),
+    "covariance not symmetric": (lambda: Gaussian([[1.0, 0.5], [0.1, 1.0]]), "cov"),
+    # empty set
+    "kernel empty set": (lambda: group_logsumexp(MU, MU, LV, [[0], []]), "sets"),
+    "kernel no sets": (lambda: group_logsumexp(MU, MU, LV, []), "sets"),
+    "empty group": (lambda: grouped_plan([[0, 1], []]), "groups"),
+    "multi_information one group": (lambda: Gaussian(np.eye(3)).multi_information([[0, 1, 2]]), "groups"),
+    # unknown method / estimator / path
+    "unknown method": (lambda: Samples(X, method="kde"), "method"),
+    "unknown estimator": (lambda: Posterior(MU, LV, dataset_size=100, estimator="iwae"), "estimator"),
+    "unknown path": (lambda: Gaussian(COV).decompose("zigzag"), "path"),
+    "knn total_path": (lambda: Samples(X, method="knn", total_path="spiral"), "total_path"),
+    # mixed dtypes, bank misuse, mss with one example
+    "kernel mixed dtypes": (lambda: group_logsumexp(MU.float(), MU, LV, [[0]]), "dtype"),
+    "kernel mixed devices": (lambda: group_logsumexp(MU, MU.to("meta"), LV, [[0]]), "device"),
+    "bank without bank": (lambda: Posterior(MU, LV, dataset_size=100, estimator="bank"), "bank"),
+    "bank with other estimator": (lambda: Posterior(MU, LV, dataset_size=100, bank=PosteriorBank(4)), "bank"),
+    "bank capacity": (lambda: PosteriorBank(0), "capacity"),
+    "mss single example": (lambda: Posterior(MU[:1], LV[:1], dataset_size=100), "mss"),
+    "num_samples for mss": (lambda: Posterior(MU, LV, dataset_size=100, num_samples=10), "num_samples"),
+    "constant column": (lambda: Samples(np.c_[X, np.ones(50)]), "constant"),
+}
+
+
+def _bank_posterior(capacity, dataset_size):
+    bank = PosteriorBank(capacity)
+    bank.update(torch.randn(capacity, 3, dtype=torch.float64), torch.zeros(capacity, 3, dtype=torch.float64))
+    return Posterior(MU, LV, dataset_size=dataset_size, estimator="bank", bank=bank)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_raises_value_error_naming_the_argument(case):
+    call, name = CASES[case]
+    with pytest.raises(ValueError) as info:
+        call()
+    assert name in str(info.value), f"{case}: message {str(info.value)!r} does not name {name!r}"
