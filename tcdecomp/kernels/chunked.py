@@ -18,14 +18,17 @@ from .weights import StructuredLogWeights
 
 LOG_2PI = math.log(2.0 * math.pi)
 
-#: elements of one (b, m, max(D, S)) tile; about 4 MiB in float32, so a tile stays in cache.
-TILE_ELEMENTS = 1 << 20
+#: elements of one (rows x max(D, S) x cols) tile: about 2 MiB in float32.
+TILE_ELEMENTS = 1 << 19
+#: rows of z per tile; columns (components) fill the rest of the tile.
+TILE_ROWS = 32
 
 
 def tile_shape(B: int, M: int, width: int) -> tuple[int, int]:
     """Rows and columns of a (b, m) tile of about TILE_ELEMENTS elements once widened to ``width``."""
-    rows = max(1, min(B, 128, TILE_ELEMENTS // max(width, 1)))
-    cols = max(1, min(M, TILE_ELEMENTS // (rows * max(width, 1))))
+    width = max(width, 1)
+    rows = max(1, min(B, TILE_ROWS, TILE_ELEMENTS // width))
+    cols = max(1, min(M, TILE_ELEMENTS // (rows * width)))
     return rows, cols
 
 
@@ -37,16 +40,31 @@ def _tile_log_w(log_w, b0, b1, m0, m1, dtype, device):
     return log_w[b0:b1, m0:m1].to(dtype)
 
 
-def _tile_terms(zb, mu_c, inv_var_c, const_c, member_half, lw):
-    """The tile's exponent a[b, m, s] with the pieces the backward reuses."""
-    diff = zb[:, None, :] - mu_c[None, :, :]
-    scaled = diff * inv_var_c[None]
-    quad = diff * scaled
-    rows, cols, dims = quad.shape
-    a = (quad.reshape(rows * cols, dims) @ member_half).reshape(rows, cols, -1) + const_c[None]
-    if lw is not None:
-        a = a + lw[:, :, None]
-    return a, scaled, quad
+class _Columns:
+    """Per-component quantities laid out dims-first (D x M), so that a tile's innermost,
+    contiguous axis runs over components and every reduction over them is contiguous."""
+
+    def __init__(self, mu, logvar, member):
+        self.mu = mu.t().contiguous()
+        self.inv_var = torch.exp(-logvar).t().contiguous()
+        self.const = ((-0.5 * (logvar + LOG_2PI)) @ member).t().contiguous()  # S x M
+        self.member_half_t = (-0.5 * member).t().contiguous()  # S x D
+
+    def exponent(self, zb, m0, m1, lw, keep=False):
+        """a[r, s, c] = log_w + sum_{k in s} log N(z_rk; mu_ck, var_ck), for one tile.
+
+        With ``keep`` also returns (z - mu) / var and (z - mu)^2 / var, which the backward reuses."""
+        diff = zb[:, :, None] - self.mu[None, :, m0:m1]
+        if keep:
+            scaled = diff * self.inv_var[None, :, m0:m1]
+            quad = diff * scaled
+        else:
+            scaled, quad = None, diff.square_().mul_(self.inv_var[None, :, m0:m1])
+        a = torch.matmul(self.member_half_t, quad)
+        a += self.const[None, :, m0:m1]
+        if lw is not None:
+            a += lw[:, None, :]
+        return a, scaled, quad
 
 
 class _GroupLogSumExp(torch.autograd.Function):
@@ -54,8 +72,7 @@ class _GroupLogSumExp(torch.autograd.Function):
     def forward(ctx, z, mu, logvar, dense_log_w, member, structured_log_w, compute_dtype):
         log_w = structured_log_w if structured_log_w is not None else dense_log_w
         z_, mu_, lv_ = (t.to(compute_dtype) for t in (z, mu, logvar))
-        member_ = member.to(compute_dtype)
-        out = _forward(z_, mu_, lv_, member_, log_w)
+        out = _forward(z_, mu_, lv_, member.to(compute_dtype), log_w)
         ctx.save_for_backward(z, mu, logvar, dense_log_w if dense_log_w is not None else torch.empty(0), member, out)
         ctx.structured = structured_log_w
         ctx.has_dense = dense_log_w is not None
@@ -69,11 +86,10 @@ class _GroupLogSumExp(torch.autograd.Function):
         log_w = ctx.structured if ctx.structured is not None else (dense_log_w if ctx.has_dense else None)
         dt = ctx.compute_dtype
         need = ctx.needs_input_grad
-        grads = _backward(
+        dz, dmu, dlogvar, dlog_w = _backward(
             z.to(dt), mu.to(dt), logvar.to(dt), member.to(dt), log_w, out, grad_out.to(dt),
             want_log_w=ctx.has_dense and need[3],
         )
-        dz, dmu, dlogvar, dlog_w = grads
         return (
             dz.to(z.dtype) if need[0] else None,
             dmu.to(mu.dtype) if need[1] else None,
@@ -84,11 +100,10 @@ class _GroupLogSumExp(torch.autograd.Function):
 
 
 def _forward(z, mu, logvar, member, log_w):
+    """Online logsumexp over column tiles: each tile's logsumexp is merged into a running one."""
     B, D = z.shape
     M, S = mu.shape[0], member.shape[1]
-    inv_var = torch.exp(-logvar)
-    const = (-0.5 * (logvar + LOG_2PI)) @ member
-    member_half = -0.5 * member
+    cols_data = _Columns(mu, logvar, member)
     out = torch.empty(B, S, dtype=z.dtype, device=z.device)
     rows, cols = tile_shape(B, M, max(D, S))
     for b0 in range(0, B, rows):
@@ -97,28 +112,26 @@ def _forward(z, mu, logvar, member, log_w):
         for m0 in range(0, M, cols):
             m1 = min(M, m0 + cols)
             lw = _tile_log_w(log_w, b0, b1, m0, m1, z.dtype, z.device)
-            a, _, _ = _tile_terms(z[b0:b1], mu[m0:m1], inv_var[m0:m1], const[m0:m1], member_half, lw)
-            lse = torch.logsumexp(a, dim=1)
+            a, _, _ = cols_data.exponent(z[b0:b1], m0, m1, lw)
+            lse = torch.logsumexp(a, dim=2)
             acc = lse if acc is None else torch.logaddexp(acc, lse)
         out[b0:b1] = acc
     return out
 
 
 def _backward(z, mu, logvar, member, log_w, out, grad_out, want_log_w):
-    """Gradients from softmax weights p[b, m, s] = exp(a[b, m, s] - out[b, s]) times the upstream gradient."""
+    """Gradients from the softmax weights p[b, s, m] = exp(a[b, s, m] - out[b, s]) times the upstream
+    gradient, recomputing each tile's exponent instead of storing it."""
     B, D = z.shape
     M, S = mu.shape[0], member.shape[1]
-    inv_var = torch.exp(-logvar)
-    const = (-0.5 * (logvar + LOG_2PI)) @ member
-    member_half = -0.5 * member
-    member_t = member.t()
+    cols_data = _Columns(mu, logvar, member)
     # A set whose every weight is -inf has out = -inf and no gradient; keep exp() away from NaN there.
     finite = torch.isfinite(out)
     out_safe = torch.where(finite, out, torch.zeros_like(out))
     grad_safe = torch.where(finite, grad_out, torch.zeros_like(grad_out))
     dz = torch.zeros_like(z)
-    dmu = torch.zeros_like(mu)
-    dlogvar = torch.zeros_like(logvar)
+    dmu_t = torch.zeros(D, M, dtype=z.dtype, device=z.device)
+    dlogvar_t = torch.zeros(D, M, dtype=z.dtype, device=z.device)
     dlog_w = torch.zeros(B, M, dtype=z.dtype, device=z.device) if want_log_w else None
     rows, cols = tile_shape(B, M, max(D, S))
     for b0 in range(0, B, rows):
@@ -126,17 +139,16 @@ def _backward(z, mu, logvar, member, log_w, out, grad_out, want_log_w):
         for m0 in range(0, M, cols):
             m1 = min(M, m0 + cols)
             lw = _tile_log_w(log_w, b0, b1, m0, m1, z.dtype, z.device)
-            a, scaled, quad = _tile_terms(z[b0:b1], mu[m0:m1], inv_var[m0:m1], const[m0:m1], member_half, lw)
-            weight = torch.exp(a - out_safe[b0:b1, None, :]) * grad_safe[b0:b1, None, :]
-            rows_c, cols_c = weight.shape[:2]
-            g = (weight.reshape(rows_c * cols_c, S) @ member_t).reshape(rows_c, cols_c, D)
+            a, scaled, quad = cols_data.exponent(z[b0:b1], m0, m1, lw, keep=True)
+            weight = torch.exp(a - out_safe[b0:b1, :, None]) * grad_safe[b0:b1, :, None]
+            g = torch.matmul(member, weight)  # R x D x C: each dim collects the weights of its sets
             gs = g * scaled
-            dz[b0:b1] -= gs.sum(1)
-            dmu[m0:m1] += gs.sum(0)
-            dlogvar[m0:m1] += 0.5 * ((g * quad).sum(0) - g.sum(0))
+            dz[b0:b1] -= gs.sum(2)
+            dmu_t[:, m0:m1] += gs.sum(0)
+            dlogvar_t[:, m0:m1] += 0.5 * ((g * quad).sum(0) - g.sum(0))
             if dlog_w is not None:
-                dlog_w[b0:b1, m0:m1] = weight.sum(2)
-    return dz, dmu, dlogvar, dlog_w
+                dlog_w[b0:b1, m0:m1] = weight.sum(1)
+    return dz, dmu_t.t(), dlogvar_t.t(), dlog_w
 
 
 def chunked_group_logsumexp(z, mu, logvar, member, log_w=None):
