@@ -1,3 +1,9 @@
+import os
+
+# The Triton kernel is tested on the CPU through the interpreter, which must be switched on
+# before triton is first imported. A GPU run sets TRITON_INTERPRET=0 to compile for real.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
 import numpy as np
 import pytest
 from hypothesis import settings

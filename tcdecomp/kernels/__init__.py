@@ -1,9 +1,18 @@
 """The fused grouped log-density logsumexp at the heart of every posterior estimate.
 
-:func:`group_logsumexp` validates its arguments and dispatches; the chunked torch
-path (``chunked.py``) never materialises the B x M x D tensor of per-dim densities.
+:func:`group_logsumexp` validates its arguments and dispatches: CUDA tensors run the
+Triton kernel (``triton_glse.py``); CPU tensors, float64, or a machine without Triton
+run the chunked torch path (``chunked.py``). Neither materialises the B x M x D
+tensor of per-dim densities. ``backend=`` or the environment variable
+``TCDECOMP_BACKEND`` (``auto``, ``torch``, ``triton``) forces a path; with
+``TRITON_INTERPRET=1`` (set before triton is imported) the Triton kernel runs on CPU
+tensors, which is how the tests check it.
 """
 from __future__ import annotations
+
+import functools
+import logging
+import os
 
 import torch
 
@@ -18,7 +27,46 @@ __all__ = [
     "StructuredLogWeights",
     "mss_log_weights",
     "bank_log_weights",
+    "BACKENDS",
+    "triton_available",
 ]
+
+BACKENDS = ("auto", "torch", "triton")
+log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=None)
+def triton_available() -> bool:
+    """Whether the Triton kernel can be imported here."""
+    try:
+        from . import triton_glse  # noqa: F401
+    except Exception as exc:  # no triton, or a triton that fails to load: fall back to torch
+        log.info("Triton kernel unavailable (%s); using the chunked torch path", exc)
+        return False
+    return True
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def resolve_backend(z: torch.Tensor, backend: str | None) -> str:
+    """Which implementation runs for ``z``: "torch" or "triton"."""
+    backend = backend or os.environ.get("TCDECOMP_BACKEND", "auto")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS} (argument or TCDECOMP_BACKEND), got {backend!r}")
+    if backend == "torch":
+        return "torch"
+    if backend == "auto":
+        use = z.is_cuda and z.dtype != torch.float64 and triton_available()
+        return "triton" if use else "torch"
+    if not triton_available():
+        raise ValueError("backend='triton' needs the triton package (pip install triton, Linux); use backend='torch'")
+    if z.dtype == torch.float64:
+        raise ValueError("backend='triton' computes in float32; pass float32/16 inputs or use backend='torch' for float64")
+    if not z.is_cuda and not _interpreting():
+        raise ValueError("backend='triton' needs CUDA tensors (or TRITON_INTERPRET=1 set before importing triton)")
+    return "triton"
 
 
 def sets_to_membership(sets, n_dims: int, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -78,7 +126,7 @@ def _check_inputs(z, mu, logvar, log_w):
         raise ValueError(f"log_w must be None, a B x M tensor or StructuredLogWeights, got {type(log_w).__name__}")
 
 
-def group_logsumexp(z, mu, logvar, sets, log_w=None) -> torch.Tensor:
+def group_logsumexp(z, mu, logvar, sets, log_w=None, backend: str | None = None) -> torch.Tensor:
     """Grouped log-density logsumexp (B x S).
 
     ``out[b, s] = logsumexp_m(log_w[b, m] + sum_{k in sets[s]} log N(z_bk; mu_mk, exp(logvar_mk)))``
@@ -88,10 +136,15 @@ def group_logsumexp(z, mu, logvar, sets, log_w=None) -> torch.Tensor:
         mu, logvar: M x D means and log-variances of the factorised Gaussian components.
         sets: S non-empty sets of dims; they may overlap (tree nodes, groups, single dims, all dims).
         log_w: None (all zero), a dense B x M tensor, or :class:`StructuredLogWeights`.
+        backend: "auto" (default, or ``TCDECOMP_BACKEND``), "torch" or "triton".
 
     Differentiable in z, mu, logvar (and a dense log_w). Float16/bfloat16/float32 inputs
     are computed and returned in float32, float64 in float64.
     """
     _check_inputs(z, mu, logvar, log_w)
     member = sets_to_membership(sets, z.shape[1], dtype=torch.float64, device=z.device)
+    if resolve_backend(z, backend) == "triton":
+        from .triton_glse import triton_group_logsumexp
+
+        return triton_group_logsumexp(z, mu, logvar, member.float(), log_w)
     return chunked_group_logsumexp(z, mu, logvar, member, log_w)
