@@ -1,12 +1,20 @@
-"""Chunked group_logsumexp against the naive materialised computation (CPU).
+"""group_logsumexp: naive materialised computation vs chunked torch vs Triton kernel.
 
-Prints, for forward+backward, the extra peak memory of each (measured in a fresh
-subprocess from the kernel's peak-RSS counter) and the time on one thread, with the
-ratios naive / chunked. Issue 2's bar: memory ratio >= 20 and time ratio >= 1 at
+CPU mode (default): forward+backward extra peak memory of naive and chunked (each in
+a fresh subprocess, from the kernel's peak-RSS counter) and time on one thread, with
+the ratios naive / chunked. Issue 2's bar: memory ratio >= 20 and time ratio >= 1 at
 B = M = 4096, D = 32, sets = the D/2 pairs plus the joint.
 
     python3 benchmarks/group_logsumexp.py                 # the issue's size
     python3 benchmarks/group_logsumexp.py --B 1024 --D 10 # another size
+
+GPU sweep (issue 3): B = M in {1024, 4096, 16384}, D in {10, 64}, sets in {joint,
+D/2 pairs + joint, D singles + joint}; forward and forward+backward times (CUDA
+events, median of repeats) and peak memory (torch.cuda.max_memory_allocated) of
+naive, chunked and Triton, with the ratios against Triton. Naive runs that do not
+fit in memory print OOM.
+
+    python3 benchmarks/group_logsumexp.py --sweep --device cuda
 """
 from __future__ import annotations
 
@@ -76,8 +84,74 @@ def measure_time(args, variant, repeats):
     return best
 
 
+def set_kinds(D):
+    return {
+        "joint": [list(range(D))],
+        "pairs+joint": pair_sets(D),
+        "singles+joint": [list(range(D))] + [[k] for k in range(D)],
+    }
+
+
+def device_measure(fn, z, mu, logvar, sets, backward, repeats):
+    """Median milliseconds and peak extra MiB (CUDA only; NaN on CPU) of one call."""
+    cuda = z.is_cuda
+    for t in (z, mu, logvar):
+        t.grad = None
+    if cuda:
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(repeats + 1):  # the first call compiles / warms up
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        out = fn(z, mu, logvar, sets)
+        if backward:
+            out.sum().backward()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1e3)
+        del out
+    peak = (torch.cuda.max_memory_allocated() - base) / 2**20 if cuda else float("nan")
+    return sorted(times[1:])[len(times[1:]) // 2], peak
+
+
+def sweep(args):
+    from functools import partial
+
+    device = args.device
+    variants = {
+        "naive": naive_group_logsumexp,
+        "chunked": partial(group_logsumexp, backend="torch"),
+        "triton": partial(group_logsumexp, backend="triton"),
+    }
+    print(f"device: {torch.cuda.get_device_name() if device.startswith('cuda') else device} (times: median wall ms after a warm-up call)")
+    header = f"{'B=M':>6} {'D':>3} {'sets':>14} {'pass':>8} " + " ".join(f"{v + ' ms':>11} {v + ' MiB':>11}" for v in variants)
+    print(header + f" {'naive/triton':>13} {'chunked/triton':>15}")
+    for B in args.sizes:
+        for D in (10, 64):
+            for kind, sets in set_kinds(D).items():
+                z, mu, logvar = (t.detach().to(device).requires_grad_(True) for t in make_inputs(B, B, D))
+                for backward in (False, True):
+                    cells, ms = [], {}
+                    for name, fn in variants.items():
+                        try:
+                            ms[name], mib = device_measure(fn, z, mu, logvar, sets, backward, args.repeats)
+                            cells.append(f"{ms[name]:>11.3f} {mib:>11.1f}")
+                        except torch.OutOfMemoryError:
+                            torch.cuda.empty_cache()
+                            cells.append(f"{'OOM':>11} {'-':>11}")
+                    ratio = lambda a: f"{ms[a] / ms['triton']:.2f}x" if a in ms and "triton" in ms else "-"
+                    pass_name = "fwd+bwd" if backward else "fwd"
+                    print(f"{B:>6} {D:>3} {kind:>14} {pass_name:>8} " + " ".join(cells) + f" {ratio('naive'):>13} {ratio('chunked'):>15}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sweep", action="store_true", help="the GPU sweep of issue 3")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384])
     parser.add_argument("--B", type=int, default=4096)
     parser.add_argument("--M", type=int, default=None)
     parser.add_argument("--D", type=int, default=32)
@@ -87,6 +161,8 @@ def main():
     args.M = args.M or args.B
     if args.child:
         return child(args)
+    if args.sweep:
+        return sweep(args)
     print(f"group_logsumexp forward+backward, B={args.B} M={args.M} D={args.D}, sets = {args.D // 2} pairs + joint, float32, CPU")
     mem = {v: measure_memory(args, v) for v in ("naive", "chunked")}
     secs = {v: measure_time(args, v, args.repeats) for v in ("naive", "chunked")}

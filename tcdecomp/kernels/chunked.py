@@ -22,13 +22,40 @@ LOG_2PI = math.log(2.0 * math.pi)
 TILE_ELEMENTS = 1 << 19
 #: rows of z per tile; columns (components) fill the rest of the tile.
 TILE_ROWS = 32
+#: exponents are clamped here before exp: torch's CPU exp is over 10x slower on arguments
+#: whose result is subnormal or zero, and a term below e^-80 of the largest changes nothing.
+EXP_FLOOR = -80.0
 
 
-def tile_shape(B: int, M: int, width: int) -> tuple[int, int]:
+def _exp_shifted_(a: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """exp(max(a - shift, EXP_FLOOR)), overwriting ``a``."""
+    return a.sub_(shift).clamp_(min=EXP_FLOOR).exp_()
+
+
+def _logsumexp_last_(a: torch.Tensor) -> torch.Tensor:
+    """logsumexp over the last axis (overwriting ``a``); -inf where every entry is -inf.
+
+    Entries more than 80 below their row's maximum count as e^-80 of it: a relative
+    change below M e^-80, far under float32 resolution for any realistic M."""
+    top = a.amax(dim=-1, keepdim=True)
+    finite = torch.isfinite(top)
+    top = torch.where(finite, top, torch.zeros_like(top))
+    lse = _exp_shifted_(a, top).sum(-1).log_().add_(top.squeeze(-1))
+    return lse.masked_fill_(~finite.squeeze(-1), -math.inf)
+
+
+#: on a GPU the torch path is a fallback whose cost is kernel launches: far larger tiles.
+CUDA_TILE_ELEMENTS = 1 << 25
+CUDA_TILE_ROWS = 1024
+
+
+def tile_shape(B: int, M: int, width: int, device=None) -> tuple[int, int]:
     """Rows and columns of a (b, m) tile of about TILE_ELEMENTS elements once widened to ``width``."""
+    on_gpu = device is not None and torch.device(device).type == "cuda"
+    budget, max_rows = (CUDA_TILE_ELEMENTS, CUDA_TILE_ROWS) if on_gpu else (TILE_ELEMENTS, TILE_ROWS)
     width = max(width, 1)
-    rows = max(1, min(B, TILE_ROWS, TILE_ELEMENTS // width))
-    cols = max(1, min(M, TILE_ELEMENTS // (rows * width)))
+    rows = max(1, min(B, max_rows, budget // width))
+    cols = max(1, min(M, budget // (rows * width)))
     return rows, cols
 
 
@@ -105,7 +132,7 @@ def _forward(z, mu, logvar, member, log_w):
     M, S = mu.shape[0], member.shape[1]
     cols_data = _Columns(mu, logvar, member)
     out = torch.empty(B, S, dtype=z.dtype, device=z.device)
-    rows, cols = tile_shape(B, M, max(D, S))
+    rows, cols = tile_shape(B, M, max(D, S), z.device)
     for b0 in range(0, B, rows):
         b1 = min(B, b0 + rows)
         acc = None
@@ -113,7 +140,7 @@ def _forward(z, mu, logvar, member, log_w):
             m1 = min(M, m0 + cols)
             lw = _tile_log_w(log_w, b0, b1, m0, m1, z.dtype, z.device)
             a, _, _ = cols_data.exponent(z[b0:b1], m0, m1, lw)
-            lse = torch.logsumexp(a, dim=2)
+            lse = _logsumexp_last_(a)
             acc = lse if acc is None else torch.logaddexp(acc, lse)
         out[b0:b1] = acc
     return out
@@ -133,14 +160,14 @@ def _backward(z, mu, logvar, member, log_w, out, grad_out, want_log_w):
     dmu_t = torch.zeros(D, M, dtype=z.dtype, device=z.device)
     dlogvar_t = torch.zeros(D, M, dtype=z.dtype, device=z.device)
     dlog_w = torch.zeros(B, M, dtype=z.dtype, device=z.device) if want_log_w else None
-    rows, cols = tile_shape(B, M, max(D, S))
+    rows, cols = tile_shape(B, M, max(D, S), z.device)
     for b0 in range(0, B, rows):
         b1 = min(B, b0 + rows)
         for m0 in range(0, M, cols):
             m1 = min(M, m0 + cols)
             lw = _tile_log_w(log_w, b0, b1, m0, m1, z.dtype, z.device)
             a, scaled, quad = cols_data.exponent(z[b0:b1], m0, m1, lw, keep=True)
-            weight = torch.exp(a - out_safe[b0:b1, :, None]) * grad_safe[b0:b1, :, None]
+            weight = _exp_shifted_(a, out_safe[b0:b1, :, None]).mul_(grad_safe[b0:b1, :, None])
             g = torch.matmul(member, weight)  # R x D x C: each dim collects the weights of its sets
             gs = g * scaled
             dz[b0:b1] -= gs.sum(2)

@@ -1,0 +1,300 @@
+"""Data sets for the VAE layer: a procedural dSprites (the default: nothing to download)
+and loaders for the real files a user already has.
+
+Every factor-labelled data set follows one protocol, :class:`FactorDataset`:
+``factor_names``, ``factor_sizes``, ``factor_values`` (the value of each class of
+each factor), ``len()``, ``images(indices)`` (float tensors, N x C x H x W in [0, 1]),
+``classes(indices)`` (N x F integer factor classes) and ``index_of(classes)``.
+The metrics (MIG) use only this protocol.
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._checks import check_positive_int
+
+log = logging.getLogger(__name__)
+
+
+class FactorDataset(torch.utils.data.Dataset):
+    """Images indexed by a full grid of discrete factors, in row-major (last factor fastest) order."""
+
+    factor_names: tuple[str, ...]
+    factor_sizes: tuple[int, ...]
+    factor_values: tuple[np.ndarray, ...]
+    likelihood: str = "bernoulli"
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: int):
+        return self.images(np.array([index]))[0], torch.as_tensor(self.classes(np.array([index]))[0])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images(np.array([0])).shape[1:])
+
+    def classes(self, indices) -> np.ndarray:
+        """Factor classes (N x F) of data-set rows ``indices``."""
+        return self._grid_classes(self._rows(indices))
+
+    def index_of(self, classes) -> np.ndarray:
+        """Data-set rows holding the given factor classes (N x F); -1 where a class is outside a subset."""
+        classes = np.asarray(classes, dtype=np.int64)
+        full = np.ravel_multi_index(tuple(classes.T), self._full_sizes)
+        return self._rows_of(full)
+
+    def sample_classes(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.classes(rng.integers(0, len(self), size=n))
+
+    # -- subclasses provide the grid --------------------------------------------------------
+    def _grid_classes(self, rows) -> np.ndarray:
+        raise NotImplementedError
+
+    def _rows(self, indices) -> np.ndarray:
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
+            raise ValueError(f"indices must lie in 0..{len(self) - 1}")
+        return indices
+
+    def _rows_of(self, full_index: np.ndarray) -> np.ndarray:
+        return full_index
+
+
+# -- procedural dSprites ----------------------------------------------------------------------------
+DSPRITES_FACTORS = ("shape", "scale", "orientation", "posX", "posY")
+DSPRITES_SIZES = (3, 6, 40, 32, 32)
+SHAPES = ("square", "ellipse", "heart")
+
+
+def dsprites_factor_values() -> tuple[np.ndarray, ...]:
+    """The official dSprites grid (Matthey et al. 2017)."""
+    return (
+        np.arange(1, 4, dtype=np.float64),   # shape 1..3: square, ellipse, heart
+        np.linspace(0.5, 1.0, 6),
+        np.linspace(0.0, 2 * np.pi, 40),
+        np.linspace(0.0, 1.0, 32),
+        np.linspace(0.0, 1.0, 32),
+    )
+
+
+def _inside(shape: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Whether local coordinates (u, v) (about [-1, 1], v up) fall inside each shape."""
+    square = np.maximum(np.abs(u), np.abs(v)) <= 1.0
+    ellipse = u**2 + (v / 0.55) ** 2 <= 1.0
+    hu, hv = 1.15 * u, 1.15 * v + 0.15  # the classic heart curve (x^2 + y^2 - 1)^3 = x^2 y^3, centred
+    heart = (hu**2 + hv**2 - 1.0) ** 3 - hu**2 * hv**3 <= 0.0
+    return np.where(shape == 0, square, np.where(shape == 1, ellipse, heart))
+
+
+def render_dsprites(classes: np.ndarray, size: int = 64) -> np.ndarray:
+    """Binary size x size images (uint8) of dSprites factor classes (N x 5).
+
+    The drawing: pixel centres sit at ((j + 0.5) / size, (i + 0.5) / size) on the unit
+    canvas (x to the right, y down). A sprite is centred at (0.2 + 0.6 posX,
+    0.2 + 0.6 posY), has half-width 0.13 * scale and is rotated counter-clockwise by
+    the orientation; a pixel is on when its centre lies inside the shape (square,
+    ellipse of axes 1 : 0.55, or heart curve) in the sprite's local coordinates.
+    """
+    values = dsprites_factor_values()
+    classes = np.asarray(classes, dtype=np.int64)
+    shape = classes[:, 0][:, None, None]
+    scale = values[1][classes[:, 1]][:, None, None]
+    theta = values[2][classes[:, 2]][:, None, None]
+    cx = (0.2 + 0.6 * values[3][classes[:, 3]])[:, None, None]
+    cy = (0.2 + 0.6 * values[4][classes[:, 4]])[:, None, None]
+    grid = (np.arange(size) + 0.5) / size
+    dx = grid[None, None, :] - cx
+    dy = cy - grid[None, :, None]  # y up in local coordinates
+    cos, sin = np.cos(theta), np.sin(theta)
+    half = 0.13 * scale
+    u = (cos * dx + sin * dy) / half
+    v = (-sin * dx + cos * dy) / half
+    return _inside(shape, u, v).astype(np.uint8)
+
+
+class ProceduralDSprites(FactorDataset):
+    """dSprites drawn on demand: 737,280 binary 64 x 64 images in the official index order
+    (shape, scale, orientation, posX, posY; posY fastest), deterministic, nothing to download.
+
+    ``subset`` keeps only some class indices of some factors, e.g.
+    ``{"orientation": range(0, 40, 4), "posX": range(0, 32, 2)}``, for fast CPU runs.
+    """
+
+    factor_names = DSPRITES_FACTORS
+    likelihood = "bernoulli"
+
+    def __init__(self, subset: dict | None = None, size: int = 64):
+        self._full_sizes = DSPRITES_SIZES
+        self.size = check_positive_int(size, "size")
+        self._kept = []
+        subset = dict(subset or {})
+        for name, n in zip(DSPRITES_FACTORS, DSPRITES_SIZES):
+            keep = np.arange(n) if name not in subset else np.unique(np.asarray(list(subset.pop(name)), dtype=np.int64))
+            if keep.size == 0 or keep.min() < 0 or keep.max() >= n:
+                raise ValueError(f"subset[{name!r}] must hold class indices in 0..{n - 1}")
+            self._kept.append(keep)
+        if subset:
+            raise ValueError(f"subset has unknown factors {sorted(subset)}; use {DSPRITES_FACTORS}")
+        self.factor_sizes = tuple(len(k) for k in self._kept)
+        self.factor_values = tuple(v[k] for v, k in zip(dsprites_factor_values(), self._kept))
+        self._n = int(np.prod(self.factor_sizes))
+
+    def _grid_classes(self, rows):
+        local = np.stack(np.unravel_index(rows, self.factor_sizes), axis=1)
+        return np.stack([k[local[:, f]] for f, k in enumerate(self._kept)], axis=1)
+
+    def classes(self, indices) -> np.ndarray:
+        """Factor classes in the full official grid (so they index the official factor values)."""
+        return self._grid_classes(self._rows(indices))
+
+    def local_classes(self, indices) -> np.ndarray:
+        """Classes within the subset (0..factor_sizes[f]-1), which the metrics use."""
+        return np.stack(np.unravel_index(self._rows(indices), self.factor_sizes), axis=1)
+
+    def index_of(self, classes) -> np.ndarray:
+        classes = np.asarray(classes, dtype=np.int64)
+        local = []
+        for f, keep in enumerate(self._kept):
+            pos = np.searchsorted(keep, classes[:, f])
+            pos = np.clip(pos, 0, len(keep) - 1)
+            local.append(np.where(keep[pos] == classes[:, f], pos, -1))
+        local = np.stack(local, axis=1)
+        ok = (local >= 0).all(1)
+        out = np.full(len(classes), -1, dtype=np.int64)
+        out[ok] = np.ravel_multi_index(tuple(local[ok].T), self.factor_sizes)
+        return out
+
+    def images(self, indices) -> torch.Tensor:
+        return torch.from_numpy(render_dsprites(self.classes(indices), self.size)).float()[:, None]
+
+
+# -- loaders for real files --------------------------------------------------------------------------
+def _require(path, what: str, where: str) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} not found at {path}. tcdecomp downloads nothing: get it from {where} and pass its path")
+    return path
+
+
+class ArrayFactorDataset(FactorDataset):
+    """A factor grid held in memory: images (N x C x H x W, uint8 or float) in grid order."""
+
+    def __init__(self, images, factor_names, factor_sizes, factor_values=None, likelihood="bernoulli"):
+        self._images = images
+        self.factor_names = tuple(factor_names)
+        self.factor_sizes = tuple(int(s) for s in factor_sizes)
+        self._full_sizes = self.factor_sizes
+        self.factor_values = tuple(factor_values) if factor_values is not None else tuple(np.arange(s) for s in self.factor_sizes)
+        self.likelihood = likelihood
+        self._n = int(np.prod(self.factor_sizes))
+        if len(images) != self._n:
+            raise ValueError(f"images has {len(images)} rows but the factor grid {self.factor_sizes} has {self._n}")
+
+    def _grid_classes(self, rows):
+        return np.stack(np.unravel_index(rows, self.factor_sizes), axis=1)
+
+    def images(self, indices) -> torch.Tensor:
+        batch = torch.from_numpy(np.asarray(self._images[np.asarray(indices)]))
+        if batch.dtype == torch.uint8:
+            batch = batch.float() / (255.0 if batch.max() > 1 else 1.0)
+        return batch.float()
+
+
+def load_dsprites_npz(path) -> ArrayFactorDataset:
+    """The official file ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` (keys imgs, latents_values, latents_classes)."""
+    path = _require(path, "dSprites npz", "https://github.com/deepmind/dsprites-dataset")
+    with np.load(path, allow_pickle=False) as data:
+        missing = {"imgs", "latents_classes"} - set(data.files)
+        if missing:
+            raise ValueError(f"{path} lacks keys {sorted(missing)}; is it the official dSprites npz?")
+        imgs = data["imgs"][:, None]
+    return ArrayFactorDataset(imgs, DSPRITES_FACTORS, DSPRITES_SIZES, dsprites_factor_values())
+
+
+def load_3dshapes(path) -> ArrayFactorDataset:
+    """``3dshapes.h5`` (keys images, labels; factors floor hue, wall hue, object hue, scale, shape, orientation)."""
+    path = _require(path, "3dshapes.h5", "https://github.com/deepmind/3d-shapes")
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("reading 3dshapes.h5 needs h5py: pip install h5py") from None
+    with h5py.File(path, "r") as f:
+        images = np.asarray(f["images"]).transpose(0, 3, 1, 2)
+    names = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
+    return ArrayFactorDataset(images, names, (10, 10, 10, 8, 4, 15), likelihood="gaussian")
+
+
+def load_mnist(folder, split: str = "train"):
+    """MNIST idx files (``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``) as (images, labels)."""
+    folder = _require(folder, "MNIST folder", "http://yann.lecun.com/exdb/mnist/")
+    prefix = "train" if split == "train" else "t10k"
+
+    def read(stem):
+        for name in (stem, stem + ".gz"):
+            file = folder / name
+            if file.exists():
+                opener = gzip.open if name.endswith(".gz") else open
+                with opener(file, "rb") as fh:
+                    raw = fh.read()
+                ndim = raw[3]
+                dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+                return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+        raise FileNotFoundError(f"{folder / stem}[.gz] not found; MNIST idx files come from http://yann.lecun.com/exdb/mnist/")
+
+    images = read(f"{prefix}-images-idx3-ubyte")
+    labels = read(f"{prefix}-labels-idx1-ubyte")
+    return torch.from_numpy(images.copy()).float()[:, None] / 255.0, torch.from_numpy(labels.astype(np.int64))
+
+
+def _read_image(path, size: int, crop: int | None):
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError("reading image folders needs Pillow: pip install pillow") from None
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        if crop:
+            w, h = img.size
+            left, top = (w - crop) // 2, (h - crop) // 2
+            img = img.crop((left, top, left + crop, top + crop))
+        img = img.resize((size, size), Image.BILINEAR)
+        return np.asarray(img).transpose(2, 0, 1)
+
+
+def load_image_folder(folder, size: int = 64, crop: int | None = 148, limit: int | None = None) -> torch.Tensor:
+    """CelebA-style folder of JPEG/PNG files: centre-crop to ``crop``, resize to ``size`` (N x 3 x size x size)."""
+    folder = _require(folder, "image folder", "the data set's site (CelebA: the aligned-and-cropped images)")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
+    if not files:
+        raise FileNotFoundError(f"no .jpg/.png files in {folder}")
+    return torch.from_numpy(np.stack([_read_image(f, size, crop) for f in files])).float() / 255.0
+
+
+def load_cars3d(folder, size: int = 64) -> ArrayFactorDataset:
+    """Cars3D (Reed et al. 2015) as the ``*.mat`` files of its ``data/cars`` folder: 183 cars x
+    4 elevations x 24 azimuths, each file holding ``im`` (128 x 128 x 3 x 24 x 4)."""
+    folder = _require(folder, "Cars3D folder", "http://www.scottreed.info/files/nips2015-analogy-data.tar.gz")
+    try:
+        from scipy.io import loadmat
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        raise
+    files = sorted(folder.glob("*.mat"))
+    if not files:
+        raise FileNotFoundError(f"no Cars3D .mat files in {folder}")
+    cars = []
+    for f in files:
+        im = loadmat(f)["im"]  # H x W x 3 x azimuth x elevation
+        im = torch.from_numpy(np.ascontiguousarray(im.transpose(4, 3, 2, 0, 1))).float() / 255.0
+        im = torch.nn.functional.interpolate(im.reshape(-1, 3, im.shape[-2], im.shape[-1]), size=(size, size),
+                                             mode="bilinear", align_corners=False)
+        cars.append(im.reshape(4, 24, 3, size, size))
+    images = torch.stack(cars, dim=0).reshape(-1, 3, size, size).numpy()
+    names = ("car", "elevation", "azimuth")
+    return ArrayFactorDataset(images, names, (len(files), 4, 24), likelihood="gaussian")
