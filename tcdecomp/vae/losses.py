@@ -1,0 +1,273 @@
+"""The beta-STCVAE loss family (paper eq. 7-8; DESIGN section 2).
+
+Every loss is called as ``loss(model, x)`` and returns ``(total, parts)``: the scalar to
+minimise and a dict of named, detached parts for logging, always including the true
+``elbo = E[log p(x|z)] - KL(q(z|x) || p(z))`` (for group_size > 1 the beta-STCVAE
+objective is not the ELBO). Losses with state (the posterior bank, FactorVAE's
+discriminator) expose ``state_dict`` / ``load_state_dict`` for checkpoints and
+``after_step`` for the work done once the model has been updated.
+
+TC family, with log q^ from one Posterior estimator on the minibatch:
+    MI        = mean_b[log q(z_b|x_b) - log q^(z_b)]
+    TC_groups = mean_b[log q^(z_b) - sum_g log q^(z_b,G_g)]      (contiguous groups of size i)
+    TC_within = sum_g mean_b[log q^(z_b,G_g) - sum_{k in g} log q^(z_b,k)]
+    dimKL     = mean_b[sum_k log q^(z_b,k) - log p(z_b)]
+    loss      = recon + alpha MI + beta TC_groups + gamma TC_within + lambda dimKL
+beta-STCVAE: gamma = 0, group size i; beta-TCVAE: i = 1; HFVAE: gamma > 0.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .._checks import check_choice, check_positive_int
+from ..plans import contiguous_groups
+from ..posterior import Posterior, PosteriorBank
+from .models import gaussian_log_density, kl_to_standard_normal
+
+ESTIMATORS = ("mss", "mws", "bank")
+
+
+def _detach(parts: dict) -> dict:
+    return {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()}
+
+
+class VAELoss:
+    """Base: reconstruction, analytic KL and the true ELBO."""
+
+    name = "vae"
+
+    def base_terms(self, model, x):
+        out = model(x)
+        log_px = model.log_likelihood(x, out.logits)
+        kl = kl_to_standard_normal(out.mu, out.logvar)
+        return out, log_px, kl
+
+    def after_step(self, out) -> None:
+        """Called once per training step after the optimiser step."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class BetaVAE(VAELoss):
+    """recon + beta KL(q(z|x) || p(z)) (Higgins et al. 2017)."""
+
+    name = "beta_vae"
+
+    def __init__(self, beta: float = 4.0):
+        self.beta = float(beta)
+
+    def __call__(self, model, x):
+        out, log_px, kl = self.base_terms(model, x)
+        recon, kl_mean = -log_px.mean(), kl.mean()
+        total = recon + self.beta * kl_mean
+        self.last_output = out
+        return total, _detach({"loss": total, "recon": recon, "kl": kl_mean, "elbo": -(recon + kl_mean)})
+
+
+class TCFamily(VAELoss):
+    """The decomposed-KL losses; see the module docstring."""
+
+    name = "tc_family"
+
+    def __init__(self, dataset_size: int, beta: float = 6.0, group_size: int = 1, gamma: float = 0.0,
+                 alpha: float = 1.0, lam: float = 1.0, estimator: str = "mss", bank_capacity: int | None = None):
+        self.dataset_size = check_positive_int(dataset_size, "dataset_size")
+        self.group_size = check_positive_int(group_size, "group_size")
+        self.alpha, self.beta, self.gamma, self.lam = float(alpha), float(beta), float(gamma), float(lam)
+        self.estimator = check_choice(estimator, ESTIMATORS, "estimator")
+        self.bank = None
+        if estimator == "bank":
+            self.bank = PosteriorBank(check_positive_int(bank_capacity or 4096, "bank_capacity"))
+        elif bank_capacity is not None:
+            raise ValueError("bank_capacity only applies to estimator='bank'")
+
+    def sets(self, latent_dim: int):
+        """The joint, then the groups (when grouped), then the single dims: one fused pass evaluates all."""
+        groups = contiguous_groups(latent_dim, self.group_size)  # raises with the valid divisors
+        singles = [[k] for k in range(latent_dim)]
+        middle = [list(g) for g in groups] if 1 < self.group_size < latent_dim else []
+        return [list(range(latent_dim))] + middle + singles, groups
+
+    def decomposed(self, out):
+        """MI, TC_groups, TC_within and dimKL (differentiable) from one minibatch."""
+        D = out.mu.shape[1]
+        sets, groups = self.sets(D)
+        post = Posterior(out.mu, out.logvar, z=out.z, dataset_size=self.dataset_size, estimator=self.estimator,
+                         bank=self.bank)
+        log_q = post.log_density(sets)
+        joint, singles = log_q[:, 0], log_q[:, len(sets) - D:]
+        if 1 < self.group_size < D:
+            group_q = log_q[:, 1:1 + len(groups)]
+        elif self.group_size == 1:
+            group_q = singles
+        else:
+            group_q = joint[:, None]
+        within = torch.stack([singles[:, list(g)].sum(1) for g in groups], dim=1)
+        log_qzx = gaussian_log_density(out.z, out.mu, out.logvar).sum(1)
+        log_pz = gaussian_log_density(out.z, torch.zeros_like(out.z), torch.zeros_like(out.z)).sum(1)
+        return {
+            "mi": (log_qzx - joint).mean(),
+            "tc_groups": (joint - group_q.sum(1)).mean(),
+            "tc_within": (group_q - within).mean(0).sum(),
+            "dim_kl": (singles.sum(1) - log_pz).mean(),
+        }
+
+    def __call__(self, model, x):
+        out, log_px, kl = self.base_terms(model, x)
+        if self.bank is not None and len(self.bank) + x.shape[0] > self.dataset_size:
+            raise ValueError(
+                f"batch + bank ({x.shape[0]} + {len(self.bank)}) exceed dataset_size={self.dataset_size}; lower bank_capacity"
+            )
+        parts = self.decomposed(out)
+        recon = -log_px.mean()
+        total = recon + self.alpha * parts["mi"] + self.beta * parts["tc_groups"] + self.gamma * parts["tc_within"] \
+            + self.lam * parts["dim_kl"]
+        self.last_output = out
+        kl_mean = kl.mean()
+        return total, _detach({"loss": total, "recon": recon, **parts, "tc": parts["tc_groups"] + parts["tc_within"],
+                               "kl": kl_mean, "elbo": -(recon + kl_mean)})
+
+    def after_step(self, out) -> None:
+        if self.bank is not None:
+            self.bank.update(out.mu, out.logvar)
+
+    def state_dict(self) -> dict:
+        if self.bank is None or self.bank.mu is None:
+            return {}
+        return {"bank_mu": self.bank.mu.clone(), "bank_logvar": self.bank.logvar.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.bank is not None and "bank_mu" in state:
+            self.bank.mu, self.bank.logvar = state["bank_mu"], state["bank_logvar"]
+
+
+class BetaTCVAE(TCFamily):
+    """beta-TCVAE (Chen et al. 2018): TC on single dims, weight beta."""
+
+    name = "beta_tcvae"
+
+    def __init__(self, dataset_size: int, beta: float = 6.0, **kw):
+        super().__init__(dataset_size, beta=beta, group_size=1, gamma=0.0, **kw)
+
+
+class BetaSTCVAE(TCFamily):
+    """beta-STCVAE (paper eq. 7): beta weighs the TC between contiguous groups of ``group_size`` dims;
+    dependence within a group is left free (gamma = 0). group_size = 1 is beta-TCVAE."""
+
+    name = "beta_stcvae"
+
+    def __init__(self, dataset_size: int, group_size: int = 2, beta: float = 6.0, **kw):
+        super().__init__(dataset_size, beta=beta, group_size=group_size, gamma=0.0, **kw)
+
+
+class HFVAE(TCFamily):
+    """HFVAE (Esmaeili et al. 2019; paper eq. 8): beta between groups and gamma within them."""
+
+    name = "hfvae"
+
+    def __init__(self, dataset_size: int, gamma: float = 1.0, group_size: int = 2, beta: float = 6.0, **kw):
+        super().__init__(dataset_size, beta=beta, group_size=group_size, gamma=gamma, **kw)
+
+
+def permute_dims(z: torch.Tensor, generator=None) -> torch.Tensor:
+    """Shuffle each latent dim independently across the batch: samples of prod_k q(z_k)."""
+    B = z.shape[0]
+    idx = torch.stack([torch.randperm(B, generator=generator) for _ in range(z.shape[1])], dim=1).to(z.device)
+    return torch.gather(z, 0, idx)
+
+
+class FactorVAE(VAELoss):
+    """FactorVAE (Kim & Mnih 2018): recon + KL + gamma TC, with TC from a discriminator's
+    density ratio log(D(z) / (1 - D(z))); the discriminator tells z from a dim-wise permuted batch."""
+
+    name = "factorvae"
+
+    def __init__(self, latent_dim: int, gamma: float = 6.4, hidden: int = 1000, lr: float = 1e-4):
+        self.gamma = float(gamma)
+        self.discriminator = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 2),
+        )
+        self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))
+
+    def __call__(self, model, x):
+        out, log_px, kl = self.base_terms(model, x)
+        self.discriminator.to(out.z.device)
+        logits = self.discriminator(out.z)
+        tc = (logits[:, 0] - logits[:, 1]).mean()
+        recon, kl_mean = -log_px.mean(), kl.mean()
+        total = recon + kl_mean + self.gamma * tc
+        self.last_output = out
+        return total, _detach({"loss": total, "recon": recon, "kl": kl_mean, "tc": tc, "elbo": -(recon + kl_mean)})
+
+    def after_step(self, out) -> None:
+        z = out.z.detach()
+        ones = torch.zeros(z.shape[0], dtype=torch.long, device=z.device)
+        d_real = self.discriminator(z)
+        d_perm = self.discriminator(permute_dims(z))
+        loss = 0.5 * (F.cross_entropy(d_real, ones) + F.cross_entropy(d_perm, ones + 1))
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+
+    def state_dict(self) -> dict:
+        return {"discriminator": self.discriminator.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+class DIPVAE(VAELoss):
+    """DIP-VAE-I (Kumar et al. 2018): recon + KL + lambda_od sum_{i!=j} Cov[mu]_ij^2
+    + lambda_d sum_i (Cov[mu]_ii - 1)^2, on the encoder means of the minibatch."""
+
+    name = "dipvae"
+
+    def __init__(self, lambda_od: float = 10.0, lambda_d: float | None = None):
+        self.lambda_od = float(lambda_od)
+        self.lambda_d = 10.0 * self.lambda_od if lambda_d is None else float(lambda_d)
+
+    def __call__(self, model, x):
+        out, log_px, kl = self.base_terms(model, x)
+        centred = out.mu - out.mu.mean(0, keepdim=True)
+        cov = centred.T @ centred / out.mu.shape[0]
+        diag = torch.diagonal(cov)
+        off = cov - torch.diag(diag)
+        penalty = self.lambda_od * (off**2).sum() + self.lambda_d * ((diag - 1) ** 2).sum()
+        recon, kl_mean = -log_px.mean(), kl.mean()
+        total = recon + kl_mean + penalty
+        self.last_output = out
+        return total, _detach({"loss": total, "recon": recon, "kl": kl_mean, "dip": penalty, "elbo": -(recon + kl_mean)})
+
+
+LOSSES = {
+    "beta_vae": BetaVAE,
+    "beta_tcvae": BetaTCVAE,
+    "beta_stcvae": BetaSTCVAE,
+    "hfvae": HFVAE,
+    "factorvae": FactorVAE,
+    "dipvae": DIPVAE,
+}
+
+
+def build_loss(name: str, *, dataset_size: int, latent_dim: int, **params) -> VAELoss:
+    """A loss by name with its parameters (unknown parameters raise)."""
+    check_choice(name, tuple(LOSSES), "loss")
+    cls = LOSSES[name]
+    if issubclass(cls, TCFamily):
+        params["dataset_size"] = dataset_size
+    if cls is FactorVAE:
+        params["latent_dim"] = latent_dim
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ValueError(f"bad parameters for loss {name!r}: {exc}") from None
