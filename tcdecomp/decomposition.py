@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from .plans import Plan, Term
@@ -13,21 +12,25 @@ def _as_float(value) -> float:
     return float(value.detach()) if hasattr(value, "detach") else float(value)
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A value (float, or a differentiable torch scalar for posteriors) and its standard error.
+class Estimate(float):
+    """A float value with its standard error: ``est.stderr``; ``est.value`` is the plain float.
 
-    Unpacks as ``value, stderr = estimate`` and converts with ``float(estimate)``.
+    It is a float, so it compares, formats and computes as one; it also unpacks as
+    ``value, stderr = est``. Posterior sources return differentiable torch scalars
+    instead, carrying the same ``stderr`` attribute.
     """
 
-    value: Any
-    stderr: float = 0.0
+    def __new__(cls, value, stderr: float = 0.0):
+        obj = super().__new__(cls, _as_float(value))
+        obj.stderr = float(stderr)
+        return obj
 
-    def __float__(self) -> float:
-        return _as_float(self.value)
+    @property
+    def value(self) -> float:
+        return float(self)
 
     def __iter__(self):
-        return iter((self.value, self.stderr))
+        return iter((float(self), self.stderr))
 
     def __format__(self, spec: str) -> str:
         spec = spec or ".4f"
@@ -35,6 +38,12 @@ class Estimate:
 
     def __str__(self) -> str:
         return format(self)
+
+    def __repr__(self) -> str:
+        return f"Estimate({float(self)!r}, stderr={self.stderr!r})"
+
+    def __reduce__(self):
+        return (Estimate, (float(self), self.stderr))
 
 
 class Decomposition:

@@ -253,8 +253,20 @@ def grouped_plan(groups, n: int | None = None) -> Plan:
     return Plan(size, tuple(terms), "grouped")
 
 
+PATH_OPTIONS = {
+    "line": ("order",),
+    "top_down": ("order", "split"),
+    "bottom_up": ("levels", "order"),
+    "grouped": ("groups", "group_size"),
+}
+
+
 def make_plan(path, n: int, **kwargs) -> Plan:
     """A Plan from a Plan or a path name; ``kwargs`` go to the plan builder."""
+    if not isinstance(path, Plan) and path in PATH_OPTIONS:
+        unknown = sorted(set(kwargs) - set(PATH_OPTIONS[path]))
+        if unknown:
+            raise ValueError(f"options {unknown} do not apply to path={path!r}; it takes {list(PATH_OPTIONS[path])}")
     if isinstance(path, Plan):
         if kwargs:
             raise ValueError(f"options {sorted(kwargs)} only apply to a path name, not to a ready Plan")

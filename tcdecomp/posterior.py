@@ -94,8 +94,9 @@ class Posterior(Source):
             (default: one per example).
         generator: a ``torch.Generator`` for the sampling.
 
-    Values are differentiable torch scalars. Standard errors are the spread over the
-    samples z_b (for the minibatch estimators they ignore the minibatch's own noise).
+    Values are differentiable torch scalars; ``total_correlation()`` and
+    ``multi_information()`` attach the standard error as ``.stderr``: the spread over the
+    samples z_b (for the minibatch estimators it ignores the minibatch's own noise).
     """
 
     def __init__(self, mu, logvar, z=None, dataset_size=None, estimator="mss", bank=None,
@@ -188,6 +189,11 @@ class Posterior(Source):
 
     def _zero(self):
         return self.mu.new_zeros(())
+
+    def _estimate(self, value: torch.Tensor, stderr: float) -> torch.Tensor:
+        """A differentiable torch scalar carrying its standard error as ``.stderr``."""
+        value.stderr = float(stderr)
+        return value
 
     def __repr__(self) -> str:
         return f"Posterior(M={self.mu.shape[0]}, D={self.n_dims}, N={self.dataset_size}, estimator={self.estimator!r})"

@@ -31,15 +31,15 @@ class Source:
         """``TC(z) = sum_k H(z_k) - H(z)`` with its standard error."""
         term = total_term(self.n_dims)
         if term is None:
-            return Estimate(self._zero(), 0.0)
+            return self._estimate(self._zero(), 0.0)
         values, errors, _ = self._evaluate([term])
-        return Estimate(values[0], errors[0])
+        return self._estimate(values[0], errors[0])
 
     def multi_information(self, groups) -> Estimate:
         """``I(z_G1; ...; z_Gm) = sum_j H(z_Gj) - H(z_union)`` for disjoint ``groups`` (m >= 2)."""
         term = self.check_term(groups)
         values, errors, _ = self._evaluate([term])
-        return Estimate(values[0], errors[0])
+        return self._estimate(values[0], errors[0])
 
     def decompose(self, path="bottom_up", **kwargs) -> Decomposition:
         """Split TC along ``path`` (a Plan, or "line", "top_down", "bottom_up", "grouped").
@@ -90,6 +90,10 @@ class Source:
 
     def _zero(self):
         return 0.0
+
+    def _estimate(self, value, stderr: float):
+        """The returned value type: an :class:`Estimate` (a float with ``.stderr``)."""
+        return Estimate(value, stderr)
 
 
 def _matvec(coef: np.ndarray, set_values):

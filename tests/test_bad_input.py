@@ -84,6 +84,7 @@ CASES = {
     "unknown method": (lambda: Samples(X, method="kde"), "method"),
     "unknown estimator": (lambda: Posterior(MU, LV, dataset_size=100, estimator="iwae"), "estimator"),
     "unknown path": (lambda: Gaussian(COV).decompose("zigzag"), "path"),
+    "option of another path": (lambda: Gaussian(np.eye(4)).decompose("line", levels=1), "levels"),
     "knn total_path": (lambda: Samples(X, method="knn", total_path="spiral"), "total_path"),
     # mixed dtypes, bank misuse, mss with one example
     "kernel mixed dtypes": (lambda: group_logsumexp(MU.float(), MU, LV, [[0]]), "dtype"),

@@ -115,10 +115,25 @@ def _marginal_entropies(mu, logvar, num_samples: int, g: torch.Generator) -> tor
     return -log_q.double().mean(0)
 
 
+def _check_mig_inputs(mu, classes, logvar=None):
+    mu = torch.as_tensor(mu).float()
+    classes = np.asarray(classes)
+    if mu.dim() != 2:
+        raise ValueError(f"mu must be N x D, got shape {tuple(mu.shape)}")
+    if classes.ndim != 2 or len(classes) != len(mu):
+        raise ValueError(f"classes must be N x F with N = {len(mu)} rows like mu, got shape {classes.shape}")
+    if logvar is not None:
+        logvar = torch.as_tensor(logvar).float()
+        if logvar.shape != mu.shape:
+            raise ValueError(f"logvar must have mu's shape {tuple(mu.shape)}, got {tuple(logvar.shape)}")
+    if not torch.isfinite(mu).all() or (logvar is not None and not torch.isfinite(logvar).all()):
+        raise ValueError("mu and logvar must be finite")
+    return mu, classes, logvar
+
+
 def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0) -> dict:
     """MIG of Chen et al. (2018) from posteriors (N x D) and factor classes (N x F)."""
-    mu, logvar = torch.as_tensor(mu).float(), torch.as_tensor(logvar).float()
-    classes = np.asarray(classes)
+    mu, classes, logvar = _check_mig_inputs(mu, classes, logvar)
     g = torch.Generator().manual_seed(seed)
     h_z = _marginal_entropies(mu, logvar, num_samples, g)
     D, F = mu.shape[1], classes.shape[1]
@@ -152,8 +167,8 @@ def _discrete_mi(a: np.ndarray, b: np.ndarray) -> float:
 
 def mig_discrete(mu, classes, bins: int = 20, num_points: int | None = 10000, seed: int = 0) -> dict:
     """MIG of disentanglement_lib: 20-bin histogram discretisation of the encoder means."""
-    mu = np.asarray(torch.as_tensor(mu).float())
-    classes = np.asarray(classes)
+    mu, classes, _ = _check_mig_inputs(mu, classes)
+    mu = mu.numpy()
     if num_points is not None and num_points < len(mu):
         rows = np.random.default_rng(seed).choice(len(mu), num_points, replace=False)
         mu, classes = mu[rows], classes[rows]
