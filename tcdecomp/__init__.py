@@ -13,6 +13,7 @@ from .plans import (
 )
 from .posterior import Posterior, PosteriorBank
 from .samples import Samples, tc_plugin_bias
+from .student_t import StudentT
 
 __version__ = "0.1.0"
 
@@ -24,6 +25,7 @@ __all__ = [
     "Posterior",
     "PosteriorBank",
     "Samples",
+    "StudentT",
     "Term",
     "bottom_up_plan",
     "contiguous_groups",

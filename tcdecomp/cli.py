@@ -148,6 +148,14 @@ def _demo(args) -> int:
     return 0
 
 
+def _validate(args) -> int:
+    from .validation.report import run_validation
+
+    ok, report = run_validation(args.out_dir, "full" if args.full else "small", seed=args.seed)
+    print(f"{'every estimator inside its band' if ok else 'an estimator LEFT its band'}; report: {report}")
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tcdecomp", description="Total correlation: estimate and decompose.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -184,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--mig-points", type=int, help="encode only this many images for MIG (default all)")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=_evaluate)
+
+    va = sub.add_parser("validate", help="check every estimator against ground truths; markdown report + PNG plots")
+    va.add_argument("--out-dir", default="validation-report")
+    va.add_argument("--full", action="store_true", help="the full version (D=10, n up to 8000; tens of minutes)")
+    va.add_argument("--seed", type=int, default=0)
+    va.set_defaults(handler=_validate)
 
     de = sub.add_parser("demo", help="train beta-STCVAE on procedural dSprites (~5 min on 2 CPU cores) and report")
     de.add_argument("--out-dir", default="runs/demo")

@@ -1,0 +1,54 @@
+"""Multivariate Student-t closed forms: a non-Gaussian family with exact TC and exact terms.
+
+For ``x ~ t_nu(0, Sigma)`` every marginal x_S is ``t_nu(0, Sigma_SS)`` with the same nu, and
+
+    H(x_S) = 1/2 log det Sigma_SS + c(|S|),
+    c(d) = d/2 log(nu pi) + lgamma(nu/2) - lgamma((nu+d)/2) + (nu+d)/2 [psi((nu+d)/2) - psi(nu/2)]
+
+(e.g. Kotz & Nadarajah, *Multivariate t Distributions*, 2004). Hence any term
+``I(x_G1; ...; x_Gm)`` is its Gaussian value for Sigma plus ``sum_j c(|G_j|) - c(|union|)``,
+which is positive even for Sigma = I: the shared scale makes the coordinates dependent.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import digamma, gammaln
+
+from .gaussian import check_covariance, logdet_spd
+from .source import Source
+
+
+def t_entropy_offset(d: int, df: float) -> float:
+    """c(d): the entropy of a d-dim t_nu(0, Sigma) minus 1/2 log det Sigma."""
+    half = (df + d) / 2.0
+    return (d / 2.0) * math.log(df * math.pi) + gammaln(df / 2.0) - gammaln(half) + half * (digamma(half) - digamma(df / 2.0))
+
+
+class StudentT(Source):
+    """Closed-form TC and decompositions of a multivariate Student-t ``t_df(0, scale)`` (float64)."""
+
+    label = "analytic"
+
+    def __init__(self, scale, df: float):
+        self.scale = check_covariance(scale, "scale")
+        if isinstance(df, bool) or not isinstance(df, (int, float)) or not math.isfinite(df) or df <= 0:
+            raise ValueError(f"df must be a positive number of degrees of freedom, got {df!r}")
+        self.df = float(df)
+        self.n_dims = self.scale.shape[0]
+
+    def entropy(self, dims=None) -> float:
+        idx = np.arange(self.n_dims) if dims is None else np.asarray(sorted(dims))
+        return 0.5 * logdet_spd(self.scale[np.ix_(idx, idx)]) + t_entropy_offset(len(idx), self.df)
+
+    def _set_stats(self, sets):
+        return np.array([-self.entropy(s) for s in sets]), None
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n draws: a Gaussian with covariance ``scale`` divided by sqrt(chi2_df / df)."""
+        z = rng.multivariate_normal(np.zeros(self.n_dims), self.scale, size=n)
+        return z / np.sqrt(rng.chisquare(self.df, size=n) / self.df)[:, None]
+
+    def __repr__(self) -> str:
+        return f"StudentT(n_dims={self.n_dims}, df={self.df})"

@@ -1,0 +1,224 @@
+"""``tcdecomp validate``: how far each estimator can be trusted, on ground truths.
+
+For every sample estimator (gaussian, copula, knn) on every family of
+:mod:`tcdecomp.validation.families`, and every posterior estimator (mws, mss, bank) on the
+mixture aggregate posterior, it measures bias, std and RMSE against the budget (n, or
+the batch size B) and, at the largest budget, the error of every term along every
+decomposition path. It writes ``report.md`` and PNG plots, and fails (exit status 1)
+when an estimator leaves its documented accuracy band:
+
+* gaussian and copula on Gaussian families: |bias| <= 0.01 + 4 std / sqrt(reps) at every n
+  (both are unbiased there; the 4-sigma term is the noise of the mean);
+* knn on every family: |bias| <= 0.35 nats at the largest n (issue 2's bar at TC = 5);
+* mss and bank on the mixture: |bias| <= 0.10 + 4 se (mss) and 0.15 + 4 se (bank) at the
+  largest batch, the bias measured paired against the exact estimator on the same z;
+* no band: copula and gaussian on the Student-t family (both assume a Gaussian copula;
+  their bias there is reported), and mws (beta-TCVAE's normalisation offsets its values).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..posterior import Posterior, PosteriorBank
+from ..samples import Samples
+from .families import mixture_posterior, sample_families
+
+log = logging.getLogger(__name__)
+
+PATHS = ("line", "top_down", "bottom_up")
+SCALES = {
+    "small": dict(dims=6, budgets=(300, 1200), reps=6, N=600, batches=(32, 128), post_reps=8, bank=256, ref_samples=20000),
+    "full": dict(dims=10, budgets=(500, 2000, 8000), reps=20, N=2000, batches=(64, 256, 1024), post_reps=30, bank=8192,
+                 ref_samples=50000),
+}
+
+
+@dataclass
+class Row:
+    family: str
+    estimator: str
+    budget: int
+    truth: float
+    mean: float
+    bias: float
+    bias_se: float
+    std: float
+    rmse: float
+    band: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.band is None or abs(self.bias) <= self.band
+
+
+def _summary(family, estimator, budget, truth, values, paired=None, band=None) -> Row:
+    values = np.asarray(values, dtype=float)
+    diffs = values - truth if paired is None else values - np.asarray(paired, dtype=float)
+    bias, se = float(diffs.mean()), float(diffs.std(ddof=1) / math.sqrt(len(diffs)))
+    std = float(values.std(ddof=1))
+    return Row(family, estimator, budget, truth, float(values.mean()), bias, se, std, math.sqrt(bias**2 + std**2), band)
+
+
+def _sample_band(method: str, family: str, budget: int, largest: int, std: float, reps: int):
+    if method == "knn":
+        return 0.35 if budget == largest else None
+    if family.startswith("gaussian"):
+        return 0.01 + 4 * std / math.sqrt(reps)
+    return None
+
+
+def validate_samples(dims: int, budgets, reps: int, seed: int = 0, methods=("gaussian", "copula", "knn")):
+    """Rows of TC accuracy against n, and per-term rows (family, method, path, term, truth, mean error)."""
+    rng = np.random.default_rng(seed)
+    rows, terms = [], []
+    for fam in sample_families(dims, seed):
+        truth = float(fam.truth.total_correlation())
+        truth_terms = {p: [v for _, v in fam.truth.decompose(p).terms] for p in PATHS}
+        for n in budgets:
+            estimates = {m: [] for m in methods}
+            term_estimates = {(m, p): [] for m in methods for p in PATHS}
+            for _ in range(reps):
+                x = fam.sample(n, rng)
+                for m in methods:
+                    src = Samples(x, method=m)
+                    estimates[m].append(float(src.total_correlation()))
+                    if n == budgets[-1]:
+                        for p in PATHS:
+                            term_estimates[m, p].append([float(v) for _, v in src.decompose(p).terms])
+            for m in methods:
+                std = float(np.std(estimates[m], ddof=1))
+                band = _sample_band(m, fam.name, n, budgets[-1], std, reps)
+                rows.append(_summary(fam.name, m, n, truth, estimates[m], band=band))
+                if n == budgets[-1]:
+                    for p in PATHS:
+                        errors = np.mean(term_estimates[m, p], axis=0) - np.asarray(truth_terms[p])
+                        for (term, _), t, e in zip(fam.truth.decompose(p).terms, truth_terms[p], errors):
+                            terms.append((fam.name, m, p, str(term), t, float(e)))
+    return rows, terms
+
+
+def validate_posteriors(N: int, dims: int, batches, reps: int, bank: int, ref_samples: int, seed: int = 0):
+    """Rows of posterior-estimator accuracy against the batch size, biases paired with the exact estimator."""
+    mu, logvar = mixture_posterior(N, dims, seed)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        ref = Posterior(mu, logvar, estimator="exact", num_samples=ref_samples, generator=g).total_correlation()
+    truth = float(ref)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for estimator in ("mws", "mss", "bank"):
+        for B in batches:
+            values, paired = [], []
+            for _ in range(reps):
+                perm = torch.from_numpy(rng.permutation(N))
+                kw = {}
+                if estimator == "bank":
+                    kw["bank"] = PosteriorBank(min(bank, N - B))
+                    kw["bank"].update(mu[perm[B:B + bank]], logvar[perm[B:B + bank]])
+                with torch.no_grad():
+                    post = Posterior(mu[perm[:B]], logvar[perm[:B]], dataset_size=N, estimator=estimator, generator=g, **kw)
+                    values.append(float(post.total_correlation()))
+                    paired.append(float(Posterior(mu, logvar, z=post.z, estimator="exact").total_correlation()))
+            row = _summary(f"mixture(N={N}, D={dims})", estimator, B, truth, values, paired)
+            if B == batches[-1] and estimator in ("mss", "bank"):
+                row.band = (0.10 if estimator == "mss" else 0.15) + 4 * row.bias_se
+            rows.append(row)
+    return rows, (truth, ref.stderr)
+
+
+def _table(rows) -> list[str]:
+    out = ["| family | estimator | budget | truth | mean | bias ± se | std | RMSE | band | ok |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        band = "-" if r.band is None else f"{r.band:.3f}"
+        out.append(f"| {r.family} | {r.estimator} | {r.budget} | {r.truth:.3f} | {r.mean:.3f} | {r.bias:+.3f} ± {r.bias_se:.3f} "
+                   f"| {r.std:.3f} | {r.rmse:.3f} | {band} | {'yes' if r.ok else '**NO**'} |")
+    return out
+
+
+def _plots(out: Path, sample_rows, post_rows, terms) -> list[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib is not installed: no plots (pip install matplotlib)")
+        return []
+    families = sorted({r.family for r in sample_rows})
+    fig, axes = plt.subplots(1, len(families) + 1, figsize=(4 * (len(families) + 1), 3.4), squeeze=False)
+    for ax, fam in zip(axes[0], families):
+        for m in sorted({r.estimator for r in sample_rows}):
+            pts = [(r.budget, r.rmse) for r in sample_rows if r.family == fam and r.estimator == m]
+            ax.loglog(*zip(*pts), marker="o", label=m)
+        ax.set(title=fam, xlabel="n", ylabel="RMSE (nats)")
+        ax.legend(fontsize=7)
+    ax = axes[0][-1]
+    for m in ("mss", "bank"):
+        pts = [(r.budget, abs(r.bias) + 1e-4) for r in post_rows if r.estimator == m]
+        ax.loglog(*zip(*pts), marker="o", label=f"{m} |bias|")
+    ax.set(title="posterior estimators", xlabel="batch size B", ylabel="nats")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "error_vs_budget.png", dpi=90)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    for m in sorted({t[1] for t in terms}):
+        pts = [(t[4], t[4] + t[5]) for t in terms if t[1] == m]
+        ax.scatter(*zip(*pts), s=10, label=f"{m} (terms)", alpha=0.7)
+    top = max(t[4] for t in terms) * 1.1 + 0.1
+    ax.plot([0, top], [0, top], "k--", lw=0.8)
+    ax.set(xlabel="true term (nats)", ylabel="mean estimate", title="every term, every path (largest n)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "estimate_vs_truth.png", dpi=90)
+    plt.close(fig)
+    return ["error_vs_budget.png", "estimate_vs_truth.png"]
+
+
+def run_validation(out_dir, scale: str = "small", seed: int = 0) -> tuple[bool, Path]:
+    """Run the validation at ``scale`` ("small" for CI, "full"); returns (all bands met, report path)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {tuple(SCALES)}, got {scale!r}")
+    cfg = SCALES[scale]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log.info("sample estimators: D=%d, n in %s, %d repeats", cfg["dims"], cfg["budgets"], cfg["reps"])
+    sample_rows, terms = validate_samples(cfg["dims"], cfg["budgets"], cfg["reps"], seed)
+    log.info("posterior estimators: N=%d, B in %s", cfg["N"], cfg["batches"])
+    post_rows, (truth, truth_se) = validate_posteriors(cfg["N"], cfg["dims"], cfg["batches"], cfg["post_reps"],
+                                                       cfg["bank"], cfg["ref_samples"], seed)
+    pictures = _plots(out, sample_rows, post_rows, terms)
+    ok = all(r.ok for r in sample_rows + post_rows)
+    lines = [f"# tcdecomp estimator validation ({scale})", "",
+             f"Verdict: {'every estimator inside its band' if ok else 'SOME ESTIMATOR LEFT ITS BAND'}.", "",
+             "Bands (see `tcdecomp.validation.report`): gaussian/copula on Gaussians |bias| <= 0.01 + 4 std/sqrt(reps); "
+             "knn |bias| <= 0.35 at the largest n; mss/bank paired |bias| <= 0.10/0.15 + 4 se at the largest B; "
+             "no band for mws or for the Gaussian-copula methods on Student-t.", "",
+             f"## Raw samples (D={cfg['dims']}, {cfg['reps']} repeats per budget)", ""]
+    lines += _table(sample_rows)
+    lines += ["", f"## Posterior estimators on the mixture (exact reference TC {truth:.3f} ± {truth_se:.3f}; "
+              f"bias paired with the exact estimator on the same z)", ""]
+    lines += _table(post_rows)
+    lines += ["", "## Per-term error at the largest n (mean estimate - truth)", "",
+              "| family | method | path | worst term | its truth | its error | mean abs error |",
+              "| --- | --- | --- | --- | ---: | ---: | ---: |"]
+    groups = {}
+    for fam, m, p, term, t, e in terms:
+        groups.setdefault((fam, m, p), []).append((abs(e), term, t, e))
+    for (fam, m, p), items in groups.items():
+        worst = max(items)
+        lines.append(f"| {fam} | {m} | {p} | {worst[1]} | {worst[2]:.3f} | {worst[3]:+.3f} | "
+                     f"{np.mean([i[0] for i in items]):.3f} |")
+    lines += [""] + [f"![{p}]({p})" for p in pictures]
+    report = out / "report.md"
+    report.write_text("\n".join(lines) + "\n")
+    (out / "rows.json").write_text(__import__("json").dumps([asdict(r) | {"ok": r.ok} for r in sample_rows + post_rows], indent=1))
+    return ok, report
