@@ -156,6 +156,25 @@ def _validate(args) -> int:
     return 0 if ok else 1
 
 
+def _sweep(args) -> int:
+    from .validation.experiments import mig_summary, plot_mig, plot_trajectory, trajectory
+    from .validation.sweep import load_sweep, run_sweep
+
+    spec = load_sweep(args.sweep)
+    out = Path(args.out_dir or Path("sweeps") / spec["name"])
+    records = run_sweep(spec, out, workers=args.workers, progress=not args.quiet)
+    summary = {"runs": len(records)}
+    if spec.get("kind", "capacity_grouping") == "capacity_grouping":
+        summary["trajectory"] = trajectory(records)
+        plot_trajectory(summary["trajectory"], out / "trajectory.png")
+    else:
+        summary["mig"] = mig_summary(records)
+        plot_mig(summary["mig"], out / "mig.png")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"{len(records)} runs in {out / 'results.jsonl'}; summary and figure in {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tcdecomp", description="Total correlation: estimate and decompose.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -198,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--full", action="store_true", help="the full version (D=10, n up to 8000; tens of minutes)")
     va.add_argument("--seed", type=int, default=0)
     va.set_defaults(handler=_validate)
+
+    sw = sub.add_parser("sweep", help="run (or resume) a grid of training runs and plot the paper's experiment")
+    sw.add_argument("sweep", help="sweep TOML (see tcdecomp.validation.sweep and experiments/)")
+    sw.add_argument("--out-dir", help="store and figures (default sweeps/NAME)")
+    sw.add_argument("--workers", type=int, help="worker processes (default: the file's, else 1)")
+    sw.add_argument("--quiet", action="store_true")
+    sw.set_defaults(handler=_sweep)
 
     de = sub.add_parser("demo", help="train beta-STCVAE on procedural dSprites (~5 min on 2 CPU cores) and report")
     de.add_argument("--out-dir", default="runs/demo")

@@ -1,0 +1,118 @@
+"""The paper's two experiments from a sweep's result store: figures and summary numbers.
+
+Experiment 1 (paper section 4.2, Fig. 2), the best-ELBO trajectory: for every
+(latent dim, capacity), the grouping coefficient i/m whose held-out ELBO, averaged over
+seeds, is best; a quadratic fitted to those points against capacity; beta-TCVAE (i = 1,
+coefficient 1/m, averaged over latent dims) as the reference line; capacities where an
+omniscient latent (paper eq. 9) occurred are shaded.
+
+Experiment 2 (section 4.3, Figs. 3-4): MIG of each model label over seeds (violins),
+and MIG against capacity per label.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from .sweep import grouping_coefficient
+
+
+def _elbo(record) -> float:
+    return record["decomposition"]["elbo"]["value"]
+
+
+def trajectory(records) -> dict:
+    """Per (latent_dim, capacity): mean held-out ELBO per coefficient, the best coefficient, omniscient share."""
+    cells = defaultdict(lambda: defaultdict(list))
+    omni = defaultdict(list)
+    for r in records:
+        dim, cap = r["config"]["model"]["latent_dim"], r["config"]["model"]["capacity"]
+        coef = grouping_coefficient(r["config"]["loss"].get("group_size", 1), dim)
+        cells[dim, cap][coef].append(_elbo(r))
+        omni[cap].append(bool(r["omniscient_latents"]))
+    points = []
+    for (dim, cap), by_coef in sorted(cells.items()):
+        means = {c: float(np.mean(v)) for c, v in by_coef.items()}
+        best = max(means, key=means.get)
+        tcvae = means.get(min(means))  # the smallest coefficient is i = 1
+        points.append({"latent_dim": dim, "capacity": cap, "best_coefficient": best, "elbo_by_coefficient": means,
+                       "best_elbo": means[best], "beta_tcvae_elbo": tcvae, "seeds": len(by_coef[best])})
+    caps = sorted({p["capacity"] for p in points})
+    # The quadratic is fitted in log2(capacity): the paper's capacity axis is an index into a geometric list.
+    fit = np.polyfit(np.log2([p["capacity"] for p in points]), [p["best_coefficient"] for p in points], 2) \
+        if len(caps) >= 3 else None
+    reference = float(np.mean([1.0 / max(1, _largest_divisor(p["latent_dim"])) for p in points])) if points else None
+    return {"points": points, "quadratic": None if fit is None else fit.tolist(), "beta_tcvae_coefficient": reference,
+            "omniscient_share": {c: float(np.mean(v)) for c, v in sorted(omni.items())}}
+
+
+def _largest_divisor(d: int) -> int:
+    return max([i for i in range(1, d) if d % i == 0] or [1])
+
+
+def plot_trajectory(summary: dict, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = summary["points"]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    caps = sorted({p["capacity"] for p in pts})
+    for cap, share in summary["omniscient_share"].items():
+        if share > 0:
+            ax.axvspan(cap * 0.9, cap * 1.1, color="orange", alpha=0.15 + 0.35 * share, lw=0)
+    for dim in sorted({p["latent_dim"] for p in pts}):
+        sel = [p for p in pts if p["latent_dim"] == dim]
+        ax.scatter([p["capacity"] for p in sel], [p["best_coefficient"] for p in sel], label=f"D={dim}", zorder=3)
+    if summary["quadratic"] is not None:
+        xs = np.geomspace(min(caps), max(caps), 100)
+        ax.plot(xs, np.polyval(summary["quadratic"], np.log2(xs)), "k-", lw=1, label="quadratic fit (log2 capacity)")
+    ax.axhline(summary["beta_tcvae_coefficient"], color="r", ls=":", label="beta-TCVAE (i=1)")
+    ax.set(xscale="log", xlabel="parameter capacity (hidden width)", ylabel="best grouping coefficient i/m",
+           title="best held-out ELBO trajectory (orange: omniscient latents)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def mig_summary(records) -> dict:
+    by_label = defaultdict(list)
+    by_capacity = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if "mig_sampled" not in r:
+            continue
+        by_label[r["label"]].append(r["mig_sampled"]["mig"])
+        by_capacity[r["label"]][r["config"]["model"]["capacity"]].append(r["mig_sampled"]["mig"])
+    return {
+        "by_label": {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "seeds": len(v), "values": v}
+                     for k, v in by_label.items()},
+        "by_capacity": {k: {c: float(np.mean(v)) for c, v in sorted(d.items())} for k, d in by_capacity.items()},
+    }
+
+
+def plot_mig(summary: dict, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(summary["by_label"])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    data = [summary["by_label"][k]["values"] for k in labels]
+    if all(len(d) > 1 for d in data):
+        axes[0].violinplot(data, showmeans=True)
+    else:
+        axes[0].boxplot(data)
+    axes[0].set_xticks(range(1, len(labels) + 1), labels, rotation=30, ha="right", fontsize=7)
+    axes[0].set(ylabel="MIG (sampled)", title="MIG over seeds")
+    for label, caps in summary["by_capacity"].items():
+        if len(caps) > 1:
+            axes[1].plot(list(caps), list(caps.values()), marker="o", label=label)
+    axes[1].set(xscale="log", xlabel="capacity", ylabel="mean MIG", title="MIG against capacity")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,83 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tcdecomp.validation.experiments import trajectory
+from tcdecomp.validation.sweep import divisors_below, expand, grouping_coefficient, load_sweep, read_results, run_sweep
+
+SWEEP = """
+name = "tiny"
+kind = "capacity_grouping"
+workers = 1
+[base.model]
+arch = "mlp"
+[base.loss]
+name = "beta_stcvae"
+[base.data]
+subset = {{ orientation = 20, scale = 3, posX = 8, posY = 8 }}
+holdout = 0.25
+[base.train]
+steps = {steps}
+batch_size = 8
+checkpoint_every = 10
+log_every = 10
+[grid]
+"model.latent_dim" = [2, 4]
+"model.capacity" = [8]
+"loss.group_size" = "divisors"
+"train.seed" = [0]
+[evaluate]
+num_samples = 200
+"""
+
+
+def write(tmp_path, steps=30):
+    path = tmp_path / "tiny.toml"
+    path.write_text(SWEEP.format(steps=steps))
+    return path
+
+
+def test_grid_expansion_uses_every_divisor_but_d(tmp_path):
+    runs = expand(load_sweep(write(tmp_path)))
+    sizes = sorted((r["config"]["model"]["latent_dim"], r["config"]["loss"]["group_size"]) for r in runs)
+    assert sizes == [(2, 1), (4, 1), (4, 2)]
+    assert len({r["id"] for r in runs}) == 3
+    assert divisors_below(12) == [1, 2, 3, 4, 6] and grouping_coefficient(2, 12) == pytest.approx(1 / 3)
+
+
+def test_killed_sweep_loses_only_runs_in_flight_and_resumes(tmp_path):
+    spec_path = write(tmp_path, steps=300)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "tcdecomp", "sweep", str(spec_path), "--out-dir", str(out), "--quiet"],
+                            env=env, start_new_session=True)
+    store = out / "results.jsonl"
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None and len(read_results(store)) < 1:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = read_results(store)
+    assert 1 <= len(before) < 3, "the sweep was not killed mid-way"
+    records = run_sweep(load_sweep(spec_path), out, progress=False)
+    ids = [r["id"] for r in records]
+    assert sorted(ids) == sorted(r["id"] for r in expand(load_sweep(spec_path)))  # every run exactly once
+    assert records[: len(before)] == before  # finished runs were kept, not redone
+    assert all(r["pid"] == before[0]["pid"] for r in before)
+    for r in records:
+        assert {"elbo", "mi", "tc_groups", "tc_within", "dim_kl"} <= set(r["decomposition"])
+        assert isinstance(r["omniscient_latents"], list)
+    summary = trajectory(records)
+    assert {p["latent_dim"] for p in summary["points"]} == {2, 4}
+
+
+def test_torn_last_line_is_ignored(tmp_path):
+    store = tmp_path / "results.jsonl"
+    store.write_text(json.dumps({"id": "a"}) + "\n" + '{"id": "b", "conf')
+    assert [r["id"] for r in read_results(store)] == ["a"]
