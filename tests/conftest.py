@@ -7,6 +7,10 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 import numpy as np
 import pytest
 from hypothesis import settings
+from hypothesis import strategies as st
+
+from tcdecomp import bottom_up_plan, grouped_plan, line_plan, top_down_plan
+from tcdecomp.plans import bottom_up_levels
 
 settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True)
 settings.load_profile("ci")
@@ -28,3 +32,17 @@ def equicorrelated(n: int, rho: float) -> np.ndarray:
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def draw_plan(draw, n: int, rng: np.random.Generator):
+    """A random plan over n dims: any path, a random order, random levels or a random partition."""
+    order = list(rng.permutation(n))
+    kind = draw(st.sampled_from(["line", "top_down", "bottom_up", "grouped"]))
+    if kind == "line":
+        return line_plan(n, order=order)
+    if kind == "top_down":
+        return top_down_plan(n, order=order)
+    if kind == "bottom_up":
+        return bottom_up_plan(n, levels=draw(st.integers(0, bottom_up_levels(n))), order=order)
+    cuts = sorted(rng.choice(np.arange(1, n), size=draw(st.integers(0, n - 1)), replace=False).tolist())
+    return grouped_plan([list(g) for g in np.split(np.array(order), cuts)], n=n)

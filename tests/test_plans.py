@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from tcdecomp import Gaussian, Term, bottom_up_plan, contiguous_groups, grouped_plan, line_plan, top_down_plan
 from tcdecomp.plans import bottom_up_levels
 
-from .conftest import random_spd
+from .conftest import draw_plan, random_spd
 
 
 def closed_form_tc(cov):
@@ -99,18 +99,7 @@ def covariance_and_plan(draw):
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
     cov = random_spd(n, rng)
-    kind = draw(st.sampled_from(["line", "top_down", "bottom_up", "grouped"]))
-    order = list(rng.permutation(n))
-    if kind == "line":
-        plan = line_plan(n, order=order)
-    elif kind == "top_down":
-        plan = top_down_plan(n, order=order)
-    elif kind == "bottom_up":
-        levels = draw(st.integers(0, bottom_up_levels(n)))
-        plan = bottom_up_plan(n, levels=levels, order=order)
-    else:
-        cuts = sorted(rng.choice(np.arange(1, n), size=draw(st.integers(0, n - 1)), replace=False).tolist())
-        plan = grouped_plan([list(g) for g in np.split(np.array(order), cuts)], n=n)
+    plan = draw_plan(draw, n, rng)
     return cov, plan
 
 

@@ -7,8 +7,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tcdecomp import Posterior, PosteriorBank, bottom_up_plan, grouped_plan, line_plan, top_down_plan
+from tcdecomp import Posterior, PosteriorBank
 from tcdecomp.kernels import group_logsumexp, mss_log_weights
+
+from .conftest import draw_plan
 
 
 def log_normal(z, mu, logvar):
@@ -182,17 +184,7 @@ def posterior_and_plan(draw):
     d = draw(st.integers(2, 12))
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
-    order = list(rng.permutation(d))
-    kind = draw(st.sampled_from(["line", "top_down", "bottom_up", "grouped"]))
-    if kind == "line":
-        plan = line_plan(d, order=order)
-    elif kind == "top_down":
-        plan = top_down_plan(d, order=order)
-    elif kind == "bottom_up":
-        plan = bottom_up_plan(d, order=order, levels=draw(st.integers(0, int(np.ceil(np.log2(d))))))
-    else:
-        cuts = sorted(rng.choice(np.arange(1, d), size=draw(st.integers(0, d - 1)), replace=False).tolist())
-        plan = grouped_plan([list(g) for g in np.split(np.array(order), cuts)], n=d)
+    plan = draw_plan(draw, d, rng)
     return d, seed, plan, draw(st.integers(2, 40))
 
 

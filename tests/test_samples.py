@@ -4,10 +4,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import brentq
 
-from tcdecomp import Gaussian, Samples, bottom_up_plan, grouped_plan, line_plan, tc_plugin_bias, top_down_plan
+from tcdecomp import Gaussian, Samples, tc_plugin_bias
 from tcdecomp.samples import logdet_bias
 
-from .conftest import equicorrelated, random_spd
+from .conftest import draw_plan, equicorrelated, random_spd
 
 
 def equicorrelated_tc(n, rho):
@@ -52,8 +52,7 @@ def test_corrected_gaussian_is_unbiased_on_equicorrelated_d10(rho, seeds):
 
 def test_uncorrected_plugin_would_be_biased_by_b():
     # The correction is what removes the bias: the raw plug-in is high by about b(n, D).
-    d, n = 10, 200
-    cov = np.eye(d)
+    d, n = 10, 200  # independent dims: TC = 0
     raw, corrected = [], []
     for seed in range(200):
         x = np.random.default_rng(seed).standard_normal((n, d))
@@ -90,17 +89,7 @@ def samples_and_plan(draw):
     n_dims = draw(st.integers(2, 12))
     rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
     x = rng.multivariate_normal(np.zeros(n_dims), random_spd(n_dims, rng), size=n_dims + draw(st.integers(5, 200)))
-    order = list(rng.permutation(n_dims))
-    kind = draw(st.sampled_from(["line", "top_down", "bottom_up", "grouped"]))
-    if kind == "line":
-        plan = line_plan(n_dims, order=order)
-    elif kind == "top_down":
-        plan = top_down_plan(n_dims, order=order)
-    elif kind == "bottom_up":
-        plan = bottom_up_plan(n_dims, order=order, levels=draw(st.integers(0, int(np.ceil(np.log2(n_dims))))))
-    else:
-        cuts = sorted(rng.choice(np.arange(1, n_dims), size=draw(st.integers(0, n_dims - 1)), replace=False).tolist())
-        plan = grouped_plan([list(g) for g in np.split(np.array(order), cuts)], n=n_dims)
+    plan = draw_plan(draw, n_dims, rng)
     return x, plan
 
 

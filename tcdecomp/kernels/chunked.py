@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from ._autograd import input_grads, save_inputs, saved_inputs
 from .weights import StructuredLogWeights
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -100,30 +101,18 @@ class _GroupLogSumExp(torch.autograd.Function):
         log_w = structured_log_w if structured_log_w is not None else dense_log_w
         z_, mu_, lv_ = (t.to(compute_dtype) for t in (z, mu, logvar))
         out = _forward(z_, mu_, lv_, member.to(compute_dtype), log_w)
-        ctx.save_for_backward(z, mu, logvar, dense_log_w if dense_log_w is not None else torch.empty(0), member, out)
-        ctx.structured = structured_log_w
-        ctx.has_dense = dense_log_w is not None
+        save_inputs(ctx, z, mu, logvar, dense_log_w, member, structured_log_w, out)
         ctx.compute_dtype = compute_dtype
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        z, mu, logvar, dense_log_w, member, out = ctx.saved_tensors
-        log_w = ctx.structured if ctx.structured is not None else (dense_log_w if ctx.has_dense else None)
+        z, mu, logvar, dense, member, out, log_w = saved_inputs(ctx)
         dt = ctx.compute_dtype
-        need = ctx.needs_input_grad
-        dz, dmu, dlogvar, dlog_w = _backward(
-            z.to(dt), mu.to(dt), logvar.to(dt), member.to(dt), log_w, out, grad_out.to(dt),
-            want_log_w=ctx.has_dense and need[3],
-        )
-        return (
-            dz.to(z.dtype) if need[0] else None,
-            dmu.to(mu.dtype) if need[1] else None,
-            dlogvar.to(logvar.dtype) if need[2] else None,
-            dlog_w.to(dense_log_w.dtype) if dlog_w is not None else None,
-            None, None, None,
-        )
+        grads = _backward(z.to(dt), mu.to(dt), logvar.to(dt), member.to(dt), log_w, out, grad_out.to(dt),
+                          want_log_w=dense is not None and ctx.needs_input_grad[3])
+        return input_grads(ctx, z, mu, logvar, dense, *grads) + (None, None, None)
 
 
 def _forward(z, mu, logvar, member, log_w):

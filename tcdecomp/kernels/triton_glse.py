@@ -25,6 +25,16 @@ NEG_INF = float("-inf")
 
 
 @triton.jit
+def _load_dim(z_ptr, mu_t_ptr, iv_t_ptr, set_dims_ptr, i, rows, row_mask, cols, col_mask, M, D):
+    """Dim k = set_dims[i]: z[rows, k], mu[cols, k] and 1/var[cols, k] in float32 (0 on masked lanes)."""
+    k = tl.load(set_dims_ptr + i)
+    zk = tl.load(z_ptr + rows * D + k, mask=row_mask, other=0.0).to(tl.float32)
+    muk = tl.load(mu_t_ptr + k * M + cols, mask=col_mask, other=0.0).to(tl.float32)
+    ivk = tl.load(iv_t_ptr + k * M + cols, mask=col_mask, other=0.0).to(tl.float32)
+    return k, zk, muk, ivk
+
+
+@triton.jit
 def _tile_exponent(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_dims_ptr, start, end, s,
                    rows, row_mask, cols, col_mask, B, M, D,
                    logw_ptr, own, designated, rest, period, WEIGHTS: tl.constexpr,
@@ -32,10 +42,7 @@ def _tile_exponent(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_dims_ptr, start, 
     """a[r, c] = log_w[r, c] + const[s, c] - 1/2 sum_{k in s} (z_rk - mu_ck)^2 / var_ck; -inf off the tile."""
     acc = tl.zeros([BLOCK_B, BLOCK_M], dtype=tl.float32)
     for i in range(start, end):
-        k = tl.load(set_dims_ptr + i)
-        zk = tl.load(z_ptr + rows * D + k, mask=row_mask, other=0.0).to(tl.float32)
-        muk = tl.load(mu_t_ptr + k * M + cols, mask=col_mask, other=0.0).to(tl.float32)
-        ivk = tl.load(iv_t_ptr + k * M + cols, mask=col_mask, other=0.0).to(tl.float32)
+        k, zk, muk, ivk = _load_dim(z_ptr, mu_t_ptr, iv_t_ptr, set_dims_ptr, i, rows, row_mask, cols, col_mask, M, D)
         diff = zk[:, None] - muk[None, :]
         acc += diff * diff * ivk[None, :]
     const = tl.load(const_t_ptr + s * M + cols, mask=col_mask, other=0.0).to(tl.float32)
@@ -118,10 +125,8 @@ def _dz_kernel(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_ptr, set_dims_ptr,
                                logw_ptr, own, designated, rest, period, WEIGHTS, BLOCK_B, BLOCK_M)
             p = _softmax_weight(a, out_ptr, grad_ptr, rows, row_mask, s, S)
             for i in range(start, end):
-                k = tl.load(set_dims_ptr + i)
-                zk = tl.load(z_ptr + rows * D + k, mask=row_mask, other=0.0).to(tl.float32)
-                muk = tl.load(mu_t_ptr + k * M + cols, mask=col_mask, other=0.0).to(tl.float32)
-                ivk = tl.load(iv_t_ptr + k * M + cols, mask=col_mask, other=0.0).to(tl.float32)
+                k, zk, muk, ivk = _load_dim(z_ptr, mu_t_ptr, iv_t_ptr, set_dims_ptr, i, rows, row_mask, cols,
+                                            col_mask, M, D)
                 contrib = -tl.sum(p * (zk[:, None] - muk[None, :]) * ivk[None, :], axis=1)
                 # This program alone owns these rows of its split's buffer: no race.
                 ptr = dz_base + rows * D + k
@@ -156,10 +161,8 @@ def _dmu_kernel(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_ptr, set_dims_ptr,
             p_total += p
             p_sum = tl.sum(p, axis=0)
             for i in range(start, end):
-                k = tl.load(set_dims_ptr + i)
-                zk = tl.load(z_ptr + rows * D + k, mask=row_mask, other=0.0).to(tl.float32)
-                muk = tl.load(mu_t_ptr + k * M + cols, mask=col_mask, other=0.0).to(tl.float32)
-                ivk = tl.load(iv_t_ptr + k * M + cols, mask=col_mask, other=0.0).to(tl.float32)
+                k, zk, muk, ivk = _load_dim(z_ptr, mu_t_ptr, iv_t_ptr, set_dims_ptr, i, rows, row_mask, cols,
+                                            col_mask, M, D)
                 scaled = (zk[:, None] - muk[None, :]) * ivk[None, :]
                 d_mu = tl.sum(p * scaled, axis=0)
                 d_lv = 0.5 * tl.sum(p * scaled * (zk[:, None] - muk[None, :]), axis=0) - 0.5 * p_sum
@@ -178,6 +181,7 @@ import math  # noqa: E402
 
 import torch  # noqa: E402
 
+from ._autograd import input_grads, save_inputs, saved_inputs  # noqa: E402
 from .weights import StructuredLogWeights  # noqa: E402
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -282,26 +286,17 @@ class TritonGroupLogSumExp(torch.autograd.Function):
     def forward(ctx, z, mu, logvar, dense_log_w, member, structured_log_w):
         log_w = structured_log_w if structured_log_w is not None else dense_log_w
         out = _forward(_Prepared(z, mu, logvar, member, log_w))
-        ctx.save_for_backward(z, mu, logvar, dense_log_w if dense_log_w is not None else torch.empty(0), member, out)
-        ctx.structured = structured_log_w
-        ctx.has_dense = dense_log_w is not None
+        save_inputs(ctx, z, mu, logvar, dense_log_w, member, structured_log_w, out)
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        z, mu, logvar, dense_log_w, member, out = ctx.saved_tensors
-        log_w = ctx.structured if ctx.structured is not None else (dense_log_w if ctx.has_dense else None)
+        z, mu, logvar, dense, member, out, log_w = saved_inputs(ctx)
         need = ctx.needs_input_grad
         prep = _Prepared(z, mu, logvar, member, log_w)
-        dz, dmu, dlv, dlogw = _backward(prep, out, grad_out, need[0], need[1] or need[2], ctx.has_dense and need[3])
-        return (
-            dz.to(z.dtype) if need[0] else None,
-            dmu.to(mu.dtype) if need[1] else None,
-            dlv.to(logvar.dtype) if need[2] else None,
-            dlogw.to(dense_log_w.dtype) if dlogw is not None else None,
-            None, None,
-        )
+        grads = _backward(prep, out, grad_out, need[0], need[1] or need[2], dense is not None and need[3])
+        return input_grads(ctx, z, mu, logvar, dense, *grads) + (None, None)
 
 
 def triton_group_logsumexp(z, mu, logvar, member, log_w=None) -> torch.Tensor:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import math
 from pathlib import Path
 
 import numpy as np

@@ -17,8 +17,6 @@ beta-STCVAE: gamma = 0, group size i; beta-TCVAE: i = 1; HFVAE: gamma > 0.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 from tcdecomp.cli import main
 from tcdecomp.validation.report import Row
 
