@@ -21,7 +21,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-NEG_INF = float("-inf")
+# Globals read inside @triton.jit functions must be constexpr (compiled Triton rejects others).
+NEG_INF = tl.constexpr(float("-inf"))
 
 
 @triton.jit
