@@ -102,7 +102,9 @@ def plot_mig(summary: dict, path) -> None:
     import matplotlib.pyplot as plt
 
     labels = list(summary["by_label"])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    sweeps_capacity = any(len(caps) > 1 for caps in summary["by_capacity"].values())
+    fig, axes = plt.subplots(1, 2 if sweeps_capacity else 1, figsize=(10 if sweeps_capacity else 5.5, 3.8), squeeze=False)
+    axes = axes[0]
     data = [summary["by_label"][k]["values"] for k in labels]
     if all(len(d) > 1 for d in data):
         axes[0].violinplot(data, showmeans=True)
@@ -110,11 +112,11 @@ def plot_mig(summary: dict, path) -> None:
         axes[0].boxplot(data)
     axes[0].set_xticks(range(1, len(labels) + 1), labels, rotation=30, ha="right", fontsize=7)
     axes[0].set(ylabel="MIG (sampled)", title="MIG over seeds")
-    for label, caps in summary["by_capacity"].items():
-        if len(caps) > 1:
+    if sweeps_capacity:
+        for label, caps in summary["by_capacity"].items():
             axes[1].plot(list(caps), list(caps.values()), marker="o", label=label)
-    axes[1].set(xscale="log", xlabel="capacity", ylabel="mean MIG", title="MIG against capacity")
-    axes[1].legend(fontsize=7)
+        axes[1].set(xscale="log", xlabel="capacity", ylabel="mean MIG", title="MIG against capacity")
+        axes[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
