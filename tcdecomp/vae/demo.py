@@ -1,10 +1,13 @@
 """``tcdecomp demo``: beta-STCVAE (latent dim 10, group size 2) on procedural dSprites, then a report."""
 from __future__ import annotations
 
+import logging
 import time
 
 from .config import Config, DataConfig, ModelConfig, TrainConfig
-from .evaluate import evaluate, format_report, posterior_decomposition
+from .evaluate import evaluate, posterior_decomposition
+
+log = logging.getLogger(__name__)
 
 #: about 5 minutes of training on 2 CPU cores (measured: see the README)
 DEMO_STEPS = 3000
@@ -21,16 +24,15 @@ def demo_config(out_dir: str = "runs/demo", steps: int | None = None) -> Config:
     )
 
 
-def run_demo(out_dir: str = "runs/demo", steps: int | None = None, progress: bool = True) -> dict:
+def run_demo(out_dir: str = "runs/demo", steps: int | None = None, progress: bool = True):
+    """Train the demo model, then evaluate it; returns (evaluation dict, bottom-up Decomposition, training seconds)."""
     from .train import train
 
     config = demo_config(out_dir, steps)
-    print(f"training beta-STCVAE (D=10, group size 2, beta=6) on procedural dSprites for {config.train.steps} steps")
+    log.info("training beta-STCVAE (D=10, group size 2, beta=6) on procedural dSprites for %d steps", config.train.steps)
     start = time.perf_counter()
     run = train(config, progress=progress)
-    print(f"trained in {time.perf_counter() - start:.0f} s; evaluating")
+    seconds = time.perf_counter() - start
+    log.info("trained in %.0f s; evaluating", seconds)
     result = evaluate(run, out_dir, num_samples=10000)
-    print(format_report(result))
-    print("\nbottom-up TC decomposition of the learned aggregate posterior (held-out, exact):")
-    print(posterior_decomposition(run, "bottom_up").table())
-    return result
+    return result, posterior_decomposition(run, "bottom_up"), seconds
