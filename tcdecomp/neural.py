@@ -38,6 +38,18 @@ class NeuralConfig:
     seed: int = 0
     device: str = "cpu"
 
+    def __post_init__(self):
+        for name in ("hidden", "steps", "batch_size", "eval_every", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"NeuralConfig.{name} must be a positive integer, got {value!r}")
+        if self.batch_size < 2:
+            raise ValueError("NeuralConfig.batch_size must be at least 2: the bounds contrast pairs within a batch")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"NeuralConfig.lr must be a positive number, got {self.lr!r}")
+        if not 0.0 < self.holdout < 1.0:
+            raise ValueError(f"NeuralConfig.holdout must be in (0, 1), got {self.holdout!r}")
+
 
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Module:
     return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_out))

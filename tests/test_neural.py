@@ -64,3 +64,7 @@ def test_bad_neural_arguments():
         Samples(x, method="nwj", neural={"steps": 10})
     with pytest.raises(ValueError, match="rows"):
         Samples(x[:50], method="nwj", neural=FAST).total_correlation()
+    with pytest.raises(ValueError, match="batch_size"):
+        NeuralConfig(batch_size=1)
+    with pytest.raises(ValueError, match="holdout"):
+        NeuralConfig(holdout=1.5)
