@@ -81,3 +81,16 @@ def test_torn_last_line_is_ignored(tmp_path):
     store = tmp_path / "results.jsonl"
     store.write_text(json.dumps({"id": "a"}) + "\n" + '{"id": "b", "conf')
     assert [r["id"] for r in read_results(store)] == ["a"]
+
+
+def test_shipped_experiment_configs_expand_to_valid_runs():
+    from tcdecomp.vae.config import Config
+
+    folder = Path(__file__).resolve().parents[2] / "experiments"
+    files = sorted(folder.glob("*.toml"))
+    assert len(files) >= 5
+    for file in files:
+        runs = expand(load_sweep(file))
+        assert runs and len({r["id"] for r in runs}) == len(runs), file.name
+        for run in runs[:3]:
+            Config.from_dict(run["config"])  # every key is a known config key
