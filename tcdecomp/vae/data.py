@@ -103,6 +103,10 @@ def render_dsprites(classes: np.ndarray, size: int = 64) -> np.ndarray:
     """
     values = dsprites_factor_values()
     classes = np.asarray(classes, dtype=np.int64)
+    if classes.ndim != 2 or classes.shape[1] != 5:
+        raise ValueError(f"classes must be N x 5 (shape, scale, orientation, posX, posY), got shape {classes.shape}")
+    if (classes < 0).any() or (classes >= np.asarray(DSPRITES_SIZES)).any():
+        raise ValueError(f"classes must lie below the factor sizes {DSPRITES_SIZES}")
     shape = classes[:, 0][:, None, None]
     scale = values[1][classes[:, 1]][:, None, None]
     theta = values[2][classes[:, 2]][:, None, None]

@@ -87,6 +87,8 @@ def elbo_decomposition(model, dataset, indices, group_size: int = 1, num_samples
 
 def omniscient_latents(marginal_entropies, epsilon: float = 1e-3) -> list[int]:
     """Dims whose marginal entropy E_q(z_i)[-log q(z_i)] is below epsilon (paper eq. 9, epsilon = 0.001)."""
+    if not (isinstance(epsilon, (int, float)) and epsilon > 0):
+        raise ValueError(f"epsilon must be a positive number of nats, got {epsilon!r}")
     return [k for k, h in enumerate(marginal_entropies) if h < epsilon]
 
 

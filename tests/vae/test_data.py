@@ -84,3 +84,10 @@ def test_image_folder_centre_crop_and_resize(tmp_path):
     x = load_image_folder(tmp_path)
     assert x.shape == (1, 3, 64, 64)
     assert float(x.min()) == pytest.approx(200 / 255, abs=0.02)
+
+
+def test_render_rejects_bad_classes():
+    with pytest.raises(ValueError, match="N x 5"):
+        render_dsprites(np.zeros((2, 4), dtype=int))
+    with pytest.raises(ValueError, match="factor sizes"):
+        render_dsprites(np.array([[3, 0, 0, 0, 0]]))
