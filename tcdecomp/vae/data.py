@@ -46,8 +46,7 @@ class FactorDataset(torch.utils.data.Dataset):
     def index_of(self, classes) -> np.ndarray:
         """Data-set rows holding the given factor classes (N x F); -1 where a class is outside a subset."""
         classes = np.asarray(classes, dtype=np.int64)
-        full = np.ravel_multi_index(tuple(classes.T), self._full_sizes)
-        return self._rows_of(full)
+        return np.ravel_multi_index(tuple(classes.T), self._full_sizes)
 
     def sample_classes(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.classes(rng.integers(0, len(self), size=n))
@@ -61,9 +60,6 @@ class FactorDataset(torch.utils.data.Dataset):
         if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
             raise ValueError(f"indices must lie in 0..{len(self) - 1}")
         return indices
-
-    def _rows_of(self, full_index: np.ndarray) -> np.ndarray:
-        return full_index
 
 
 # -- procedural dSprites ----------------------------------------------------------------------------
@@ -150,12 +146,9 @@ class ProceduralDSprites(FactorDataset):
         self._n = int(np.prod(self.factor_sizes))
 
     def _grid_classes(self, rows):
+        # Classes in the full official grid, so they index the official factor values.
         local = np.stack(np.unravel_index(rows, self.factor_sizes), axis=1)
         return np.stack([k[local[:, f]] for f, k in enumerate(self._kept)], axis=1)
-
-    def classes(self, indices) -> np.ndarray:
-        """Factor classes in the full official grid (so they index the official factor values)."""
-        return self._grid_classes(self._rows(indices))
 
     def local_classes(self, indices) -> np.ndarray:
         """Classes within the subset (0..factor_sizes[f]-1), which the metrics use."""

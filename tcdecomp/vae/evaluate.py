@@ -14,13 +14,18 @@ from .train import Run
 log = logging.getLogger(__name__)
 
 
+def held_out_rows(run: Run) -> np.ndarray:
+    """The held-out split, or the training rows when nothing is held out."""
+    return run.test_idx if len(run.test_idx) else run.train_idx
+
+
 def evaluate(run: Run, out_dir=None, num_samples: int = 10000, mig_points: int | None = None,
              epsilon: float = 1e-3, seed: int = 0, with_mig: bool = True) -> dict:
     """Everything ``tcdecomp evaluate`` reports, as a dict; PNGs go to ``out_dir`` when given."""
     model, dataset = run.model, run.dataset
     device = run.config.train.device
-    group_size = run.config.loss.get("group_size", 2 if run.config.loss["name"] in ("beta_stcvae", "hfvae") else 1)
-    held_out = run.test_idx if len(run.test_idx) else run.train_idx
+    group_size = getattr(run.loss, "group_size", 1)  # the loss's own grouping; 1 for non-TC losses
+    held_out = held_out_rows(run)
     log.info("encoding %d held-out images", len(held_out))
     decomposition = elbo_decomposition(model, dataset, held_out, group_size=group_size,
                                        num_samples=min(num_samples, max(len(held_out), 1) * 10), seed=seed,
@@ -56,8 +61,7 @@ def posterior_decomposition(run: Run, path: str = "bottom_up", num_samples: int 
     """The TC decomposition of the learned aggregate posterior (held-out set, exact estimator)."""
     from ..posterior import Posterior
 
-    held_out = run.test_idx if len(run.test_idx) else run.train_idx
-    mu, logvar = encode(run.model, run.dataset, held_out, device=run.config.train.device)
+    mu, logvar = encode(run.model, run.dataset, held_out_rows(run), device=run.config.train.device)
     g = torch.Generator().manual_seed(seed)
     return Posterior(mu, logvar, estimator="exact", num_samples=num_samples, generator=g).decompose(path, **plan)
 

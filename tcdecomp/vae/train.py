@@ -12,7 +12,15 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import Config
-from .data import FactorDataset, ProceduralDSprites, load_3dshapes, load_cars3d, load_dsprites_npz
+from .data import (
+    DSPRITES_FACTORS,
+    DSPRITES_SIZES,
+    FactorDataset,
+    ProceduralDSprites,
+    load_3dshapes,
+    load_cars3d,
+    load_dsprites_npz,
+)
 from .losses import build_loss
 from .models import build_vae
 
@@ -27,9 +35,9 @@ def build_dataset(cfg) -> FactorDataset:
     if cfg.name == "dsprites" and cfg.path is None:
         subset = {}
         for factor, spec in cfg.subset.items():
-            size = dict(zip(ProceduralDSprites.factor_names, (3, 6, 40, 32, 32))).get(factor)
+            size = dict(zip(DSPRITES_FACTORS, DSPRITES_SIZES)).get(factor)
             if size is None:
-                raise ValueError(f"data.subset has unknown factor {factor!r}; use {ProceduralDSprites.factor_names}")
+                raise ValueError(f"data.subset has unknown factor {factor!r}; use {DSPRITES_FACTORS}")
             subset[factor] = range(0, size, spec) if isinstance(spec, int) else spec
         return ProceduralDSprites(subset)
     loaders = {"dsprites": load_dsprites_npz, "3dshapes": load_3dshapes, "cars3d": load_cars3d}
