@@ -6,7 +6,9 @@ with early stopping on a held-out split; the reported value is the bound on held
 with a standard error from the spread over those batches. A term of m > 2 groups is split by the
 exact chain rule I(G1; ...; Gm) = sum_{j>=2} I(G1 u ... u G_{j-1}; G_j) into pairwise terms.
 
-Bounds, with a critic f(a, b) (an MLP on the concatenation) and a batch of B pairs:
+Bounds, with a critic f(a, b) and a batch of B pairs. The critic is ``"separable"`` by default,
+f(a, b) = g(a)^T h(b) with one MLP per side (2B network passes for all B^2 pairs), or
+``"concat"``, an MLP on the concatenation [a, b] (B^2 passes; Belghazi et al. 2018):
   * infonce: E[f(a_i, b_i)] - E_i[log (1/B) sum_j exp f(a_i, b_j)]  (a lower bound, at most log B)
   * nwj:     E[f(a_i, b_i)] - e^-1 E_{i != j}[exp f(a_i, b_j)]       (lower bound)
   * mine:    E[f(a_i, b_i)] - log E_{i != j}[exp f(a_i, b_j)]         (Donsker-Varadhan lower bound)
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 
 NEURAL_METHODS = ("infonce", "nwj", "mine", "club")
+CRITICS = ("separable", "concat")
 
 
 @dataclass
@@ -37,9 +40,13 @@ class NeuralConfig:
     holdout: float = 0.3
     seed: int = 0
     device: str = "cpu"
+    critic: str = "separable"
+    embed: int = 32
 
     def __post_init__(self):
-        for name in ("hidden", "steps", "batch_size", "eval_every", "patience"):
+        if self.critic not in CRITICS:
+            raise ValueError(f"NeuralConfig.critic must be one of {CRITICS}, got {self.critic!r}")
+        for name in ("hidden", "steps", "batch_size", "eval_every", "patience", "embed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"NeuralConfig.{name} must be a positive integer, got {value!r}")
@@ -66,6 +73,26 @@ class PairCritic(nn.Module):
         B = a.shape[0]
         pairs = torch.cat([a[:, None, :].expand(B, B, -1), b[None, :, :].expand(B, B, -1)], dim=2)
         return self.net(pairs).squeeze(-1)
+
+
+class SeparableCritic(nn.Module):
+    """f(a_i, b_j) = g(a_i)^T h(b_j): the B x B score matrix from 2B network passes."""
+
+    def __init__(self, da: int, db: int, hidden: int, embed: int = 32):
+        super().__init__()
+        self.g, self.h = _mlp(da, hidden, embed), _mlp(db, hidden, embed)
+
+    def forward(self, a, b):
+        return self.g(a) @ self.h(b).T
+
+
+def make_network(method: str, da: int, db: int, cfg: "NeuralConfig") -> nn.Module:
+    """The trainable part of a term: q(b|a) for CLUB, else the configured critic."""
+    if method == "club":
+        return GaussianConditional(da, db, cfg.hidden)
+    if cfg.critic == "concat":
+        return PairCritic(da, db, cfg.hidden)
+    return SeparableCritic(da, db, cfg.hidden, cfg.embed)
 
 
 class GaussianConditional(nn.Module):
@@ -134,7 +161,7 @@ def neural_mi(a: np.ndarray, b: np.ndarray, method: str, config: NeuralConfig | 
     to = lambda v: torch.as_tensor(v, dtype=torch.float32, device=cfg.device)
     a_tr, b_tr, a_te, b_te = to(a[perm[n_test:]]), to(b[perm[n_test:]]), to(a[perm[:n_test]]), to(b[perm[:n_test]])
     da, db = a.shape[1], b.shape[1]
-    net = (GaussianConditional(da, db, cfg.hidden) if method == "club" else PairCritic(da, db, cfg.hidden)).to(cfg.device)
+    net = make_network(method, da, db, cfg).to(cfg.device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     best, best_state, stale, step = -math.inf, None, 0, 0
     while step < cfg.steps and stale < cfg.patience:

@@ -14,8 +14,9 @@ from .neural import NEURAL_METHODS, NeuralConfig, neural_mi, pairwise_chain
 from .decomposition import Estimate, combine_stderr
 from .plans import PATH_NAMES, Plan, Term
 from .source import Source, _stderr
+from .student_t import fit_student_t, t_entropy_offset, t_log_density
 
-METHODS = ("gaussian", "copula", "knn") + NEURAL_METHODS
+METHODS = ("gaussian", "copula", "student_t", "knn") + NEURAL_METHODS
 #: methods that estimate each term on its own (totals depend on the path)
 PER_TERM_METHODS = ("knn",) + NEURAL_METHODS
 
@@ -53,6 +54,13 @@ class Samples(Source):
         ``-1/2 (x_S - m)^T S_SS^-1 (x_S - m)`` of each set. Needs n > D.
       * ``"copula"``: columns to normal scores first (TC ignores monotone changes of
         each margin), then ``"gaussian"``: exact for Gaussian-copula data.
+      * ``"student_t"``: a multivariate t fitted by maximum likelihood (ECME, degrees of freedom
+        included; :func:`tcdecomp.student_t.fit_student_t`), then the closed-form entropies of
+        :class:`StudentT` with the same Wishart correction of each ``log det`` as ``"gaussian"``.
+        Exact in the limit for elliptical t data, whose shared scale makes even uncorrelated
+        coordinates dependent (which ``"gaussian"`` and ``"copula"`` cannot see); reduces to
+        ``"gaussian"`` as the fitted df grows. Standard errors use each row's fitted log density
+        of the set as its influence (the parameters' own noise is left out). Needs n > D.
       * ``"knn"``: Kraskov-Stoegbauer-Grassberger (estimator 1, max-norm) for each
         term on ``scipy.spatial.cKDTree``, O(n log n). Per-term estimates do not
         telescope: a decomposition's total depends on the path.
@@ -77,7 +85,7 @@ class Samples(Source):
         n, d = self.x.shape
         self.n_samples, self.n_dims = n, d
         self.label = method
-        if method in ("gaussian", "copula") and n <= d:
+        if method in ("gaussian", "copula", "student_t") and n <= d:
             raise ValueError(f"x has n={n} rows for D={d} dims; method={method!r} needs n > D (use more samples)")
         self.total_path = check_choice(total_path, PATH_NAMES[:3] + ("direct",), "total_path")
         if neural is not None and not isinstance(neural, NeuralConfig):
@@ -90,13 +98,20 @@ class Samples(Source):
             if n <= self.k:
                 raise ValueError(f"k={self.k} must be below the number of samples n={n}")
             self._knn_x = _jitter(self.x, random_state)
+        if method == "student_t":
+            self._check_not_constant(np.var(self.x, axis=0))
+            self._loc, self._cov, self.df_ = fit_student_t(self.x)
         if method in ("gaussian", "copula"):
             data = normal_scores(self.x) if method == "copula" else self.x
             self._centred = data - data.mean(axis=0)
             self._cov = self._centred.T @ self._centred / (n - 1)
-            if np.any(np.diag(self._cov) <= 0):
-                const = np.flatnonzero(np.diag(self._cov) <= 0).tolist()
-                raise ValueError(f"x has constant columns {const}; TC is undefined for a degenerate dim, drop them")
+            self._check_not_constant(np.diag(self._cov))
+
+    @staticmethod
+    def _check_not_constant(variances):
+        if np.any(variances <= 0):
+            const = np.flatnonzero(variances <= 0).tolist()
+            raise ValueError(f"x has constant columns {const}; TC is undefined for a degenerate dim, drop them")
 
     # -- set-based plug-ins -------------------------------------------------------------
     def _set_stats(self, sets):
@@ -111,6 +126,10 @@ class Samples(Source):
                 raise ValueError(f"the sample covariance of dims {list(s)} is singular; x has linearly dependent columns") from None
             logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
             d = len(idx)
+            if self.method == "student_t":
+                values[j] = -(0.5 * (logdet - logdet_bias(n, d)) + t_entropy_offset(d, self.df_))
+                per_sample[:, j] = t_log_density(self.x[:, idx], self._loc[idx], chol, self.df_)
+                continue
             values[j] = -0.5 * (d * LOG_2PI_E + logdet - logdet_bias(n, d))
             # Influence of each row on -H(z_S): -1/2 (quadratic form - d); the constant drops out of the spread.
             whitened = np.linalg.solve(chol, self._centred[:, idx].T)

@@ -68,3 +68,14 @@ def test_bad_neural_arguments():
         NeuralConfig(batch_size=1)
     with pytest.raises(ValueError, match="holdout"):
         NeuralConfig(holdout=1.5)
+
+
+def test_concat_and_separable_critics_both_recover_mi():
+    rho = 0.8
+    x = bivariate(rho, 2000)
+    for critic in ("separable", "concat"):
+        cfg = NeuralConfig(hidden=32, steps=300, batch_size=64, eval_every=50, patience=3, critic=critic)
+        value, _ = neural_mi(x[:, :1], x[:, 1:], "infonce", cfg)
+        assert value == pytest.approx(-0.5 * math.log(1 - rho**2), abs=0.12), critic
+    with pytest.raises(ValueError, match="critic"):
+        NeuralConfig(critic="bilinear")

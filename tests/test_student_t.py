@@ -49,3 +49,25 @@ def test_paths_sum_to_tc_and_terms_are_gaussian_plus_offset(n, seed, df):
 def test_bad_df():
     with pytest.raises(ValueError, match="df"):
         StudentT(np.eye(2), 0)
+
+
+def test_fit_recovers_df_loc_and_scale_and_matches_scipy_density(rng):
+    from tcdecomp.student_t import fit_student_t, t_log_density
+
+    scale = random_spd(4, rng)
+    x = StudentT(scale, 4.0).sample(20000, rng) + np.array([1.0, -2.0, 0.5, 3.0])
+    loc, fitted, df = fit_student_t(x)
+    assert df == pytest.approx(4.0, rel=0.15)
+    # within 5 standard errors of the mean of each coordinate
+    assert np.all(np.abs(loc - [1.0, -2.0, 0.5, 3.0]) < 5 * np.sqrt(np.diag(scale) * 2.0 / 20000))
+    np.testing.assert_allclose(fitted, scale, atol=0.05 * np.abs(scale).max())
+    ours = t_log_density(x[:5], loc, np.linalg.cholesky(fitted), df)
+    theirs = stats.multivariate_t(loc, fitted, df=df).logpdf(x[:5])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+def test_fit_on_gaussian_data_sends_df_high():
+    from tcdecomp.student_t import fit_student_t
+
+    x = np.random.default_rng(0).standard_normal((5000, 3))
+    assert fit_student_t(x)[2] > 50

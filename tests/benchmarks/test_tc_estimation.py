@@ -1,8 +1,12 @@
 """CI's 1-level smoke version of benchmarks/tc_estimation.py (the published TC benchmark)."""
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+from tcdecomp import Samples
 
 PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "tc_estimation.py"
 
@@ -14,18 +18,42 @@ def load():
     return module
 
 
-def test_task_carries_the_requested_tc():
+def test_gaussian_task_carries_the_requested_tc():
     bench = load()
     x = bench.sample(6.0, 20000, np.random.default_rng(0), "gaussian")
-    from tcdecomp import Samples
-
     # TC of the 80 dims equals TC over the 4 variables: each variable's coordinates are independent.
     assert abs(float(Samples(x).total_correlation()) - 6.0) < 0.1
     assert abs(float(Samples(x).decompose(bench.PATHS["tree"]).total) - 6.0) < 0.1
 
 
-def test_one_level_smoke_run(capsys):
-    load().main(["--levels", "2", "--steps", "20", "--methods", "nwj", "gaussian", "--paths", "tree", "line",
-                 "--samples", "500", "--repeats", "1"])
-    out = capsys.readouterr().out
-    assert "tree  nwj" in out and "line  gaussian" in out
+def test_student_t_task_has_the_level_as_its_closed_form_tc():
+    bench = load()
+    for level in (2.0, 7.0):
+        assert bench.true_tc(level, "student_t") == (pytest.approx(level, abs=1e-9), 0.0)
+    with pytest.raises(ValueError, match="shared scale"):
+        bench.true_tc(1.0, "student_t")
+    x = bench.sample(4.0, 8000, np.random.default_rng(1), "student_t")
+    assert abs(float(Samples(x, method="student_t").decompose(bench.PATHS["line"]).total) - 4.0) < 0.2
+
+
+def test_mixture_task_hides_its_dependence_from_covariances():
+    bench = load()
+    truth, se = bench.mixture_tc(bench.mixture_rho(4.0), n=100_000)
+    assert abs(truth - 4.0) < 0.05 and se < 0.02
+    x = bench.sample(4.0, 20000, np.random.default_rng(2), "mixture")
+    cross = np.corrcoef(x, rowvar=False)[:20, 20:40]
+    assert np.abs(np.diag(cross)).max() < 0.05  # the +rho and -rho components cancel
+    assert abs(float(Samples(x).decompose(bench.PATHS["tree"]).total)) < 0.2
+
+
+def test_one_level_smoke_run(tmp_path, capsys):
+    bench = load()
+    out = tmp_path / "r.json"
+    bench.main(["--levels", "2", "--steps", "20", "--methods", "nwj", "gaussian", "--paths", "tree", "line",
+                "--samples", "500", "--repeats", "1", "--workers", "1", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert "gaussian  tree  nwj" in text and "gaussian  line  gaussian" in text
+    bench.main(["--from-json", str(out), "--report", str(tmp_path / "estimators.md")])
+    report = (tmp_path / "estimators.md").read_text()
+    assert "| tree | nwj |" in report and (tmp_path / "figures" / "tc_estimation.png").stat().st_size > 1000
+    assert len(json.loads(out.read_text())["results"]) == 4
