@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import logging
 import sys
@@ -115,15 +116,32 @@ def _estimate(args) -> int:
     return 0
 
 
+def _launch_processes(args) -> int:
+    """Re-run this train command in ``--nproc`` local processes under torchrun (gloo on CPU, nccl on GPU)."""
+    from torch.distributed.run import parse_args, run
+
+    child = ["train"] + ([args.config] if args.config else []) + [a for s in args.set for a in ("--set", s)]
+    child += (["--out-dir", args.out_dir] if args.out_dir else []) + (["--resume"] if args.resume else [])
+    child += ["--quiet"] if args.quiet else []
+    run(parse_args(["--standalone", f"--nproc-per-node={args.nproc}", "-m", "tcdecomp", *child]))
+    return 0
+
+
 def _train(args) -> int:
     from .vae.config import load_config
     from .vae.train import train
 
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be a positive number of processes, got {args.nproc}")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        load_config(args.config, args.set)  # fail here on a bad config, not in every process
+        return _launch_processes(args)
     config = load_config(args.config, args.set)
     if args.out_dir:
         config.train.out_dir = args.out_dir
     train(config, resume=args.resume, progress=not args.quiet)
-    print(f"trained {config.train.steps} steps; checkpoint and metrics in {config.train.out_dir}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"trained {config.train.steps} steps; checkpoint and metrics in {config.train.out_dir}")
     return 0
 
 
@@ -209,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out-dir", help="where checkpoints and metrics go (train.out_dir)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--nproc", type=int, default=1,
+                    help="data-parallel processes on this machine (torchrun; gloo on CPU, nccl with train.device=cuda). "
+                         "For several machines launch `torchrun ... -m tcdecomp train` yourself (docs/distributed.md)")
     tr.set_defaults(handler=_train)
 
     ev = sub.add_parser("evaluate", help="held-out ELBO decomposition, MIG and pictures of a trained model")

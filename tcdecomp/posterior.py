@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ._checks import check_choice, check_finite_tensor, check_positive_int
+from .distributed import global_components, require_process_group
 from .kernels import bank_log_weights, group_logsumexp, mss_log_weights
 from .source import Source
 
@@ -93,6 +94,11 @@ class Posterior(Source):
         num_samples: for ``exact`` without z, how many draws from q(z) to average
             (default: one per example).
         generator: a ``torch.Generator`` for the sampling.
+        distributed: for mss, mws and bank under data parallelism (``torch.distributed``):
+            mu/logvar/z are this process's rows of a global batch; the components of every
+            process are gathered (differentiably, :mod:`tcdecomp.distributed`) and the
+            weights use the global batch size, so each process gets ``log q^`` of its own
+            rows exactly as one process holding the global batch would.
 
     Values are differentiable torch scalars; ``total_correlation()`` and
     ``multi_information()`` attach the standard error as ``.stderr``: the spread over the
@@ -100,8 +106,13 @@ class Posterior(Source):
     """
 
     def __init__(self, mu, logvar, z=None, dataset_size=None, estimator="mss", bank=None,
-                 num_samples=None, generator=None):
+                 num_samples=None, generator=None, distributed: bool = False):
         self.estimator = check_choice(estimator, ESTIMATORS, "estimator")
+        if distributed:
+            if estimator == "exact":
+                raise ValueError("distributed=True is for the minibatch estimators (mss, mws, bank); exact takes the whole data set")
+            require_process_group()
+        self.distributed = bool(distributed)
         mu, logvar = _as_tensor(mu, "mu"), _as_tensor(logvar, "logvar")
         if mu.shape != logvar.shape:
             raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
@@ -173,15 +184,27 @@ class Posterior(Source):
         N, M = self.dataset_size, self.mu.shape[0]
         if self.estimator == "exact":
             return group_logsumexp(self.z, self.mu, self.logvar, sets) - math.log(N)
+        mu, logvar = self._components()
+        M = mu.shape[0]
         if self.estimator == "mws":
-            return group_logsumexp(self.z, self.mu, self.logvar, sets) - math.log(N * M)
+            return group_logsumexp(self.z, mu, logvar, sets) - math.log(N * M)
         if self.estimator == "mss":
-            return group_logsumexp(self.z, self.mu, self.logvar, sets, mss_log_weights(M, N))
-        mu, logvar = self.mu, self.logvar
+            return group_logsumexp(self.z, mu, logvar, sets, mss_log_weights(M, N))
         if len(self.bank):
             mu = torch.cat([mu, self.bank.mu.to(mu)])
             logvar = torch.cat([logvar, self.bank.logvar.to(logvar)])
         return group_logsumexp(self.z, mu, logvar, sets, bank_log_weights(M, mu.shape[0], N))
+
+    def _components(self):
+        """The minibatch's components: this batch, or the global batch under ``distributed``."""
+        if not self.distributed:
+            return self.mu, self.logvar
+        mu, logvar = global_components(self.mu, self.logvar)
+        extra = len(self.bank) if self.bank is not None else 0
+        if self.dataset_size < mu.shape[0] + extra:
+            raise ValueError(f"dataset_size={self.dataset_size} is smaller than the global batch (+ bank) of "
+                             f"{mu.shape[0] + extra} posteriors; pass the size of the whole data set")
+        return mu, logvar
 
     def _set_stats(self, sets):
         log_q = self.log_density(sets)

@@ -14,6 +14,11 @@ TC family, with log q^ from one Posterior estimator on the minibatch:
     dimKL     = mean_b[sum_k log q^(z_b,k) - log p(z_b)]
     loss      = recon + alpha MI + beta TC_groups + gamma TC_within + lambda dimKL
 beta-STCVAE: gamma = 0, group size i; beta-TCVAE: i = 1; HFVAE: gamma > 0.
+
+Data parallelism: a loss's ``distributed`` attribute (set by :func:`tcdecomp.vae.train.train`
+under torchrun) makes the TC family evaluate its estimator against the global batch and
+keep one bank, identical in every process, of global batches; FactorVAE averages its
+discriminator's gradients and DIP-VAE takes the covariance of the global batch's means.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._checks import check_choice, check_positive_int
+from ..distributed import all_gather_rows, average_gradients
 from ..plans import contiguous_groups
 from ..posterior import Posterior, PosteriorBank
 from .models import gaussian_log_density, kl_to_standard_normal
@@ -37,6 +43,7 @@ class VAELoss:
     """Base: reconstruction, analytic KL and the true ELBO."""
 
     name = "vae"
+    distributed = False
 
     def base_terms(self, model, x):
         out = model(x)
@@ -99,7 +106,7 @@ class TCFamily(VAELoss):
         D = out.mu.shape[1]
         sets, groups = self.sets(D)
         post = Posterior(out.mu, out.logvar, z=out.z, dataset_size=self.dataset_size, estimator=self.estimator,
-                         bank=self.bank)
+                         bank=self.bank, distributed=self.distributed)
         log_q = post.log_density(sets)
         joint, singles = log_q[:, 0], log_q[:, len(sets) - D:]
         if 1 < self.group_size < D:
@@ -134,8 +141,12 @@ class TCFamily(VAELoss):
                                "kl": kl_mean, "elbo": -(recon + kl_mean)})
 
     def after_step(self, out) -> None:
-        if self.bank is not None:
-            self.bank.update(out.mu, out.logvar)
+        if self.bank is None:
+            return
+        mu, logvar = out.mu.detach(), out.logvar.detach()
+        if self.distributed:  # the global batch in rank order, so every process keeps the same bank
+            mu, logvar = all_gather_rows(mu)[0], all_gather_rows(logvar)[0]
+        self.bank.update(mu, logvar)
 
     def state_dict(self) -> dict:
         if self.bank is None or self.bank.mu is None:
@@ -214,6 +225,7 @@ class FactorVAE(VAELoss):
         loss = 0.5 * (F.cross_entropy(d_real, ones) + F.cross_entropy(d_perm, ones + 1))
         self.optimizer.zero_grad()
         loss.backward()
+        average_gradients(self.discriminator.parameters())  # keeps the processes' discriminators identical
         self.optimizer.step()
 
     def state_dict(self) -> dict:
@@ -236,8 +248,9 @@ class DIPVAE(VAELoss):
 
     def __call__(self, model, x):
         out, log_px, kl = self.base_terms(model, x)
-        centred = out.mu - out.mu.mean(0, keepdim=True)
-        cov = centred.T @ centred / out.mu.shape[0]
+        mu = all_gather_rows(out.mu)[0] if self.distributed else out.mu
+        centred = mu - mu.mean(0, keepdim=True)
+        cov = centred.T @ centred / mu.shape[0]
         diag = torch.diagonal(cov)
         off = cov - torch.diag(diag)
         penalty = self.lambda_od * (off**2).sum() + self.lambda_d * ((diag - 1) ** 2).sum()

@@ -1,0 +1,157 @@
+"""Data parallelism: 2 gloo processes on the CPU must reproduce one process on the global batch."""
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch import distributed as dist
+from torch import nn
+
+from tcdecomp import Posterior
+from tcdecomp.vae.losses import build_loss
+from tcdecomp.vae.models import VAEOutput, build_vae
+from tcdecomp.vae.train import _Wrapped
+
+GLOBAL, D, N = 8, 4, 1000
+CASES = {
+    "stcvae_mss": dict(name="beta_stcvae", group_size=2, estimator="mss"),
+    "tcvae_mws": dict(name="beta_tcvae", estimator="mws"),
+    "hfvae_bank": dict(name="hfvae", group_size=2, gamma=2.0, estimator="bank", bank_capacity=6),
+    "dipvae": dict(name="dipvae", lambda_od=3.0),
+}
+
+
+class FixedNoiseVAE(nn.Module):
+    """The VAE with given reparameterisation noise, so both runs sample the same z."""
+
+    def __init__(self, vae, eps):
+        super().__init__()
+        self.vae = vae
+        self.eps = eps  # not a buffer: DDP would overwrite every process's buffers with process 0's
+
+    def forward(self, x):
+        mu, logvar = self.vae.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * self.eps
+        return VAEOutput(mu, logvar, z, self.vae.decode(z))
+
+    def log_likelihood(self, x, logits):
+        return self.vae.log_likelihood(x, logits)
+
+
+def make_case(name):
+    torch.manual_seed(0)
+    vae = build_vae("mlp", D, 16, image_shape=(1, 6, 6)).double()
+    x = torch.rand(GLOBAL, 1, 6, 6, dtype=torch.float64)
+    eps = torch.randn(GLOBAL, D, dtype=torch.float64)
+    params = {k: v for k, v in CASES[name].items() if k != "name"}
+    loss = build_loss(CASES[name]["name"], dataset_size=N, latent_dim=D, **params)
+    if getattr(loss, "bank", None) is not None:  # an already filled bank, the same in every process
+        loss.bank.update(torch.randn(5, D, dtype=torch.float64), torch.randn(5, D, dtype=torch.float64) * 0.3)
+    return vae, x, eps, loss
+
+
+def run_case(name, rows=slice(None), wrap=lambda m: m):
+    vae, x, eps, loss = make_case(name)
+    loss.distributed = dist.is_initialized()
+    model = wrap(FixedNoiseVAE(vae, eps[rows]))
+    total, _ = loss(model, x[rows])
+    total.backward()
+    loss.after_step(loss.last_output)
+    bank = None if getattr(loss, "bank", None) is None else loss.bank.mu.clone()
+    return total.detach(), [p.grad.clone() for p in vae.parameters()], bank
+
+
+def _worker(rank, world, port, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    from torch.nn.parallel import DistributedDataParallel
+
+    local = GLOBAL // world
+    results = {}
+    for name in CASES:
+        total, grads, bank = run_case(name, slice(rank * local, (rank + 1) * local),
+                                      lambda m: _Wrapped(DistributedDataParallel(m)))
+        dist.all_reduce(total)
+        results[name] = (total / world, grads, bank)
+    if rank == 0:
+        torch.save(results, out)
+    dist.destroy_process_group()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
+    out = tmp_path / "ddp.pt"
+    mp.spawn(_worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
+    ddp = torch.load(out)
+    for name in CASES:
+        total, grads, bank = run_case(name)
+        d_total, d_grads, d_bank = ddp[name]
+        assert abs(float(total - d_total)) < 1e-6, name
+        assert max(float((g - h).abs().max()) for g, h in zip(grads, d_grads)) < 1e-6, name
+        assert float(torch.cat([g.flatten() for g in grads]).abs().max()) > 1e-3  # gradients are not trivially zero
+        if bank is not None:  # the bank took the global batch, in the same order
+            assert torch.equal(bank, d_bank), name
+
+
+def test_rotated_components_keep_the_weights_of_each_row():
+    # Without a process group the global batch is the local one and nothing moves.
+    mu, logvar = torch.randn(6, 3, dtype=torch.float64), torch.zeros(6, 3, dtype=torch.float64)
+    post = Posterior(mu, logvar, dataset_size=50, estimator="mss")
+    assert post._components()[0] is mu
+    with pytest.raises(ValueError, match="init_process_group"):
+        Posterior(mu, logvar, dataset_size=50, estimator="mss", distributed=True)
+    with pytest.raises(ValueError, match="minibatch estimators"):
+        Posterior(mu, logvar, estimator="exact", distributed=True)
+
+
+CONFIG = """
+[model]
+arch = "mlp"
+latent_dim = 4
+capacity = 32
+[loss]
+name = "beta_stcvae"
+group_size = 2
+estimator = "bank"
+bank_capacity = 64
+[data]
+subset = {shape = 1, scale = 3, orientation = 8, posX = 4, posY = 4}
+[train]
+steps = 12
+batch_size = 16
+checkpoint_every = 6
+log_every = 3
+"""
+
+
+def _train(tmp_path, out, *extra):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    cmd = [sys.executable, "-m", "tcdecomp", "train", str(cfg), "--nproc", "2", "--quiet", "--out-dir", str(out), *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return torch.load(Path(out) / "checkpoint.pt", weights_only=False)
+
+
+def test_nproc_training_checkpoints_and_resumes_exactly(tmp_path):
+    full = _train(tmp_path, tmp_path / "full")
+    assert full["step"] == 12 and len(full["torch_rng_ranks"]) == 2
+    assert not torch.equal(full["torch_rng_ranks"][0], full["torch_rng_ranks"][1])
+    _train(tmp_path, tmp_path / "half", "--set", "train.steps=6")
+    resumed = _train(tmp_path, tmp_path / "half", "--resume")
+    for k, v in full["model"].items():
+        assert torch.equal(v, resumed["model"][k]), k
+    assert torch.equal(full["loss"]["bank_mu"], resumed["loss"]["bank_mu"])
+    lines = [json.loads(s) for s in (tmp_path / "half" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [3, 6, 9, 12]
