@@ -157,13 +157,17 @@ def run_neural(method, path, levels, steps, batch, seed, task, hidden, critic="s
     rng = np.random.default_rng(seed)
     cfg = NeuralConfig(hidden=hidden, batch_size=batch, critic=critic)
     terms = PATHS[path].terms
+    # Standardise every coordinate with moments of 20,000 draws, as Samples does for its neural methods;
+    # every task's margins are the same at all levels, so one map serves the whole run.
+    ref = sample(levels[0], 20_000, np.random.default_rng(seed + 1), task)
+    shift, scale = torch.as_tensor(ref.mean(0), dtype=torch.float32), torch.as_tensor(ref.std(0), dtype=torch.float32)
     nets = [make_network(method, len(t.groups[0]), len(t.groups[1]), cfg) for t in terms]
     opts = [torch.optim.Adam(net.parameters(), lr=1e-3) for net in nets]
     results = []
     for tc in levels:
         trace = []
         for _ in range(steps):
-            x = torch.as_tensor(sample(tc, batch, rng, task), dtype=torch.float32)
+            x = (torch.as_tensor(sample(tc, batch, rng, task), dtype=torch.float32) - shift) / scale
             total = 0.0
             for t, net, opt in zip(terms, nets, opts):
                 a, b = x[:, list(t.groups[0])], x[:, list(t.groups[1])]
@@ -237,7 +241,7 @@ def markdown(results, args_line: str, wall: float | None) -> str:
              "Adam lr 1e-3, scored over the last 500 steps of each level; plug-in methods: over repeats of fresh samples.",
              "InfoNCE is capped at log(64) = 4.159 nats per pairwise term, so its tree and line sums are at most "
              "3 x 4.159 = 12.48 nats and every term above the cap is only a lower bound.", "",
-             f"Command: `{args_line}`" + ("" if wall is None else f" ({wall / 60:.1f} min on this machine)"), ""]
+             f"Command: `{args_line}`" + ("" if not wall else f" ({wall / 60:.1f} min of wall time on this machine)"), ""]
     for task in tasks:
         rows = [r for r in results if r["task"] == task]
         levels = [x["level"] for x in rows[0]["rows"]]
@@ -312,14 +316,23 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="write every result here")
-    parser.add_argument("--from-json", help="skip the runs; report the results in this file")
+    parser.add_argument("--from-json", nargs="+", help="skip the runs; report the results in these files "
+                        "(a later file's result replaces an earlier one's for the same task, path and method)")
     parser.add_argument("--report", help="write a markdown report here and its plot to figures/tc_estimation.png beside it")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     wall = None
     if args.from_json:
-        saved = json.loads(Path(args.from_json).read_text())
-        results, args_line, wall = saved["results"], saved["command"], saved.get("seconds")
+        merged, commands, wall = {}, [], 0.0
+        for file in args.from_json:
+            saved = json.loads(Path(file).read_text())
+            merged.update({(r["task"], r["path"], r["method"]): r for r in saved["results"]})
+            commands.append(saved["command"])
+            wall += saved.get("seconds") or 0.0
+        order = {(t, p, m): i for i, (t, p, m) in enumerate(
+            (t, p, m) for t in TASKS for p in PATHS for m in list(NEURAL_METHODS) + list(PLUGIN_METHODS))}
+        results = sorted(merged.values(), key=lambda r: order.get((r["task"], r["path"], r["method"]), 1 << 30))
+        args_line = "`, then `".join(commands)
     else:
         args_line = "python3 benchmarks/tc_estimation.py " + " ".join(sys.argv[1:] if argv is None else argv)
         for task in args.tasks:  # fail early on an impossible level, before any job starts

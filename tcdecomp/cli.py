@@ -187,7 +187,12 @@ def _sweep(args) -> int:
 
     spec = load_sweep(args.sweep)
     out = Path(args.out_dir or Path("sweeps") / spec["name"])
-    records = run_sweep(spec, out, workers=args.workers, progress=not args.quiet)
+    backend, options = args.backend, None
+    if args.ray_address:
+        if backend not in (None, "ray"):
+            raise ValueError(f"--ray-address is for --backend ray, not {backend!r}")
+        backend, options = "ray", {"address": args.ray_address}
+    records = run_sweep(spec, out, workers=args.workers, progress=not args.quiet, backend=backend, options=options)
     summary = {"runs": len(records)}
     if spec.get("kind", "capacity_grouping") == "capacity_grouping":
         summary["trajectory"] = trajectory(records)
@@ -250,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("sweep", help="sweep TOML (see tcdecomp.validation.sweep and experiments/)")
     sw.add_argument("--out-dir", help="store and figures (default sweeps/NAME)")
     sw.add_argument("--workers", type=int, help="worker processes (default: the file's, else 1)")
+    sw.add_argument("--backend", choices=["local", "ray", "submitit"],
+                    help="where runs execute (default: the file's backend, else local processes)")
+    sw.add_argument("--ray-address", help="join this Ray cluster (e.g. auto); default: start a local instance")
     sw.add_argument("--quiet", action="store_true")
     sw.set_defaults(handler=_sweep)
 

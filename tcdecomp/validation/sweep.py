@@ -18,10 +18,16 @@ A sweep file is TOML:
     num_samples = 2000          # draws from q(z) for the held-out ELBO decomposition
     mig = false                 # also compute both MIGs
 
+    backend = "ray"             # optional: local (default), ray or submitit
+    [ray]                       # options of the backend (tcdecomp.validation.backends)
+    address = "auto"
+
 Every run is identified by the hash of its full configuration. Results go to
 ``<out>/results.jsonl``, one line per finished run, written by the parent process and
 flushed to disk before the next; a re-run skips every id already there, so Ctrl-C or a
-kill loses at most the runs in flight (a torn last line is ignored).
+kill loses at most the runs in flight (a torn last line is ignored). Runs train with
+``resume=True`` in ``runs/<id>``, so a run whose worker died is executed again from its
+last checkpoint, and the parent records every id once.
 """
 from __future__ import annotations
 
@@ -31,10 +37,9 @@ import itertools
 import json
 import logging
 import os
+import socket
 import time
 import tomllib
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -143,7 +148,11 @@ def execute_run(run: dict, out_dir: str, evaluate_cfg: dict) -> dict:
     torch.set_num_threads(1)
     start = time.time()
     config = Config.from_dict(run["config"])
-    config.train.out_dir = str(Path(out_dir) / "runs" / run["id"])
+    run_dir = Path(out_dir) / "runs" / run["id"]
+    config.train.out_dir = str(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # Which process holds the run (for finding a stuck or dead worker); replaced on a retry.
+    (run_dir / "running.json").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "start": start}))
     trained = train(config, resume=True, progress=False)
     result = evaluate(trained, None, num_samples=evaluate_cfg.get("num_samples", 2000),
                       mig_points=evaluate_cfg.get("mig_points"), with_mig=evaluate_cfg.get("mig", False))
@@ -151,26 +160,33 @@ def execute_run(run: dict, out_dir: str, evaluate_cfg: dict) -> dict:
             "pid": os.getpid(), **result}
 
 
-def run_sweep(spec: dict, out_dir, workers: int | None = None, progress: bool = True) -> list[dict]:
-    """Run every unfinished run of ``spec``; returns all records in the store."""
+def run_sweep(spec: dict, out_dir, workers: int | None = None, progress: bool = True,
+              backend: str | None = None, options: dict | None = None) -> list[dict]:
+    """Run every unfinished run of ``spec`` on ``backend``; returns all records in the store.
+
+    ``backend`` (default: the file's ``backend``, else ``"local"``) and ``options`` (merged over
+    the file's table of that name) are described in :mod:`tcdecomp.validation.backends`.
+    """
+    from .backends import BACKENDS, RUNNERS
+
+    backend = backend or spec.get("backend", "local")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    options = {**spec.get(backend, {}), **(options or {})}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     store = out / RESULTS
     done = {r["id"] for r in read_results(store)}
     todo = [r for r in expand(spec) if r["id"] not in done]
-    log.info("%d runs, %d finished, %d to go", len(done) + len(todo), len(done), len(todo))
+    log.info("%d runs, %d finished, %d to go on %s", len(done) + len(todo), len(done), len(todo), backend)
     workers = workers or spec.get("workers", 1)
-    evaluate_cfg = spec.get("evaluate", {})
     bar = tqdm(total=len(done) + len(todo), initial=len(done), disable=not progress, desc=spec["name"])
-    if workers <= 1:
-        for run in todo:
-            _append(store, execute_run(run, str(out), evaluate_cfg))
-            bar.update(1)
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(execute_run, run, str(out), evaluate_cfg) for run in todo]
-            for future in as_completed(futures):
-                _append(store, future.result())
-                bar.update(1)
+    for record in RUNNERS[backend](execute_run, todo, (str(out), spec.get("evaluate", {})), workers, options):
+        if record["id"] in done:  # a run executed twice (a retry raced its first attempt): keep the first
+            log.warning("run %s finished twice; keeping the first record", record["id"])
+            continue
+        _append(store, record)
+        done.add(record["id"])
+        bar.update(1)
     bar.close()
     return read_results(store)

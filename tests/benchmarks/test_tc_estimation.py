@@ -53,7 +53,7 @@ def test_one_level_smoke_run(tmp_path, capsys):
                 "--samples", "500", "--repeats", "1", "--workers", "1", "--json", str(out)])
     text = capsys.readouterr().out
     assert "gaussian  tree  nwj" in text and "gaussian  line  gaussian" in text
-    bench.main(["--from-json", str(out), "--report", str(tmp_path / "estimators.md")])
+    bench.main(["--from-json", str(out), str(out), "--report", str(tmp_path / "estimators.md")])
     report = (tmp_path / "estimators.md").read_text()
     assert "| tree | nwj |" in report and (tmp_path / "figures" / "tc_estimation.png").stat().st_size > 1000
     assert len(json.loads(out.read_text())["results"]) == 4
