@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tcdecomp.vae.config import load_config  # noqa: E402
 from tcdecomp.vae.train import _Wrapped, build_run  # noqa: E402
 
-DEMO = Path(__file__).resolve().parents[1] / "experiments" / "demo.toml"
+DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
 
 
 def _worker(rank, world, port, args, queue):

@@ -125,7 +125,7 @@ def mixture_tc(rho, n=400_000, seed=12345):
 @functools.lru_cache(maxsize=None)
 def mixture_rho(tc: float) -> float:
     lo, hi = 0.0, 0.999
-    for _ in range(40):  # bisection on common random numbers: TC grows with rho
+    for _ in range(24):  # bisection on common random numbers (TC grows with rho) to ~1e-7 in rho
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if mixture_tc(mid, n=50_000)[0] < tc else (lo, mid)
     return 0.5 * (lo + hi)
@@ -301,6 +301,18 @@ def plot(results, path):
     plt.close(fig)
 
 
+def _save(results, args, args_line, seconds):
+    if args.json:
+        Path(args.json).write_text(json.dumps({"command": args_line, "seconds": seconds, "results": results}, indent=1))
+
+
+def _record(result, results, args, args_line, start):
+    # Saved after every job, so a stopped run keeps what it finished.
+    results.append(result)
+    print("\n".join(format_rows(result)) + f"   ({result['seconds']:.0f} s)", flush=True)
+    _save(results, args, args_line, time.perf_counter() - start)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=["gaussian"])
@@ -349,18 +361,15 @@ def main(argv=None):
         if args.workers > 1:
             with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
                 for result in pool.imap_unordered(run, jobs):
-                    results.append(result)
-                    print("\n".join(format_rows(result)) + f"   ({result['seconds']:.0f} s)", flush=True)
+                    _record(result, results, args, args_line, start)
         else:
             for result in map(run, jobs):
-                results.append(result)
-                print("\n".join(format_rows(result)) + f"   ({result['seconds']:.0f} s)", flush=True)
+                _record(result, results, args, args_line, start)
         order = {j: i for i, j in enumerate((t, p, m) for t in args.tasks for p in args.paths for m in args.methods)}
         results.sort(key=lambda r: order[(r["task"], r["path"], r["method"])])
         wall = time.perf_counter() - start
         print(f"wall time {wall:.0f} s")
-        if args.json:
-            Path(args.json).write_text(json.dumps({"command": args_line, "seconds": wall, "results": results}, indent=1))
+        _save(results, args, args_line, wall)
     if args.report:
         report = Path(args.report)
         plot(results, report.parent / "figures" / "tc_estimation.png")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from scipy.special import digamma, ndtri
 from scipy.stats import rankdata
 
@@ -100,7 +101,10 @@ class Samples(Source):
             self._knn_x = _jitter(self.x, random_state)
         if method == "student_t":
             self._check_not_constant(np.var(self.x, axis=0))
-            self._loc, self._cov, self.df_ = fit_student_t(self.x)
+            try:
+                self._loc, self._cov, self.df_ = fit_student_t(self.x)
+            except np.linalg.LinAlgError:
+                raise ValueError("the scale matrix of x is singular; x has linearly dependent columns") from None
         if method in ("gaussian", "copula"):
             data = normal_scores(self.x) if method == "copula" else self.x
             self._centred = data - data.mean(axis=0)
@@ -132,7 +136,7 @@ class Samples(Source):
                 continue
             values[j] = -0.5 * (d * LOG_2PI_E + logdet - logdet_bias(n, d))
             # Influence of each row on -H(z_S): -1/2 (quadratic form - d); the constant drops out of the spread.
-            whitened = np.linalg.solve(chol, self._centred[:, idx].T)
+            whitened = solve_triangular(chol, self._centred[:, idx].T, lower=True)
             per_sample[:, j] = -0.5 * np.sum(whitened * whitened, axis=0)
         return values, per_sample
 

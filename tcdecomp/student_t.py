@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from scipy.special import digamma, gammaln
 
 from .gaussian import check_covariance, logdet_spd
@@ -57,7 +58,7 @@ class StudentT(Source):
 def t_log_density(x: np.ndarray, loc: np.ndarray, chol: np.ndarray, df: float) -> np.ndarray:
     """log t_df(x; loc, L L^T) per row, with the scale given by its Cholesky factor L."""
     d = x.shape[1]
-    white = np.linalg.solve(chol, (x - loc).T)
+    white = solve_triangular(chol, (x - loc).T, lower=True)
     maha = np.sum(white * white, axis=0)
     logdet = 2.0 * np.sum(np.log(np.diag(chol)))
     return (gammaln((df + d) / 2.0) - gammaln(df / 2.0) - 0.5 * d * math.log(df * math.pi) - 0.5 * logdet
@@ -78,14 +79,14 @@ def fit_student_t(x: np.ndarray, max_iter: int = 500, tol: float = 1e-9):
     previous = -math.inf
     for _ in range(max_iter):
         chol = np.linalg.cholesky(scale)
-        white = np.linalg.solve(chol, (x - loc).T)
+        white = solve_triangular(chol, (x - loc).T, lower=True)
         maha = np.sum(white * white, axis=0)
         w = (df + d) / (df + maha)
         loc = (w[:, None] * x).sum(0) / w.sum()
         centred = x - loc
         scale = (w[:, None] * centred).T @ centred / n
         chol = np.linalg.cholesky(scale)
-        white = np.linalg.solve(chol, centred.T)
+        white = solve_triangular(chol, centred.T, lower=True)
         maha = np.sum(white * white, axis=0)
         logdet = 2.0 * np.sum(np.log(np.diag(chol)))
 

@@ -186,3 +186,7 @@ def test_student_t_method_bad_input(rng):
     x[:, 1] = 2.0
     with pytest.raises(ValueError, match="constant columns"):
         Samples(x, method="student_t")
+    x = rng.standard_normal((100, 3))
+    x[:, 2] = x[:, 0] - 2 * x[:, 1]
+    with pytest.raises(ValueError, match="linearly dependent"):
+        Samples(x, method="student_t")

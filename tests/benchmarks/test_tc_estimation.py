@@ -32,7 +32,7 @@ def test_student_t_task_has_the_level_as_its_closed_form_tc():
         assert bench.true_tc(level, "student_t") == (pytest.approx(level, abs=1e-9), 0.0)
     with pytest.raises(ValueError, match="shared scale"):
         bench.true_tc(1.0, "student_t")
-    x = bench.sample(4.0, 8000, np.random.default_rng(1), "student_t")
+    x = bench.sample(4.0, 4000, np.random.default_rng(1), "student_t")
     assert abs(float(Samples(x, method="student_t").decompose(bench.PATHS["line"]).total) - 4.0) < 0.2
 
 

@@ -155,3 +155,21 @@ def test_nproc_training_checkpoints_and_resumes_exactly(tmp_path):
     assert torch.equal(full["loss"]["bank_mu"], resumed["loss"]["bank_mu"])
     lines = [json.loads(s) for s in (tmp_path / "half" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [3, 6, 9, 12]
+
+
+def test_cli_checks_nproc_and_backend_options(tmp_path, capsys):
+    from tcdecomp.cli import main
+
+    assert main(["train", "--nproc", "0"]) == 2
+    assert "--nproc must be a positive number" in capsys.readouterr().err
+    sweep = Path(__file__).resolve().parents[2] / "experiments" / "mig_small.toml"
+    assert main(["sweep", str(sweep), "--backend", "submitit", "--ray-address", "auto", "--out-dir", str(tmp_path)]) == 2
+    assert "--ray-address is for --backend ray" in capsys.readouterr().err
+
+
+def test_shipped_demo_config_is_the_demo():
+    from tcdecomp.vae.config import load_config
+    from tcdecomp.vae.demo import demo_config
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
+    assert load_config(path).to_dict() == demo_config().to_dict()
