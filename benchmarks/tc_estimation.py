@@ -94,7 +94,7 @@ def student_scale(tc: float) -> np.ndarray:
     gaussian_part = tc - student_scale_tc()
     if gaussian_part < 0:
         raise ValueError(f"the student_t task needs TC >= {student_scale_tc():.3f} (its shared scale alone), got {tc}")
-    rho = gaussian_rho(gaussian_part)
+    rho = gaussian_rho(gaussian_part)  # the same rho as sample() draws with
     scale = np.eye(4 * DIM)
     for i in range(DIM):
         for a, b in ((i, DIM + i), (2 * DIM + i, 3 * DIM + i)):
@@ -135,8 +135,9 @@ def sample(tc: float, n: int, rng: np.random.Generator, task: str = "gaussian") 
     if task in ("gaussian", "cubic"):
         x = _pairs(gaussian_rho(tc), n, rng)
         return x**3 if task == "cubic" else x
-    if task == "student_t":
-        return StudentT(student_scale(tc), STUDENT_DF).sample(n, rng)
+    if task == "student_t":  # t_df(0, scale of student_scale(tc)): the Gaussian task's law over a shared chi2 scale
+        y = _pairs(gaussian_rho(tc - student_scale_tc()), n, rng)
+        return y / np.sqrt(rng.chisquare(STUDENT_DF, size=n) / STUDENT_DF)[:, None]
     if task == "mixture":
         return _pairs(mixture_rho(tc), n, rng, sign=rng.choice([-1.0, 1.0], n))
     raise ValueError(f"task must be one of {TASKS}, got {task!r}")

@@ -48,7 +48,7 @@ class StudentT(Source):
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n draws: a Gaussian with covariance ``scale`` divided by sqrt(chi2_df / df)."""
-        z = rng.multivariate_normal(np.zeros(self.n_dims), self.scale, size=n)
+        z = rng.standard_normal((n, self.n_dims)) @ np.linalg.cholesky(self.scale).T
         return z / np.sqrt(rng.chisquare(self.df, size=n) / self.df)[:, None]
 
     def __repr__(self) -> str:
