@@ -279,6 +279,8 @@ def plot(results, path):
     import matplotlib.pyplot as plt
 
     tasks = [t for t in TASKS if any(r["task"] == t for r in results)]
+    # One colour per method in every panel, so the single legend holds for all of them.
+    colours = {m: f"C{i}" for i, m in enumerate(list(NEURAL_METHODS) + list(PLUGIN_METHODS))}
     paths = sorted({r["path"] for r in results}, key=list(PATHS).index)
     fig, axes = plt.subplots(len(paths), len(tasks), figsize=(4 * len(tasks), 3.6 * len(paths)), squeeze=False)
     for i, p in enumerate(paths):
@@ -286,16 +288,20 @@ def plot(results, path):
             ax = axes[i][j]
             rows = [r for r in results if r["task"] == task and r["path"] == p]
             if not rows:
+                ax.axis("off")
                 continue
             truth = [x["truth"] for x in rows[0]["rows"]]
             ax.plot(truth, truth, "k--", lw=1, label="true")
             for r in rows:
                 ax.errorbar(truth, [x["mean"] for x in r["rows"]], yerr=[math.sqrt(x["var"]) for x in r["rows"]],
-                            marker="o", ms=3, capsize=2, label=r["method"])
-            ax.set_title(f"{task}, {p} path", fontsize=9)
+                            marker="o", ms=3, capsize=2, label=r["method"], color=colours[r["method"]])
+            # Diverged or far-off estimators (CLUB, NWJ on heavy tails) would flatten the rest: clip the axis.
+            ax.set_ylim(-1, 1.6 * max(truth))
+            ax.set_title(f"{task}, {p} path (y clipped at {1.6 * max(truth):.0f})", fontsize=9)
             ax.set_xlabel("true TC (nats)")
             ax.set_ylabel("estimate (mean ± std)")
-    axes[0][0].legend(fontsize=7)
+    handles, labels = max((ax.get_legend_handles_labels() for row in axes for ax in row), key=lambda hl: len(hl[1]))
+    fig.legend(handles, labels, loc="lower right", fontsize=9, ncol=3)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
