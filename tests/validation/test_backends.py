@@ -11,34 +11,17 @@ import pytest
 
 from tcdecomp.validation.sweep import expand, load_sweep, read_results, run_sweep
 
-SWEEP = """
-name = "tiny_ray"
-[base.model]
-arch = "mlp"
-capacity = 8
-[base.loss]
-name = "beta_stcvae"
-[base.data]
-subset = {{ orientation = 20, scale = 3, posX = 8, posY = 8 }}
-holdout = 0.25
-[base.train]
-steps = {steps}
-batch_size = 8
-checkpoint_every = 10
-log_every = 10
-[grid]
-"model.latent_dim" = [2, 4]
-"train.seed" = [0, 1]
-"loss.group_size" = [1]
-[evaluate]
-num_samples = 200
-"""
+from .test_sweep import SWEEP  # the same tiny sweep, with its grid replaced below
 
 
 def spec(tmp_path, steps):
+    """Four runs: latent dims 2 and 4 by seeds 0 and 1, beta-TCVAE-like grouping."""
     path = tmp_path / "tiny.toml"
     path.write_text(SWEEP.format(steps=steps))
-    return load_sweep(path)
+    sweep = load_sweep(path)
+    sweep["name"] = "tiny_backends"
+    sweep["grid"] = {"model.latent_dim": [2, 4], "model.capacity": [8], "loss.group_size": [1], "train.seed": [0, 1]}
+    return sweep
 
 
 def _kill_one_worker_mid_run(out, killed: dict, stop: threading.Event):
