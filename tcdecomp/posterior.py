@@ -181,7 +181,7 @@ class Posterior(Source):
     # -- log q^(z_S) -------------------------------------------------------------------------
     def log_density(self, sets) -> torch.Tensor:
         """``log q^(z_S,b)`` for every sample b and set S: a B x S tensor."""
-        N, M = self.dataset_size, self.mu.shape[0]
+        N = self.dataset_size
         if self.estimator == "exact":
             return group_logsumexp(self.z, self.mu, self.logvar, sets) - math.log(N)
         mu, logvar = self._components()
