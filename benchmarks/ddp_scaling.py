@@ -25,7 +25,7 @@ from torch import distributed as dist
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tcdecomp.vae.config import load_config  # noqa: E402
-from tcdecomp.vae.train import _Wrapped, build_run  # noqa: E402
+from tcdecomp.vae.train import DDPModel, build_run  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
 
@@ -46,7 +46,7 @@ def _worker(rank, world, port, args, queue):
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        model = _Wrapped(DistributedDataParallel(run.model, device_ids=[device] if cuda else None))
+        model = DDPModel(DistributedDataParallel(run.model, device_ids=[device] if cuda else None))
     local = args.batch // world
     g = torch.Generator().manual_seed(0)
     times = []

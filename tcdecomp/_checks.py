@@ -1,12 +1,33 @@
 """Argument checks shared by the public entry points (each error names the argument and the fix)."""
 from __future__ import annotations
 
+import math
+import operator
+
 import numpy as np
 import torch
 
 
+def _refuse_silent_conversion(value, name: str) -> None:
+    """Complex and boolean inputs would lose information (or meaning) in a cast to float: refuse them."""
+    if isinstance(value, torch.Tensor):
+        complex_, boolean = value.is_complex(), value.dtype == torch.bool
+    else:
+        try:
+            kind = np.asarray(value).dtype.kind
+        except (TypeError, ValueError):  # ragged or odd input: the conversion itself will say so
+            return
+        complex_, boolean = kind == "c", kind == "b"
+    if complex_:
+        raise ValueError(f"{name} is complex; TC is defined for real data: pass the real and imaginary parts as "
+                         "separate columns")
+    if boolean:
+        raise ValueError(f"{name} is boolean; cast it to float yourself if you mean 0/1 data")
+
+
 def as_float64_matrix(value, name: str) -> np.ndarray:
     """A finite 2-D float64 numpy array from an array, tensor or nested list."""
+    _refuse_silent_conversion(value, name)
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().double().numpy()
     try:
@@ -19,6 +40,16 @@ def as_float64_matrix(value, name: str) -> np.ndarray:
         raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one row and one dim")
     check_finite_array(arr, name)
     return arr
+
+
+def input_epsilon(value) -> float:
+    """The machine epsilon of the precision ``value`` was given in (float64 for anything else)."""
+    dtype = value.dtype if isinstance(value, (np.ndarray, torch.Tensor)) else None
+    if isinstance(dtype, torch.dtype):
+        return torch.finfo(dtype).eps if dtype.is_floating_point and dtype != torch.float64 else float(np.finfo(np.float64).eps)
+    if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8:
+        return float(np.finfo(dtype).eps)
+    return float(np.finfo(np.float64).eps)
 
 
 def check_finite_array(arr: np.ndarray, name: str) -> None:
@@ -43,3 +74,71 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_positive_float(value, name: str) -> float:
+    """A finite number > 0 (ints accepted, bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def as_dim(value, name: str) -> int:
+    """An integer dim index: ints and numpy integers only (0.5 or 1.0 would be a silent conversion)."""
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, (float, np.floating)):
+        raise ValueError(f"{name} must hold integer dims, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must hold integer dims, got {value!r}") from None
+
+
+def check_dims(dims, n_dims: int, name: str = "dims") -> list[int]:
+    """A non-empty list of distinct dims in 0..n_dims-1; negative indices are refused, not wrapped."""
+    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+        raise ValueError(f"{name} must be an iterable of dims in 0..{n_dims - 1}, got {dims!r}")
+    out = [as_dim(d, name) for d in dims]
+    if not out:
+        raise ValueError(f"{name} is empty; pass at least one dim")
+    bad = [d for d in out if not 0 <= d < n_dims]
+    if bad:
+        raise ValueError(f"{name} holds {bad[0]}, out of range 0..{n_dims - 1} (negative dims are not wrapped)")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} repeats a dim: {out}")
+    return out
+
+
+#: columns count as linearly dependent when a standardised singular value falls below this many
+#: machine epsilons (of the precision the data came in) times the largest: rounding residue of an
+#: exact linear relation sits near 1 epsilon, and float64 cannot resolve a pair's TC beyond ~28 nats.
+RANK_TOLERANCE_EPSILONS = 1000.0
+
+
+def check_not_constant(x: np.ndarray, name: str = "x") -> None:
+    const = np.flatnonzero(np.ptp(x, axis=0) == 0).tolist()
+    if const:
+        raise ValueError(f"{name} has constant columns {const}; TC is undefined for a degenerate dim, drop them")
+
+
+def check_linearly_independent(x: np.ndarray, epsilon: float, name: str = "x") -> None:
+    """Refuse exactly (up to the data's precision) linearly dependent columns, naming them.
+
+    The test is on the singular values of the standardised columns (scale-free, like TC), taken
+    from the R factor of a QR, never from the covariance, whose rounding would square the
+    condition number and make the outcome depend on the seed."""
+    n, d = x.shape
+    if n <= d or d < 2:
+        return
+    centred = x - x.mean(axis=0)
+    standardised = centred / np.sqrt(np.mean(centred * centred, axis=0))
+    r = np.linalg.qr(standardised, mode="r")
+    _, singular, vt = np.linalg.svd(r)
+    tolerance = RANK_TOLERANCE_EPSILONS * epsilon * singular[0]
+    null = vt[singular < tolerance]
+    if len(null):
+        weights = np.abs(null).max(axis=0)
+        cols = np.flatnonzero(weights > 1e-6 * weights.max()).tolist()
+        raise ValueError(f"{name} has linearly dependent columns {cols} (a standardised singular value "
+                         f"{singular[-1] / singular[0]:.2g} of the largest, below {tolerance / singular[0]:.2g}): "
+                         "their TC is infinite; drop one of them")

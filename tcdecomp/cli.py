@@ -13,6 +13,7 @@ import torch
 
 from .gaussian import Gaussian
 from .plans import PATH_NAMES
+from .io import load_arrays, one_line
 from .posterior import ESTIMATORS, Posterior
 from .samples import METHODS, Samples
 
@@ -32,37 +33,14 @@ def example_covariance(n_dims: int = 8) -> np.ndarray:
     return cov
 
 
-def _load_arrays(path: str) -> dict:
-    file = Path(path)
-    if not file.is_file():
-        raise CLIError(f"no such file: {path}")
-    suffix = file.suffix.lower()
-    try:
-        if suffix == ".npz":
-            with np.load(file) as data:
-                return {k: data[k] for k in data.files}
-        if suffix == ".npy":
-            return {"x": np.load(file)}
-        if suffix in (".pt", ".pth"):
-            obj = torch.load(file, map_location="cpu", weights_only=True)
-            if isinstance(obj, torch.Tensor):
-                return {"x": obj}
-            if isinstance(obj, dict):
-                return dict(obj)
-            raise CLIError(f"{path} holds a {type(obj).__name__}; save a tensor or a dict of tensors")
-    except CLIError:
-        raise
-    except Exception as exc:  # a corrupt or foreign file: one line, not a traceback
-        raise CLIError(f"could not read {path}: {exc}") from None
-    raise CLIError(f"{path}: unknown file type {suffix!r}; use .npz, .npy or .pt")
-
-
 def _plan_options(args) -> dict:
     options = {}
     if args.levels is not None:
         if args.path != "bottom_up":
             raise CLIError("--levels applies to --path bottom_up only")
         options["levels"] = args.levels
+    if args.group_size is not None and args.path != "grouped":
+        raise CLIError("--group-size applies to --path grouped only")
     if args.path == "grouped":
         if args.group_size is None:
             raise CLIError("--path grouped needs --group-size I (contiguous groups of I dims)")
@@ -70,15 +48,42 @@ def _plan_options(args) -> dict:
     return options
 
 
+#: options that only apply to one kind of input: (attribute, flag, the input it applies to)
+SAMPLE_OPTIONS = (("method", "--method"), ("k", "-k"))
+POSTERIOR_OPTIONS = (("estimator", "--estimator"), ("dataset_size", "--dataset-size"), ("num_samples", "--num-samples"))
+
+
+def _refuse(args, options, what: str) -> None:
+    given = [flag for attr, flag in options if getattr(args, attr) is not None]
+    if given:
+        raise CLIError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to {what}")
+
+
+def _sample_options(args) -> dict:
+    method = args.method or "gaussian"
+    if args.k is not None and method != "knn":
+        raise CLIError(f"-k applies to --method knn only, not {method}")
+    return {"method": method, "k": 3 if args.k is None else args.k}
+
+
+def _float64_tensor(value, name: str) -> torch.Tensor:
+    tensor = torch.as_tensor(np.asarray(value))
+    if not tensor.is_floating_point():
+        raise CLIError(f"{name} must hold real floating-point numbers, got {tensor.dtype}")
+    return tensor.double()
+
+
 def _source_from_file(args):
-    arrays = _load_arrays(args.file)
+    arrays = load_arrays(args.file)
     if "x" in arrays:
-        return Samples(arrays["x"], method=args.method or "gaussian", k=args.k)
+        _refuse(args, POSTERIOR_OPTIONS, f"samples x ({args.file} holds x): they take --method")
+        return Samples(arrays["x"], **_sample_options(args))
     if "mu" in arrays and "logvar" in arrays:
-        mu = torch.as_tensor(np.asarray(arrays["mu"]), dtype=torch.float64)
-        logvar = torch.as_tensor(np.asarray(arrays["logvar"]), dtype=torch.float64)
-        z = arrays.get("z")
-        z = None if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float64)
+        _refuse(args, SAMPLE_OPTIONS, f"posteriors ({args.file} holds mu and logvar): they take --estimator")
+        if args.num_samples is not None and ("z" in arrays or (args.estimator or "exact") != "exact"):
+            raise CLIError("--num-samples applies to --estimator exact without a stored z")
+        mu, logvar = _float64_tensor(arrays["mu"], "mu"), _float64_tensor(arrays["logvar"], "logvar")
+        z = None if arrays.get("z") is None else _float64_tensor(arrays["z"], "z")
         estimator = args.estimator or ("exact" if args.dataset_size is None else "mss")
         generator = torch.Generator().manual_seed(args.seed)
         return Posterior(mu, logvar, z=z, dataset_size=args.dataset_size, estimator=estimator,
@@ -89,12 +94,16 @@ def _source_from_file(args):
 
 def _estimate(args) -> int:
     options = _plan_options(args)
+    if args.n_example is not None and not args.example:
+        raise CLIError("--n-example applies to --example only")
     if args.example:
         if args.file:
             raise CLIError("pass either FILE or --example, not both")
+        _refuse(args, POSTERIOR_OPTIONS, "--example (samples from a Gaussian): it takes --method")
         cov = example_covariance()
-        x = np.random.default_rng(args.seed).multivariate_normal(np.zeros(len(cov)), cov, size=args.n_example)
-        source, reference = Samples(x, method=args.method or "gaussian", k=args.k), Gaussian(cov)
+        n = 5000 if args.n_example is None else args.n_example
+        x = np.random.default_rng(args.seed).multivariate_normal(np.zeros(len(cov)), cov, size=n)
+        source, reference = Samples(x, **_sample_options(args)), Gaussian(cov)
     elif args.file:
         source, reference = _source_from_file(args), None
     else:
@@ -149,10 +158,7 @@ def _evaluate(args) -> int:
     from .vae.evaluate import evaluate, format_report
     from .vae.train import restore
 
-    try:
-        run = restore(args.checkpoint)
-    except FileNotFoundError as exc:
-        raise CLIError(str(exc)) from None
+    run = restore(args.checkpoint)
     out_dir = args.out_dir or (Path(args.checkpoint) if Path(args.checkpoint).is_dir() else Path(args.checkpoint).parent)
     result = evaluate(run, out_dir, num_samples=args.num_samples, mig_points=args.mig_points)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
@@ -186,6 +192,8 @@ def _sweep(args) -> int:
     from .validation.sweep import load_sweep, run_sweep
 
     spec = load_sweep(args.sweep)
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers must be a positive number of processes, got {args.workers}")
     out = Path(args.out_dir or Path("sweeps") / spec["name"])
     backend, options = args.backend, None
     if args.ray_address:
@@ -212,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     est = sub.add_parser("estimate", help="estimate TC of samples or posteriors and decompose it along a path")
     est.add_argument("file", nargs="?", help="npz/npy/pt holding x (n x D samples), or mu and logvar (+ z)")
     est.add_argument("--example", action="store_true", help="use a built-in correlated Gaussian, compared with its closed form")
-    est.add_argument("--n-example", type=int, default=5000, help="samples drawn for --example (default 5000)")
+    est.add_argument("--n-example", type=int, help="samples drawn for --example (default 5000)")
     est.add_argument("--path", choices=PATH_NAMES, default="bottom_up", help="decomposition path (default bottom_up)")
     est.add_argument("--levels", type=int, help="bottom_up only: stop after this many pairing levels")
     est.add_argument("--group-size", type=int, help="grouped only: size of the contiguous groups")
@@ -220,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--estimator", choices=ESTIMATORS, help="estimator for posteriors (default exact, or mss with --dataset-size)")
     est.add_argument("--dataset-size", type=int, help="N, when mu/logvar are a minibatch of a larger data set")
     est.add_argument("--num-samples", type=int, help="exact estimator: draws from q(z) (default one per example)")
-    est.add_argument("-k", type=int, default=3, help="neighbours for --method knn (default 3)")
+    est.add_argument("-k", type=int, help="neighbours for --method knn (default 3)")
     est.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     est.add_argument("--json", action="store_true", help="print JSON instead of a table")
     est.set_defaults(handler=_estimate)
@@ -275,8 +283,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return args.handler(args)
-    except (CLIError, ValueError) as exc:
-        print(f"tcdecomp {args.command}: error: {exc}", file=sys.stderr)
+    except (CLIError, ValueError, TypeError, ImportError) as exc:
+        print(f"tcdecomp {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

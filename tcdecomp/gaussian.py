@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._checks import as_float64_matrix
+from ._checks import as_float64_matrix, check_dims
 from .source import Source
 
 LOG_2PI_E = math.log(2.0 * math.pi * math.e)
@@ -40,7 +40,7 @@ def check_covariance(cov, name: str = "cov") -> np.ndarray:
 def gaussian_entropy(cov, dims=None) -> float:
     """Differential entropy in nats of ``N(., cov)`` restricted to ``dims`` (all by default)."""
     cov = check_covariance(cov)
-    idx = np.arange(cov.shape[0]) if dims is None else np.asarray(sorted(dims))
+    idx = np.arange(cov.shape[0]) if dims is None else np.asarray(sorted(check_dims(dims, cov.shape[0])))
     return 0.5 * (len(idx) * LOG_2PI_E + logdet_spd(cov[np.ix_(idx, idx)]))
 
 
@@ -59,11 +59,7 @@ class Gaussian(Source):
 
     def entropy(self, dims=None) -> float:
         """``H(z_S)`` for the set ``dims`` (all dims by default)."""
-        dims = range(self.n_dims) if dims is None else dims
-        term_dims = sorted(int(d) for d in dims)
-        if not term_dims or term_dims[0] < 0 or term_dims[-1] >= self.n_dims or len(set(term_dims)) != len(term_dims):
-            raise ValueError(f"dims must be distinct dims in 0..{self.n_dims - 1}, got {list(dims)}")
-        idx = np.asarray(term_dims)
+        idx = np.arange(self.n_dims) if dims is None else np.asarray(sorted(check_dims(dims, self.n_dims)))
         return 0.5 * (len(idx) * LOG_2PI_E + logdet_spd(self.cov[np.ix_(idx, idx)]))
 
     def _set_stats(self, sets):

@@ -15,16 +15,17 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+from ._checks import as_dim
+
 Group = tuple[int, ...]
 
 PATH_NAMES = ("line", "top_down", "bottom_up", "grouped")
 
 
 def _as_group(dims: Iterable[int], name: str) -> Group:
-    try:
-        group = tuple(sorted(int(d) for d in dims))
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an iterable of integer dims, got {dims!r}") from None
+    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+        raise ValueError(f"{name} must be an iterable of integer dims, got {dims!r}")
+    group = tuple(sorted(as_dim(d, name) for d in dims))
     if not group:
         raise ValueError(f"{name} is empty; every group needs at least one dim")
     if len(set(group)) != len(group):

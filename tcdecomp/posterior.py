@@ -26,7 +26,7 @@ import torch
 
 from ._checks import check_choice, check_finite_tensor, check_positive_int
 from .distributed import global_components, require_process_group
-from .kernels import bank_log_weights, group_logsumexp, mss_log_weights
+from .kernels import bank_log_weights, group_logsumexp, mss_log_weights, needs_float64
 from .source import Source
 
 ESTIMATORS = ("mss", "mws", "exact", "bank")
@@ -141,6 +141,7 @@ class Posterior(Source):
                 raise ValueError("num_samples only applies to estimator='exact'; minibatch estimators draw one z per row")
             num_samples = check_positive_int(num_samples, "num_samples")
         self.z = self._check_or_sample_z(z, num_samples, generator)
+        needs_float64(self.z, self.mu, self.logvar)  # refuses, here, magnitudes that no precision can evaluate
 
     def _check_dataset_size(self, dataset_size, M: int) -> int:
         if self.estimator == "exact":
@@ -166,7 +167,11 @@ class Posterior(Source):
                 idx = torch.randint(mu.shape[0], (num_samples,), generator=generator, device="cpu").to(mu.device)
                 mu, logvar = mu[idx], logvar[idx]
             eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device="cpu").to(mu.device)
-            return mu + torch.exp(0.5 * logvar) * eps
+            z = mu + torch.exp(0.5 * logvar) * eps
+            if not bool(torch.isfinite(z.detach()).all()):
+                raise ValueError(f"logvar up to {float(logvar.max()):.4g} makes the sampled z overflow {mu.dtype}; "
+                                 "pass float64 mu and logvar, or clamp the log-variance")
+            return z
         if num_samples is not None:
             raise ValueError("pass either z or num_samples, not both")
         z = _as_tensor(z, "z")

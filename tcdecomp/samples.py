@@ -8,9 +8,16 @@ from scipy.linalg import solve_triangular
 from scipy.special import digamma, ndtri
 from scipy.stats import rankdata
 
-from ._checks import as_float64_matrix, check_choice, check_positive_int
+from ._checks import (
+    as_float64_matrix,
+    check_choice,
+    check_linearly_independent,
+    check_not_constant,
+    check_positive_int,
+    input_epsilon,
+)
 from .gaussian import LOG_2PI_E
-from .knn import ksg_multi_information
+from .knn import break_ties, ksg_multi_information
 from .neural import NEURAL_METHODS, NeuralConfig, neural_mi, pairwise_chain
 from .decomposition import Estimate, combine_stderr
 from .plans import PATH_NAMES, Plan, Term
@@ -88,19 +95,21 @@ class Samples(Source):
         self.label = method
         if method in ("gaussian", "copula", "student_t") and n <= d:
             raise ValueError(f"x has n={n} rows for D={d} dims; method={method!r} needs n > D (use more samples)")
+        # The same data checks for every method: a degenerate dim or an exact linear relation has infinite TC.
+        check_not_constant(self.x)
+        check_linearly_independent(self.x, input_epsilon(x))
         self.total_path = check_choice(total_path, PATH_NAMES[:3] + ("direct",), "total_path")
         if neural is not None and not isinstance(neural, NeuralConfig):
             raise ValueError(f"neural must be a tcdecomp.neural.NeuralConfig, got {type(neural).__name__}")
         self.neural = neural or NeuralConfig(seed=random_state)
         if method in NEURAL_METHODS:
-            self._neural_x = (self.x - self.x.mean(0)) / np.maximum(self.x.std(0), 1e-300)
+            self._neural_x = (self.x - self.x.mean(0)) / self.x.std(0)
             self._pair_cache: dict = {}
         if method == "knn":
             if n <= self.k:
                 raise ValueError(f"k={self.k} must be below the number of samples n={n}")
-            self._knn_x = _jitter(self.x, random_state)
+            self._knn_x = break_ties(self.x, input_epsilon(x), random_state)
         if method == "student_t":
-            self._check_not_constant(np.var(self.x, axis=0))
             try:
                 self._loc, self._cov, self.df_ = fit_student_t(self.x)
             except np.linalg.LinAlgError:
@@ -108,14 +117,9 @@ class Samples(Source):
         if method in ("gaussian", "copula"):
             data = normal_scores(self.x) if method == "copula" else self.x
             self._centred = data - data.mean(axis=0)
-            self._cov = self._centred.T @ self._centred / (n - 1)
-            self._check_not_constant(np.diag(self._cov))
-
-    @staticmethod
-    def _check_not_constant(variances):
-        if np.any(variances <= 0):
-            const = np.flatnonzero(variances <= 0).tolist()
-            raise ValueError(f"x has constant columns {const}; TC is undefined for a degenerate dim, drop them")
+            # R of a QR of the centred data: every covariance block's log det and whitening, without
+            # forming the covariance (which squares the condition number).
+            self._r = np.linalg.qr(self._centred, mode="r")
 
     # -- set-based plug-ins -------------------------------------------------------------
     def _set_stats(self, sets):
@@ -124,19 +128,19 @@ class Samples(Source):
         per_sample = np.empty((n, len(sets)))
         for j, s in enumerate(sets):
             idx = np.asarray(s)
-            try:
-                chol = np.linalg.cholesky(self._cov[np.ix_(idx, idx)])
-            except np.linalg.LinAlgError:
-                raise ValueError(f"the sample covariance of dims {list(s)} is singular; x has linearly dependent columns") from None
-            logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
             d = len(idx)
             if self.method == "student_t":
+                chol = np.linalg.cholesky(self._cov[np.ix_(idx, idx)])
+                logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
                 values[j] = -(0.5 * (logdet - logdet_bias(n, d)) + t_entropy_offset(d, self.df_))
                 per_sample[:, j] = t_log_density(self.x[:, idx], self._loc[idx], chol, self.df_)
                 continue
+            # cov_SS = R_S^T R_S / (n - 1) with R_S the R factor of the set's columns of R.
+            r_set = np.linalg.qr(self._r[:, idx], mode="r")
+            logdet = 2.0 * float(np.sum(np.log(np.abs(np.diag(r_set))))) - d * math.log(n - 1)
             values[j] = -0.5 * (d * LOG_2PI_E + logdet - logdet_bias(n, d))
             # Influence of each row on -H(z_S): -1/2 (quadratic form - d); the constant drops out of the spread.
-            whitened = solve_triangular(chol, self._centred[:, idx].T, lower=True)
+            whitened = solve_triangular(r_set.T, self._centred[:, idx].T, lower=True) * math.sqrt(n - 1)
             per_sample[:, j] = -0.5 * np.sum(whitened * whitened, axis=0)
         return values, per_sample
 
@@ -185,10 +189,3 @@ class Samples(Source):
 
     def __repr__(self) -> str:
         return f"Samples(n={self.n_samples}, D={self.n_dims}, method={self.method!r})"
-
-
-def _jitter(x: np.ndarray, random_state: int) -> np.ndarray:
-    # KSG assumes no two points coincide; a tiny jitter breaks ties (Kraskov et al. 2004, sec. II).
-    rng = np.random.default_rng(random_state)
-    scale = 1e-10 * np.maximum(np.std(x, axis=0), 1e-300)
-    return x + rng.standard_normal(x.shape) * scale

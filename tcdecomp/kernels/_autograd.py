@@ -19,6 +19,28 @@ def saved_inputs(ctx):
     return z, mu, logvar, dense, member, out, log_w
 
 
+def differentiable_grads(ctx, z, mu, logvar, dense, member, log_w, grad_out, compute_dtype) -> tuple:
+    """Gradients for (z, mu, logvar, dense_log_w) that are themselves differentiable (double backward).
+
+    The inputs enter through aliases, so each gradient is the partial derivative with respect
+    to that argument alone, even when, say, z was computed from mu."""
+    from .chunked import differentiable_group_logsumexp
+
+    need = ctx.needs_input_grad[:4]
+    inputs = (z, mu, logvar, dense)
+    with torch.enable_grad():
+        aliases = [t.view_as(t) if t is not None else None for t in inputs]
+        wanted = [i for i in range(4) if need[i] and aliases[i] is not None]
+        weights = aliases[3] if dense is not None else log_w
+        out = differentiable_group_logsumexp(aliases[0], aliases[1], aliases[2], member, weights, compute_dtype)
+        found = torch.autograd.grad(out, [aliases[i] for i in wanted], grad_out.to(out.dtype), create_graph=True,
+                                    allow_unused=True)
+    grads = [None] * 4
+    for i, g in zip(wanted, found):
+        grads[i] = (torch.zeros_like(inputs[i]) if g is None else g).to(inputs[i].dtype)
+    return tuple(grads)
+
+
 def input_grads(ctx, z, mu, logvar, dense, dz, dmu, dlogvar, dlog_w) -> tuple:
     """Gradients for (z, mu, logvar, dense_log_w) in their inputs' dtypes, None where not needed."""
     need = ctx.needs_input_grad

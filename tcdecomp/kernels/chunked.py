@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from ._autograd import input_grads, save_inputs, saved_inputs
+from ._autograd import differentiable_grads, input_grads, save_inputs, saved_inputs
 from .weights import StructuredLogWeights
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -97,22 +97,46 @@ class _Columns:
 
 class _GroupLogSumExp(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, z, mu, logvar, dense_log_w, member, structured_log_w, compute_dtype):
+    def forward(ctx, z, mu, logvar, dense_log_w, member, structured_log_w, compute_dtype, out_dtype):
         log_w = structured_log_w if structured_log_w is not None else dense_log_w
         z_, mu_, lv_ = (t.to(compute_dtype) for t in (z, mu, logvar))
         out = _forward(z_, mu_, lv_, member.to(compute_dtype), log_w)
+        # The backward's softmax weights need the output at compute precision, not rounded to out_dtype.
         save_inputs(ctx, z, mu, logvar, dense_log_w, member, structured_log_w, out)
         ctx.compute_dtype = compute_dtype
-        return out
+        return out.to(out_dtype)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
         z, mu, logvar, dense, member, out, log_w = saved_inputs(ctx)
         dt = ctx.compute_dtype
+        if torch.is_grad_enabled():  # create_graph=True: differentiate a recomputation instead
+            return differentiable_grads(ctx, z, mu, logvar, dense, member, log_w, grad_out, dt) + (None,) * 4
         grads = _backward(z.to(dt), mu.to(dt), logvar.to(dt), member.to(dt), log_w, out, grad_out.to(dt),
                           want_log_w=dense is not None and ctx.needs_input_grad[3])
-        return input_grads(ctx, z, mu, logvar, dense, *grads) + (None, None, None)
+        return input_grads(ctx, z, mu, logvar, dense, *grads) + (None,) * 4
+
+
+def differentiable_group_logsumexp(z, mu, logvar, member, log_w, compute_dtype):
+    """The same values from plain torch ops, every intermediate kept for autograd (B x M x D memory).
+
+    Used only for double backward, where the recomputing backward itself must be differentiated."""
+    z_, mu_, lv_, member_ = (t.to(compute_dtype) for t in (z, mu, logvar, member))
+    B, D = z_.shape
+    M, S = mu_.shape[0], member_.shape[1]
+    const = (-0.5 * (lv_ + LOG_2PI)) @ member_  # M x S
+    inv_var = torch.exp(-lv_)
+    rows = max(1, TILE_ELEMENTS // max(M * max(D, S), 1))
+    parts = []
+    for b0 in range(0, B, rows):
+        b1 = min(B, b0 + rows)
+        diff = z_[b0:b1, None, :] - mu_[None]
+        a = torch.matmul(diff * diff * inv_var[None], -0.5 * member_) + const[None]
+        lw = _tile_log_w(log_w, b0, b1, 0, M, compute_dtype, z_.device)
+        if lw is not None:
+            a = a + lw[:, :, None]
+        parts.append(torch.logsumexp(a, dim=1))
+    return torch.cat(parts)
 
 
 def _forward(z, mu, logvar, member, log_w):
@@ -167,12 +191,14 @@ def _backward(z, mu, logvar, member, log_w, out, grad_out, want_log_w):
     return dz, dmu_t.t(), dlogvar_t.t(), dlog_w
 
 
-def chunked_group_logsumexp(z, mu, logvar, member, log_w=None):
+def chunked_group_logsumexp(z, mu, logvar, member, log_w=None, compute_dtype=None):
     """Autograd-aware chunked evaluation; ``member`` is the D x S 0/1 set-membership matrix.
 
-    Arguments are assumed validated (see :func:`tcdecomp.kernels.group_logsumexp`).
+    Arguments are assumed validated (see :func:`tcdecomp.kernels.group_logsumexp`). The output is
+    float64 for float64 inputs and float32 otherwise; ``compute_dtype`` (default: that dtype) may
+    promote the arithmetic to float64.
     """
-    compute_dtype = torch.float64 if z.dtype == torch.float64 else torch.float32
+    out_dtype = torch.float64 if z.dtype == torch.float64 else torch.float32
     structured = log_w if isinstance(log_w, StructuredLogWeights) else None
     dense = None if structured is not None else log_w
-    return _GroupLogSumExp.apply(z, mu, logvar, dense, member, structured, compute_dtype)
+    return _GroupLogSumExp.apply(z, mu, logvar, dense, member, structured, compute_dtype or out_dtype, out_dtype)

@@ -182,7 +182,7 @@ import math  # noqa: E402
 
 import torch  # noqa: E402
 
-from ._autograd import input_grads, save_inputs, saved_inputs  # noqa: E402
+from ._autograd import differentiable_grads, input_grads, save_inputs, saved_inputs  # noqa: E402
 from .weights import StructuredLogWeights  # noqa: E402
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -291,9 +291,10 @@ class TritonGroupLogSumExp(torch.autograd.Function):
         return out
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
         z, mu, logvar, dense, member, out, log_w = saved_inputs(ctx)
+        if torch.is_grad_enabled():  # create_graph=True: differentiate a torch recomputation instead
+            return differentiable_grads(ctx, z, mu, logvar, dense, member, log_w, grad_out, torch.float32) + (None, None)
         need = ctx.needs_input_grad
         prep = _Prepared(z, mu, logvar, member, log_w)
         grads = _backward(prep, out, grad_out, need[0], need[1] or need[2], dense is not None and need[3])

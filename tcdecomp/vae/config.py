@@ -1,10 +1,64 @@
-"""Training configuration: TOML file plus ``section.key=value`` overrides."""
+"""Training configuration: TOML file plus ``section.key=value`` overrides, validated before anything runs.
+
+Each section checks its own values when it is built (one line naming ``section.key`` and the
+fix); :func:`check_config` adds the checks across sections. :func:`changed_keys` lists what
+differs between two configs, for refusing a resume under a changed config.
+"""
 from __future__ import annotations
 
 import copy
-import tomllib
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+import torch
+
+from .._checks import check_choice, check_positive_int
+from .data import DATASETS, DSPRITES_FACTORS, DSPRITES_SIZES
+from .models import ARCHS
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+#: train keys that cannot change what a run computes: a resume may change them (steps, to extend it)
+RESUMABLE_KEYS = ("train.steps", "train.log_every", "train.checkpoint_every", "train.out_dir")
+
+
+def _check_number(value, name: str, low: float | None = None, high: float | None = None,
+                  low_open: bool = False, high_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value >= high if high_open else value > high):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return float(value)
+
+
+def check_device_name(device, name: str = "train.device") -> str:
+    """A device string torch can parse ("cpu", "cuda", "cuda:1", "mps")."""
+    if not isinstance(device, str):
+        raise ValueError(f"{name} must be a string such as 'cpu' or 'cuda', got {device!r}")
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"{name}={device!r} is not a device; use 'cpu', 'cuda' or 'cuda:N'") from None
+    return device
+
+
+def check_device_available(device: str, name: str = "train.device") -> None:
+    """Refuse a device this machine's torch cannot use, before any work starts."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name}={device!r} but this torch has no usable CUDA device "
+                             f"(torch {torch.__version__}); use {name.split('.')[-1]}='cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{name}={device!r} but this machine has {torch.cuda.device_count()} CUDA devices")
+    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"{name}={device!r} but MPS is not available here; use 'cpu'")
 
 
 @dataclass
@@ -12,6 +66,30 @@ class ModelConfig:
     arch: str = "conv"
     latent_dim: int = 10
     capacity: int | None = None
+
+    def __post_init__(self):
+        check_choice(self.arch, ARCHS, "model.arch")
+        check_positive_int(self.latent_dim, "model.latent_dim")
+        if self.capacity is not None:
+            check_positive_int(self.capacity, "model.capacity")
+
+
+def _check_subset(subset) -> None:
+    if not isinstance(subset, dict):
+        raise ValueError(f"data.subset must be a table of factor = step or [class indices], got {subset!r}")
+    sizes = dict(zip(DSPRITES_FACTORS, DSPRITES_SIZES))
+    for factor, spec in subset.items():
+        key = f"data.subset.{factor}"
+        if factor not in sizes:
+            raise ValueError(f"{key}: unknown factor; the factors are {DSPRITES_FACTORS}")
+        if isinstance(spec, (list, tuple)):
+            if not spec:
+                raise ValueError(f"{key} is an empty list; keep at least one class")
+            for c in spec:
+                if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < sizes[factor]:
+                    raise ValueError(f"{key} holds {c!r}; class indices of {factor} lie in 0..{sizes[factor] - 1}")
+        elif isinstance(spec, bool) or not isinstance(spec, int) or spec < 1:
+            raise ValueError(f"{key}={spec!r}: give a step k >= 1 (every k-th class) or a list of class indices")
 
 
 @dataclass
@@ -21,6 +99,17 @@ class DataConfig:
     subset: dict = field(default_factory=dict)
     path: str | None = None
     holdout: float = 0.1
+
+    def __post_init__(self):
+        check_choice(self.name, DATASETS, "data.name")
+        if self.path is not None and (not isinstance(self.path, str) or not self.path):
+            raise ValueError(f"data.path must be a file or folder path, got {self.path!r}")
+        _check_subset(self.subset)
+        if self.subset and not (self.name == "dsprites" and self.path is None):
+            raise ValueError("data.subset applies to procedural dSprites only (data.name='dsprites' without data.path)")
+        if self.name != "dsprites" and self.path is None:
+            raise ValueError(f"data.name={self.name!r} needs data.path to the file you have")
+        _check_number(self.holdout, "data.holdout", 0.0, 1.0, high_open=True)
 
 
 @dataclass
@@ -33,6 +122,18 @@ class TrainConfig:
     log_every: int = 50
     out_dir: str = "runs/default"
     device: str = "cpu"
+
+    def __post_init__(self):
+        for key in ("steps", "batch_size", "checkpoint_every", "log_every"):
+            check_positive_int(getattr(self, key), f"train.{key}")
+        check_positive_int(self.seed, "train.seed", minimum=0)
+        _check_number(self.lr, "train.lr", 0.0, low_open=True)
+        if not isinstance(self.out_dir, str) or not self.out_dir:
+            raise ValueError(f"train.out_dir must be a folder path, got {self.out_dir!r}")
+        check_device_name(self.device)
+
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
 
 @dataclass
@@ -48,23 +149,66 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Config":
+        if not isinstance(data, dict):
+            raise ValueError(f"a config is a table of sections, got {type(data).__name__}")
         data = copy.deepcopy(data)
         unknown = set(data) - {"model", "loss", "data", "train"}
         if unknown:
             raise ValueError(f"unknown config sections {sorted(unknown)}; use model, loss, data, train")
-        out = cls()
-        for section, typ in (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig)):
-            values = data.get(section, {})
+        values = {}
+        for section, typ in SECTIONS.items():
+            given = data.get(section, {})
+            if not isinstance(given, dict):
+                raise ValueError(f"[{section}] must be a table, got {given!r}")
             names = {f.name for f in fields(typ)}
-            bad = set(values) - names
+            bad = set(given) - names
             if bad:
                 raise ValueError(f"unknown keys {sorted(bad)} in [{section}]; known: {sorted(names)}")
-            setattr(out, section, typ(**{**asdict(getattr(out, section)), **values}))
-        if "loss" in data:
-            out.loss = dict(data["loss"])
-            if "name" not in out.loss:
-                raise ValueError("[loss] needs a name, e.g. name = \"beta_stcvae\"")
-        return out
+            values[section] = typ(**{**asdict(typ()), **given})
+        loss = data.get("loss", asdict(cls())["loss"])
+        if not isinstance(loss, dict) or "name" not in loss:
+            raise ValueError("[loss] needs a name, e.g. name = \"beta_stcvae\"")
+        return cls(model=values["model"], loss=dict(loss), data=values["data"], train=values["train"])
+
+
+def check_config(config: Config, dataset_size: int | None = None) -> None:
+    """The checks across sections, before any work: the loss and its parameters, the grouping, and with
+    ``dataset_size`` (training images) the batch and the bank against the data."""
+    from .losses import build_loss
+
+    params = {k: v for k, v in config.loss.items() if k != "name"}
+    size = dataset_size if dataset_size is not None else 2**62
+    loss = build_loss(config.loss["name"], dataset_size=size, latent_dim=config.model.latent_dim, **params)
+    if hasattr(loss, "sets"):
+        loss.sets(config.model.latent_dim)  # group_size must divide latent_dim
+    batch = config.train.batch_size
+    if getattr(loss, "estimator", None) == "mss" and batch < 2:
+        raise ValueError(f"train.batch_size={batch}: the mss estimator needs at least 2 examples per batch")
+    if dataset_size is None:
+        return
+    if batch > dataset_size:
+        raise ValueError(f"train.batch_size={batch} exceeds the {dataset_size} training images; lower it")
+    bank = getattr(loss, "bank", None)
+    if bank is not None and bank.capacity + batch > dataset_size:
+        raise ValueError(f"loss.bank_capacity={bank.capacity} plus train.batch_size={batch} exceed the "
+                         f"{dataset_size} training images; lower loss.bank_capacity below {dataset_size - batch + 1}")
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and not (prefix and key == "subset"):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def changed_keys(old: dict, new: dict, allowed=RESUMABLE_KEYS) -> list[str]:
+    """``section.key (old -> new)`` for every value that differs, except the ``allowed`` keys."""
+    a, b = _flatten(old), _flatten(new)
+    return [f"{k} ({a.get(k, '<unset>')!r} -> {b.get(k, '<unset>')!r})"
+            for k in sorted(set(a) | set(b)) if k not in allowed and a.get(k) != b.get(k)]
 
 
 def _parse_value(text: str):
@@ -81,8 +225,11 @@ def load_config(path=None, overrides=()) -> Config:
         file = Path(path)
         if not file.is_file():
             raise ValueError(f"config file not found: {path}")
-        with open(file, "rb") as fh:
-            data = tomllib.load(fh)
+        try:
+            with open(file, "rb") as fh:
+                data = tomllib.load(fh)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path} is not valid TOML: {exc}") from None
     base = Config.from_dict(data).to_dict()
     for item in overrides:
         if "=" not in item or "." not in item.split("=", 1)[0]:

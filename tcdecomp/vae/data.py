@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._checks import check_positive_int
+from .._checks import check_choice, check_positive_int
+from ..io import one_line
 
 log = logging.getLogger(__name__)
 
@@ -206,11 +207,16 @@ class ArrayFactorDataset(FactorDataset):
 def load_dsprites_npz(path) -> ArrayFactorDataset:
     """The official file ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` (keys imgs, latents_values, latents_classes)."""
     path = _require(path, "dSprites npz", "https://github.com/deepmind/dsprites-dataset")
-    with np.load(path, allow_pickle=False) as data:
-        missing = {"imgs", "latents_classes"} - set(data.files)
-        if missing:
-            raise ValueError(f"{path} lacks keys {sorted(missing)}; is it the official dSprites npz?")
-        imgs = data["imgs"][:, None]
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ValueError("it holds one array, not the npz archive of imgs, latents_values, latents_classes")
+            missing = {"imgs", "latents_classes"} - set(data.files)
+            if missing:
+                raise ValueError(f"it lacks keys {sorted(missing)}")
+            imgs = data["imgs"][:, None]
+    except Exception as exc:  # not a zip, truncated, pickled objects (refused), or the wrong arrays
+        raise ValueError(f"{path} is not the official dSprites npz ({one_line(exc)})") from None
     return ArrayFactorDataset(imgs, DSPRITES_FACTORS, DSPRITES_SIZES, dsprites_factor_values())
 
 
@@ -229,6 +235,7 @@ def load_3dshapes(path) -> ArrayFactorDataset:
 
 def load_mnist(folder, split: str = "train"):
     """MNIST idx files (``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``) as (images, labels)."""
+    check_choice(split, ("train", "test"), "split")
     folder = _require(folder, "MNIST folder", "http://yann.lecun.com/exdb/mnist/")
     prefix = "train" if split == "train" else "t10k"
 
@@ -294,3 +301,20 @@ def load_cars3d(folder, size: int = 64) -> ArrayFactorDataset:
     images = torch.stack(cars, dim=0).reshape(-1, 3, size, size).numpy()
     names = ("car", "elevation", "azimuth")
     return ArrayFactorDataset(images, names, (len(files), 4, 24), likelihood="gaussian")
+
+
+#: ``data.name`` values that training accepts, and their file loaders (procedural dSprites needs none)
+LOADERS = {"dsprites": load_dsprites_npz, "3dshapes": load_3dshapes, "cars3d": load_cars3d}
+DATASETS = tuple(LOADERS)
+
+
+def build_dataset(cfg) -> FactorDataset:
+    """The data set a :class:`~tcdecomp.vae.config.DataConfig` names (validated there)."""
+    if cfg.name == "dsprites" and cfg.path is None:
+        sizes = dict(zip(DSPRITES_FACTORS, DSPRITES_SIZES))
+        subset = {f: range(0, sizes[f], spec) if isinstance(spec, int) else spec for f, spec in cfg.subset.items()}
+        return ProceduralDSprites(subset)
+    try:
+        return LOADERS[cfg.name](cfg.path)
+    except FileNotFoundError as exc:
+        raise ValueError(f"data.path: {exc}") from None

@@ -19,7 +19,7 @@ def demo_config(out_dir: str = "runs/demo", steps: int | None = None) -> Config:
         loss={"name": "beta_stcvae", "beta": 6.0, "group_size": 2, "estimator": "mss"},
         # every 4th orientation, every 2nd position: 46,080 images
         data=DataConfig(name="dsprites", subset={"orientation": 4, "posX": 2, "posY": 2}, holdout=0.1),
-        train=TrainConfig(steps=steps or DEMO_STEPS, batch_size=64, lr=1e-3, seed=0, checkpoint_every=500,
+        train=TrainConfig(steps=DEMO_STEPS if steps is None else steps, batch_size=64, lr=1e-3, seed=0, checkpoint_every=500,
                           log_every=50, out_dir=out_dir),
     )
 

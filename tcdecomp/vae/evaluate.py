@@ -1,11 +1,15 @@
 """``tcdecomp evaluate``: held-out ELBO decomposition, MIG, omniscient latents, pictures."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .._checks import check_positive_float, check_positive_int
+from ..io import DirectoryLock, atomic_write_text
 
 from .metrics import elbo_decomposition, encode, mig_discrete, mig_sampled, omniscient_latents
 from .plots import save_reconstructions, save_traversal
@@ -19,9 +23,28 @@ def held_out_rows(run: Run) -> np.ndarray:
     return run.test_idx if len(run.test_idx) else run.train_idx
 
 
+EVALUATION = "evaluation.json"
+
+
 def evaluate(run: Run, out_dir=None, num_samples: int = 10000, mig_points: int | None = None,
              epsilon: float = 1e-3, seed: int = 0, with_mig: bool = True) -> dict:
-    """Everything ``tcdecomp evaluate`` reports, as a dict; PNGs go to ``out_dir`` when given."""
+    """Everything ``tcdecomp evaluate`` reports, as a dict.
+
+    With ``out_dir``, the PNGs and ``evaluation.json`` go there, written atomically under the
+    folder's lock (a second writer of the folder, e.g. a training run, is refused)."""
+    num_samples = check_positive_int(num_samples, "num_samples")
+    if mig_points is not None:
+        check_positive_int(mig_points, "mig_points")
+    check_positive_float(epsilon, "epsilon")
+    if out_dir is None:
+        return _evaluate(run, None, num_samples, mig_points, epsilon, seed, with_mig)
+    with DirectoryLock(out_dir, "evaluation"):
+        result = _evaluate(run, Path(out_dir), num_samples, mig_points, epsilon, seed, with_mig)
+        atomic_write_text(Path(out_dir) / EVALUATION, json.dumps(result, indent=2))
+    return result
+
+
+def _evaluate(run: Run, out_dir, num_samples, mig_points, epsilon, seed, with_mig) -> dict:
     model, dataset = run.model, run.dataset
     device = run.config.train.device
     group_size = getattr(run.loss, "group_size", 1)  # the loss's own grouping; 1 for non-TC losses
@@ -48,12 +71,10 @@ def evaluate(run: Run, out_dir=None, num_samples: int = 10000, mig_points: int |
         result["mig_sampled"] = mig_sampled(mu, logvar, classes, num_samples=num_samples, seed=seed)
         result["mig_discrete"] = mig_discrete(mu, classes, seed=seed)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
         x = dataset.images(held_out[:8]).to(device)
-        save_traversal(model, x, out / "traversal.png")
-        save_reconstructions(model, x, out / "reconstructions.png")
-        result["pictures"] = [str(out / "traversal.png"), str(out / "reconstructions.png")]
+        save_traversal(model, x, out_dir / "traversal.png")
+        save_reconstructions(model, x, out_dir / "reconstructions.png")
+        result["pictures"] = [str(out_dir / "traversal.png"), str(out_dir / "reconstructions.png")]
     return result
 
 

@@ -24,6 +24,7 @@ import math
 import numpy as np
 import torch
 
+from .._checks import check_positive_int, input_epsilon
 from ..decomposition import Estimate
 from ..plans import contiguous_groups
 from ..posterior import Posterior
@@ -117,15 +118,15 @@ def _marginal_entropies(mu, logvar, num_samples: int, g: torch.Generator) -> tor
     return -log_q.double().mean(0)
 
 
-def _check_mig_inputs(mu, classes, logvar=None):
-    mu = torch.as_tensor(mu).float()
+def _check_mig_inputs(mu, classes, logvar=None, dtype=torch.float32):
+    mu = torch.as_tensor(mu).to(dtype)
     classes = np.asarray(classes)
     if mu.dim() != 2:
         raise ValueError(f"mu must be N x D, got shape {tuple(mu.shape)}")
     if classes.ndim != 2 or len(classes) != len(mu):
         raise ValueError(f"classes must be N x F with N = {len(mu)} rows like mu, got shape {classes.shape}")
     if logvar is not None:
-        logvar = torch.as_tensor(logvar).float()
+        logvar = torch.as_tensor(logvar).to(dtype)
         if logvar.shape != mu.shape:
             raise ValueError(f"logvar must have mu's shape {tuple(mu.shape)}, got {tuple(logvar.shape)}")
     if not torch.isfinite(mu).all() or (logvar is not None and not torch.isfinite(logvar).all()):
@@ -167,14 +168,26 @@ def _discrete_mi(a: np.ndarray, b: np.ndarray) -> float:
     return float((p[nz] * np.log(p[nz] / (pa @ pb)[nz])).sum())
 
 
+def _bin_latent(values: np.ndarray, bins: int, epsilon: float) -> np.ndarray:
+    """Equal-width bin indices over the latent's range, in float64; a latent whose spread is within a few
+    steps of its input precision (a dead latent, e.g. 0.37 + 1e-8 noise in float32) is one bin."""
+    values = values.astype(np.float64)
+    low, high = float(values.min()), float(values.max())
+    if high - low <= 8.0 * epsilon * max(abs(low), abs(high), np.finfo(np.float64).tiny):
+        return np.zeros(len(values), dtype=np.int64)
+    return np.digitize(values, np.histogram_bin_edges(values, bins)[:-1])
+
+
 def mig_discrete(mu, classes, bins: int = 20, num_points: int | None = 10000, seed: int = 0) -> dict:
     """MIG of disentanglement_lib: 20-bin histogram discretisation of the encoder means."""
-    mu, classes, _ = _check_mig_inputs(mu, classes)
+    bins = check_positive_int(bins, "bins")
+    epsilon = input_epsilon(mu)
+    mu, classes, _ = _check_mig_inputs(mu, classes, dtype=torch.float64)
     mu = mu.numpy()
     if num_points is not None and num_points < len(mu):
         rows = np.random.default_rng(seed).choice(len(mu), num_points, replace=False)
         mu, classes = mu[rows], classes[rows]
-    binned = np.stack([np.digitize(col, np.histogram(col, bins)[1][:-1]) for col in mu.T], axis=1)
+    binned = np.stack([_bin_latent(col, bins, epsilon) for col in mu.T], axis=1)
     D, F = mu.shape[1], classes.shape[1]
     mi = np.array([[_discrete_mi(binned[:, j], classes[:, f]) for f in range(F)] for j in range(D)])
     h_v = np.array([_factor_entropy(classes[:, f]) for f in range(F)])

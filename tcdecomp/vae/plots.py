@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import struct
 import zlib
-from pathlib import Path
-
 import numpy as np
 import torch
+
+from ..io import atomic_write_bytes
 
 
 def write_png(path, image: np.ndarray) -> None:
     """Write a uint8 H x W (grey) or H x W x 3 (RGB) array as a PNG file."""
     image = np.ascontiguousarray(image, dtype=np.uint8)
     if image.ndim == 2:
-        colour, channels = 0, 1
+        colour = 0
     elif image.ndim == 3 and image.shape[2] == 3:
-        colour, channels = 2, 3
+        colour = 2
     else:
         raise ValueError(f"image must be H x W or H x W x 3, got shape {image.shape}")
     h, w = image.shape[:2]
@@ -26,8 +26,7 @@ def write_png(path, image: np.ndarray) -> None:
 
     header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
-    Path(path).write_bytes(png)
-    assert channels  # grey or RGB only
+    atomic_write_bytes(path, png)  # a kill leaves the old picture or the new one, never half of one
 
 
 def image_grid(images: torch.Tensor, rows: int, pad: int = 2) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,42 +22,18 @@ from torch import distributed as dist
 from tqdm.auto import tqdm
 
 from ..distributed import mean_over_processes
-
-from .config import Config
-from .data import (
-    DSPRITES_FACTORS,
-    DSPRITES_SIZES,
-    FactorDataset,
-    ProceduralDSprites,
-    load_3dshapes,
-    load_cars3d,
-    load_dsprites_npz,
-)
+from ..io import DirectoryLock, atomic_write_text, one_line, read_jsonl
+from .checkpoint import CHECKPOINT, check_finite_state, load_checkpoint, save_checkpoint
+from .config import RESUMABLE_KEYS, Config, changed_keys, check_config, check_device_available
+from .data import FactorDataset, build_dataset
 from .losses import build_loss
 from .models import build_vae
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
+CONFIG_FILE = "config.json"
 SPLIT_SEED = 20240611  # fixed, so every training seed shares one train / held-out split
-
-
-def build_dataset(cfg) -> FactorDataset:
-    if cfg.name == "dsprites" and cfg.path is None:
-        subset = {}
-        for factor, spec in cfg.subset.items():
-            size = dict(zip(DSPRITES_FACTORS, DSPRITES_SIZES)).get(factor)
-            if size is None:
-                raise ValueError(f"data.subset has unknown factor {factor!r}; use {DSPRITES_FACTORS}")
-            subset[factor] = range(0, size, spec) if isinstance(spec, int) else spec
-        return ProceduralDSprites(subset)
-    loaders = {"dsprites": load_dsprites_npz, "3dshapes": load_3dshapes, "cars3d": load_cars3d}
-    if cfg.name not in loaders:
-        raise ValueError(f"data.name must be one of {sorted(loaders)}, got {cfg.name!r}")
-    if cfg.path is None:
-        raise ValueError(f"data.name={cfg.name!r} needs data.path to the file you have")
-    return loaders[cfg.name](cfg.path)
 
 
 def split_indices(n: int, holdout: float) -> tuple[np.ndarray, np.ndarray]:
@@ -82,11 +59,12 @@ class Run:
 
 
 def build_run(config: Config) -> Run:
+    """Data, split, model, loss and optimiser of ``config``, after every check that needs no training."""
+    check_device_available(config.train.device)
     torch.manual_seed(config.train.seed)
     dataset = build_dataset(config.data)
     train_idx, test_idx = split_indices(len(dataset), config.data.holdout)
-    if config.train.batch_size > len(train_idx):
-        raise ValueError(f"train.batch_size={config.train.batch_size} exceeds the {len(train_idx)} training images")
+    check_config(config, dataset_size=len(train_idx))
     model = build_vae(config.model.arch, config.model.latent_dim, config.model.capacity,
                       dataset.image_shape, dataset.likelihood).to(config.train.device)
     params = {k: v for k, v in config.loss.items() if k != "name"}
@@ -121,8 +99,8 @@ def start_processes(device: str) -> Processes:
     return Processes(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), started)
 
 
-class _Wrapped:
-    """A DDP-wrapped VAE that still answers the VAE's own methods (log_likelihood, ...)."""
+class DDPModel:
+    """A DistributedDataParallel VAE that still answers the VAE's own methods (log_likelihood, ...)."""
 
     def __init__(self, ddp):
         self.ddp = ddp
@@ -143,125 +121,184 @@ def _rng_states(procs: Processes) -> list:
     return states
 
 
-def save_checkpoint(path: Path, run: Run, step: int, generator: torch.Generator, order, pos: int,
-                    rng_states: list | None = None) -> None:
-    """Model, optimiser, loss state, step and every RNG state; written to a temp file, then renamed."""
-    state = {
+@dataclass
+class Position:
+    """Where training stands: the step, the current epoch's order of training rows, and the place in it."""
+
+    step: int = 0
+    order: torch.Tensor | None = None
+    pos: int = 0
+
+
+def checkpoint_state(run: Run, position: Position, generator: torch.Generator, rng_states: list) -> dict:
+    """Model, optimiser, loss state, position and every RNG state, as plain types and tensors."""
+    return {
         "config": run.config.to_dict(),
         "model": run.model.state_dict(),
         "optimizer": run.optimizer.state_dict(),
         "loss": run.loss.state_dict(),
-        "step": step,
+        "step": position.step,
         "torch_rng": torch.get_rng_state(),
-        "torch_rng_ranks": rng_states or [torch.get_rng_state()],
+        "torch_rng_ranks": rng_states,
         "generator": generator.get_state(),
-        "order": order,
-        "pos": pos,
+        "order": position.order,
+        "pos": position.pos,
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
-def load_checkpoint(path) -> dict:
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT
-    if not path.is_file():
-        raise ValueError(f"no checkpoint at {path}")
-    return torch.load(path, map_location="cpu", weights_only=False)
+def _load_weights(module, state: dict, what: str, path) -> None:
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"checkpoint {path}: its {what} state does not fit the model its config builds "
+                         f"({one_line(exc)})") from None
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    # A killed run may have logged past its last checkpoint; those steps will be redone.
+    """Keep the metrics up to the checkpoint's step: a killed run may have logged past it, and those steps
+    are redone. Torn lines are skipped; the rewrite is atomic, so a kill here loses nothing."""
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept))
+    kept = [r for r in read_jsonl(path) if isinstance(r.get("step"), int) and r["step"] <= step]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
-def train(config: Config, resume: bool = False, progress: bool = True) -> Run:
-    """Train ``config``; with ``resume`` continue from ``out_dir/checkpoint.pt`` (exactly, on CPU)."""
-    cfg = config.train
-    procs = start_processes(cfg.device)
-    if cfg.batch_size % procs.world:
-        raise ValueError(f"train.batch_size={cfg.batch_size} must be divisible by the {procs.world} processes")
-    local = cfg.batch_size // procs.world
-    device = f"cuda:{procs.local_rank}" if procs.world > 1 and cfg.device == "cuda" else cfg.device
-    if device.startswith("cuda:"):
-        torch.cuda.set_device(device)
-    run = build_run(config)
-    run.model.to(device)
-    run.loss.distributed = procs.world > 1
-    if procs.world > 1:  # a different noise stream per process; the weights start equal (same seed)
-        torch.manual_seed(cfg.seed * 1_000_003 + procs.rank)
-    model = run.model
-    if procs.world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        model = _Wrapped(DistributedDataParallel(run.model, device_ids=[device] if device.startswith("cuda") else None))
-    out = Path(cfg.out_dir)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    step, order, pos = 0, None, 0
-    ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
+def _resume(run: Run, out: Path, generator: torch.Generator, procs: Processes) -> Position:
+    """Restore a run from ``out``'s checkpoint, refusing one whose config differs in what defines the run."""
+    path = out / CHECKPOINT
+    state = load_checkpoint(path)
+    changed = changed_keys(state["config"], run.config.to_dict())
+    if changed:
+        raise ValueError(f"cannot resume {path}: the config differs in {'; '.join(changed)}; only "
+                         f"{', '.join(RESUMABLE_KEYS)} may change on a resume (train into another out_dir instead)")
+    if state["step"] > run.config.train.steps:
+        raise ValueError(f"train.steps={run.config.train.steps} is below the checkpoint's step {state['step']}; "
+                         "steps can only be extended")
+    check_finite_state(state["model"], "model", path)
+    _load_weights(run.model, state["model"], "model", path)
+    _load_weights(run.optimizer, state["optimizer"], "optimizer", path)
+    _load_weights(run.loss, state["loss"], "loss", path)
+    states = state["torch_rng_ranks"]
+    if len(states) == procs.world:
+        torch.set_rng_state(states[procs.rank])
+    else:
+        log.warning("checkpoint from %d processes resumed on %d: noise streams restart", len(states), procs.world)
+    generator.set_state(state["generator"])
     if procs.main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        run.model.load_state_dict(state["model"])
-        run.optimizer.load_state_dict(state["optimizer"])
-        run.loss.load_state_dict(state["loss"])
-        step, order, pos = state["step"], state["order"], state["pos"]
-        states = state.get("torch_rng_ranks", [state["torch_rng"]])
-        if len(states) == procs.world:
-            torch.set_rng_state(states[procs.rank])
-        else:
-            log.warning("checkpoint from %d processes resumed on %d: noise streams restart", len(states), procs.world)
-        generator.set_state(state["generator"])
+        _truncate_metrics(out / METRICS, state["step"])
+    log.info("resumed %s at step %d", out, state["step"])
+    return Position(state["step"], state["order"], state["pos"])
+
+
+def _start(run: Run, out: Path, generator: torch.Generator, procs: Processes, resume) -> Position:
+    """Resume (``resume=True`` or ``"auto"``, when a checkpoint exists) or start afresh, discarding any
+    previous run in ``out``; the folder's config.json then describes this run."""
+    has_checkpoint = (out / CHECKPOINT).exists()
+    if resume and has_checkpoint:
+        position = _resume(run, out, generator, procs)
+    else:
+        if resume is True:
+            log.warning("nothing to resume in %s (no %s): starting at step 0", out, CHECKPOINT)
         if procs.main:
-            _truncate_metrics(metrics_path, step)
-        log.info("resumed %s at step %d", out, step)
-    elif procs.main and metrics_path.exists():
-        metrics_path.unlink()
-    run.model.train()
-    bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and procs.main), desc="train", dynamic_ncols=True)
+            for stale in (out / CHECKPOINT, out / METRICS):
+                stale.unlink(missing_ok=True)
+        position = Position()
+    if procs.main:
+        atomic_write_text(out / CONFIG_FILE, json.dumps(run.config.to_dict(), indent=2))
+    return position
+
+
+def _step(run: Run, model, x: torch.Tensor) -> dict:
+    """One optimisation step; returns the loss's logged parts."""
+    total, parts = run.loss(model, x)
+    run.optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    run.optimizer.step()
+    run.loss.after_step(run.loss.last_output)
+    return parts
+
+
+def _loop(run: Run, model, out: Path, generator: torch.Generator, procs: Processes, position: Position,
+          device: str, progress: bool) -> None:
+    cfg = run.config.train
+    local = cfg.batch_size // procs.world
+    bar = tqdm(total=cfg.steps, initial=position.step, disable=not (progress and procs.main), desc="train",
+               dynamic_ncols=True)
     train_idx = torch.from_numpy(run.train_idx)
-    with open(metrics_path, "a") if procs.main else open(os.devnull, "w") as metrics:
-        while step < cfg.steps:
-            if order is None or pos + cfg.batch_size > len(order):
-                order, pos = train_idx[torch.randperm(len(train_idx), generator=generator)], 0
-            batch = order[pos + procs.rank * local:pos + (procs.rank + 1) * local].numpy()
-            pos += cfg.batch_size
-            x = run.dataset.images(batch).to(device)
-            total, parts = run.loss(model, x)
-            run.optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            run.optimizer.step()
-            run.loss.after_step(run.loss.last_output)
-            step += 1
-            if step % cfg.log_every == 0 or step == cfg.steps:
+    with open(out / METRICS, "a") if procs.main else open(os.devnull, "w") as metrics:
+        while position.step < cfg.steps:
+            if position.order is None or position.pos + cfg.batch_size > len(position.order):
+                position.order, position.pos = train_idx[torch.randperm(len(train_idx), generator=generator)], 0
+            batch = position.order[position.pos + procs.rank * local:position.pos + (procs.rank + 1) * local]
+            position.pos += cfg.batch_size
+            parts = _step(run, model, run.dataset.images(batch.numpy()).to(device))
+            position.step += 1
+            if position.step % cfg.log_every == 0 or position.step == cfg.steps:
                 parts = mean_over_processes(parts)
-                metrics.write(json.dumps({"step": step, **parts}) + "\n")
+                metrics.write(json.dumps({"step": position.step, **parts}) + "\n")
                 metrics.flush()
                 bar.set_postfix({k: f"{v:.3g}" for k, v in parts.items() if k in ("loss", "recon", "mi", "tc", "kl")})
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            if position.step % cfg.checkpoint_every == 0 or position.step == cfg.steps:
                 states = _rng_states(procs)
                 if procs.main:
-                    save_checkpoint(ckpt_path, run, step, generator, order, pos, states)
+                    save_checkpoint(out / CHECKPOINT, checkpoint_state(run, position, generator, states))
                 if procs.world > 1:
                     dist.barrier()
             bar.update(1)
     bar.close()
+
+
+def train(config: Config, resume=False, progress: bool = True, wait_for_lock: bool = False) -> Run:
+    """Train ``config`` into ``config.train.out_dir``.
+
+    ``resume``: False starts afresh; True continues the folder's checkpoint exactly (on CPU), refusing
+    a changed config; ``"auto"`` continues when a checkpoint exists. Process 0 holds an exclusive
+    lock on the folder for the whole run: a second writer fails at once (or, with
+    ``wait_for_lock``, waits its turn, as a sweep's retried run does).
+    """
+    if resume not in (False, True, "auto"):
+        raise ValueError(f"resume must be False, True or 'auto', got {resume!r}")
+    cfg = config.train
+    procs = start_processes(cfg.device)
+    if cfg.batch_size % procs.world:
+        raise ValueError(f"train.batch_size={cfg.batch_size} must be divisible by the {procs.world} processes")
+    device = f"cuda:{procs.local_rank}" if procs.world > 1 and cfg.device == "cuda" else cfg.device
+    run = build_run(config)
+    out = Path(cfg.out_dir)
+    with DirectoryLock(out, "training", wait=wait_for_lock) if procs.main else nullcontext():
+        if device.startswith("cuda:"):
+            torch.cuda.set_device(device)
+        run.model.to(device)
+        run.loss.distributed = procs.world > 1
+        if procs.world > 1:  # a different noise stream per process; the weights start equal (same seed)
+            torch.manual_seed(cfg.seed * 1_000_003 + procs.rank)
+        model = run.model
+        if procs.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            model = DDPModel(DistributedDataParallel(run.model, device_ids=[device] if device.startswith("cuda") else None))
+        generator = torch.Generator().manual_seed(cfg.seed)
+        position = _start(run, out, generator, procs, resume)
+        run.model.train()
+        _loop(run, model, out, generator, procs, position, device, progress)
     if procs.started_group:
         dist.destroy_process_group()
     return run
 
 
 def restore(checkpoint) -> Run:
-    """The run stored in a checkpoint (path or folder), model weights loaded, in eval mode."""
+    """The run stored in a checkpoint (path or folder), model weights loaded, in eval mode.
+
+    A run trained on a device this machine lacks is restored on the CPU."""
     state = load_checkpoint(checkpoint)
-    run = build_run(Config.from_dict(state["config"]))
-    run.model.load_state_dict(state["model"])
+    config = Config.from_dict(state["config"])
+    try:
+        check_device_available(config.train.device)
+    except ValueError as exc:
+        log.warning("%s; evaluating on the cpu", exc)
+        config.train.device = "cpu"
+    run = build_run(config)
+    check_finite_state(state["model"], "model", checkpoint)
+    _load_weights(run.model, state["model"], "model", checkpoint)
     run.model.eval()
     return run

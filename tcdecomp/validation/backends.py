@@ -6,7 +6,9 @@ truth. A run is identified by its config hash and trains into ``runs/<id>`` with
 ``resume=True``: a run whose worker died is simply executed again and continues from its
 last checkpoint, and the parent records each id once.
 
-* ``local``: a spawn process pool on this machine.
+* ``local``: a spawn process pool on this machine. Its workers die with the sweep process:
+  a parent-death signal on Linux, and on every platform a watchdog thread that exits once the
+  worker's parent has changed, so killing the sweep never leaves workers training or starting runs.
 * ``ray``: ``ray.init(address=...)`` joins an existing cluster (``"auto"``, or
   ``"ray://host:10001"``); with no address a local Ray instance with ``workers`` CPUs is
   started. Each run is a task with one CPU and ``max_retries`` retries when its worker dies.
@@ -17,7 +19,12 @@ last checkpoint, and the parent records each id once.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -42,12 +49,37 @@ def _require(module: str):
         raise ValueError(INSTALL[module]) from None
 
 
+#: how often a worker checks that the sweep process is still its parent
+WATCHDOG_SECONDS = 0.5
+PR_SET_PDEATHSIG = 1
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)  # the sweep died: stop now, without finishing this run or starting the next
+        time.sleep(WATCHDOG_SECONDS)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this process when ``parent_pid`` dies (kill -9 included)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="parent-watchdog").start()
+
+
 def run_local(execute: Callable, runs: list, args: tuple, workers: int, options: dict) -> Iterator[dict]:
     if workers <= 1:
         for run in runs:
             yield execute(run, *args)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(execute, run, *args) for run in runs]
         for future in as_completed(futures):
             yield future.result()

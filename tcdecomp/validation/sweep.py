@@ -22,12 +22,15 @@ A sweep file is TOML:
     [ray]                       # options of the backend (tcdecomp.validation.backends)
     address = "auto"
 
-Every run is identified by the hash of its full configuration. Results go to
-``<out>/results.jsonl``, one line per finished run, written by the parent process and
-flushed to disk before the next; a re-run skips every id already there, so Ctrl-C or a
-kill loses at most the runs in flight (a torn last line is ignored). Runs train with
-``resume=True`` in ``runs/<id>``, so a run whose worker died is executed again from its
-last checkpoint, and the parent records every id once.
+Every key is checked when the file is loaded (:func:`load_sweep`), and every run's config is
+expanded and validated before the first run starts. Every run is identified by the hash of
+its full configuration. Results go to ``<out>/results.jsonl``, one line per finished run,
+written by the parent process, which holds the folder's lock (a second sweep on the same
+folder is refused) and fsyncs each line before the next; a re-run skips every id already
+there, so Ctrl-C or a kill loses at most the runs in flight (a torn last line is ignored,
+and an id is read once even if a line repeats it). Runs train with ``resume="auto"`` in
+``runs/<id>``, so a run whose worker died is executed again from its last checkpoint.
+Local worker processes die with the sweep process that started them.
 """
 from __future__ import annotations
 
@@ -37,16 +40,27 @@ import itertools
 import json
 import logging
 import os
+import re
 import socket
 import time
-import tomllib
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .._checks import check_choice, check_positive_int
+from ..io import DirectoryLock, append_jsonl, read_jsonl
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 log = logging.getLogger(__name__)
 
 RESULTS = "results.jsonl"
+KINDS = ("capacity_grouping", "mig")
+TOP_KEYS = {"name", "kind", "workers", "base", "grid", "variants", "evaluate", "backend", "local", "ray", "submitit"}
+EVALUATE_KEYS = {"num_samples": "a positive integer", "mig": "true or false", "mig_points": "a positive integer"}
 
 
 def divisors_below(n: int) -> list[int]:
@@ -60,15 +74,97 @@ def grouping_coefficient(group_size: int, latent_dim: int) -> float:
 
 
 def load_sweep(path) -> dict:
+    """A sweep file, every key and value checked, and every run it expands to validated: one line on a mistake."""
     file = Path(path)
     if not file.is_file():
         raise ValueError(f"sweep file not found: {path}")
-    with open(file, "rb") as fh:
-        spec = tomllib.load(fh)
+    try:
+        with open(file, "rb") as fh:
+            spec = tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        check_sweep(spec)
+    except ValueError as exc:
+        raise ValueError(f"sweep file {path}: {exc}") from None
+    return spec
+
+
+def check_sweep(spec: dict) -> None:
+    """Refuse unknown keys and values, an empty or ill-formed grid, and any run whose config is invalid."""
+    from ..vae.config import Config, check_config
+    from .backends import BACKENDS
+
+    unknown = set(spec) - TOP_KEYS
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}; known: {sorted(TOP_KEYS)}")
     for key in ("name", "base", "grid"):
         if key not in spec:
-            raise ValueError(f"sweep file {path} needs a '{key}' entry")
-    return spec
+            raise ValueError(f"needs a '{key}' entry")
+    if not isinstance(spec["name"], str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", spec["name"]) or spec["name"] in (".", ".."):
+        raise ValueError(f"name={spec['name']!r} must be a plain folder name (letters, digits, _ . -)")
+    check_choice(spec.get("kind", "capacity_grouping"), KINDS, "kind")
+    if "workers" in spec:
+        check_positive_int(spec["workers"], "workers")
+    check_choice(spec.get("backend", "local"), BACKENDS, "backend")
+    evaluate = spec.get("evaluate", {})
+    if not isinstance(evaluate, dict) or set(evaluate) - set(EVALUATE_KEYS):
+        raise ValueError(f"[evaluate] has unknown keys {sorted(set(evaluate) - set(EVALUATE_KEYS))}; "
+                         f"known: {sorted(EVALUATE_KEYS)}")
+    for key, value in evaluate.items():
+        ok = isinstance(value, bool) if key == "mig" else (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+        if not ok:
+            raise ValueError(f"evaluate.{key}={value!r} must be {EVALUATE_KEYS[key]}")
+    if not isinstance(spec["base"], dict):
+        raise ValueError("[base] must be a table of config sections")
+    _check_grid(spec.get("grid"), spec.get("variants"))
+    runs = expand(spec)
+    if not runs:
+        raise ValueError("the grid expands to no runs")
+    for run in runs:
+        try:
+            check_config(Config.from_dict(run["config"]))
+        except ValueError as exc:
+            raise ValueError(f"run {run['label'] or run['id']} ({_grid_values(run['config'], spec)}): {exc}") from None
+
+
+def _grid_values(config: dict, spec: dict) -> str:
+    keys = list(spec["grid"]) + [k for v in spec.get("variants") or [] for k in v if k != "label"]
+    return ", ".join(f"{k}={config.get(k.split('.', 1)[0], {}).get(k.split('.', 1)[1])!r}" for k in dict.fromkeys(keys))
+
+
+def _check_dotted(key: str, where: str) -> None:
+    if not isinstance(key, str) or key.count(".") < 1 or key.split(".", 1)[0] not in ("model", "loss", "data", "train"):
+        raise ValueError(f"{where} key {key!r} must be section.key with section model, loss, data or train")
+
+
+def _check_grid(grid, variants) -> None:
+    if not isinstance(grid, dict) or not grid:
+        raise ValueError("[grid] is empty; give at least one key, e.g. \"train.seed\" = [0, 1]")
+    for key, values in grid.items():
+        _check_dotted(key, "[grid]")
+        if values == "divisors":
+            if key != "loss.group_size":
+                raise ValueError(f"grid.\"{key}\" = \"divisors\" applies to loss.group_size only")
+            continue
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"grid.\"{key}\" must be a non-empty list of values, got {values!r}")
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+            raise ValueError(f"grid.\"{key}\" repeats a value: {values}")
+    if variants is None:
+        return
+    if not isinstance(variants, list) or not variants:
+        raise ValueError("[[variants]] must be a non-empty list of tables")
+    labels = []
+    for variant in variants:
+        if not isinstance(variant, dict) or not isinstance(variant.get("label"), str) or not variant["label"]:
+            raise ValueError(f"every [[variants]] table needs a label = \"...\", got {variant!r}")
+        labels.append(variant["label"])
+        for key in variant:
+            if key != "label":
+                _check_dotted(key, f"variant {variant['label']!r}")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"variant labels repeat: {labels}")
 
 
 def _set(config: dict, dotted: str, value) -> None:
@@ -113,28 +209,16 @@ def run_id(config: dict) -> str:
 
 
 def read_results(path) -> list[dict]:
-    """Finished runs in the store; a torn (half-written) line from a kill is skipped."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            log.warning("skipping a torn line in %s", path)
+    """Finished runs in the store, each id once (the first record); torn lines from a kill are skipped."""
+    out, seen = [], set()
+    for record in read_jsonl(path):
+        if "id" not in record or record["id"] in seen:
+            if "id" in record:
+                log.warning("run %s appears twice in %s; keeping the first record", record["id"], path)
+            continue
+        seen.add(record["id"])
+        out.append(record)
     return out
-
-
-def _append(path: Path, record: dict) -> None:
-    text = path.read_text() if path.exists() else ""
-    if text and not text.endswith("\n"):  # a kill tore the last line: start on a fresh one
-        with open(path, "a") as fh:
-            fh.write("\n")
-    with open(path, "a") as fh:
-        fh.write(json.dumps(record) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def execute_run(run: dict, out_dir: str, evaluate_cfg: dict) -> dict:
@@ -153,7 +237,7 @@ def execute_run(run: dict, out_dir: str, evaluate_cfg: dict) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     # Which process holds the run (for finding a stuck or dead worker); replaced on a retry.
     (run_dir / "running.json").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "start": start}))
-    trained = train(config, resume=True, progress=False)
+    trained = train(config, resume="auto", progress=False, wait_for_lock=True)
     result = evaluate(trained, None, num_samples=evaluate_cfg.get("num_samples", 2000),
                       mig_points=evaluate_cfg.get("mig_points"), with_mig=evaluate_cfg.get("mig", False))
     return {"id": run["id"], "label": run["label"], "config": run["config"], "seconds": time.time() - start,
@@ -172,21 +256,21 @@ def run_sweep(spec: dict, out_dir, workers: int | None = None, progress: bool = 
     backend = backend or spec.get("backend", "local")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    workers = check_positive_int(spec.get("workers", 1) if workers is None else workers, "workers")
     options = {**spec.get(backend, {}), **(options or {})}
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    store = out / RESULTS
-    done = {r["id"] for r in read_results(store)}
-    todo = [r for r in expand(spec) if r["id"] not in done]
-    log.info("%d runs, %d finished, %d to go on %s", len(done) + len(todo), len(done), len(todo), backend)
-    workers = workers or spec.get("workers", 1)
-    bar = tqdm(total=len(done) + len(todo), initial=len(done), disable=not progress, desc=spec["name"])
-    for record in RUNNERS[backend](execute_run, todo, (str(out), spec.get("evaluate", {})), workers, options):
-        if record["id"] in done:  # a run executed twice (a retry raced its first attempt): keep the first
-            log.warning("run %s finished twice; keeping the first record", record["id"])
-            continue
-        _append(store, record)
-        done.add(record["id"])
-        bar.update(1)
-    bar.close()
-    return read_results(store)
+    with DirectoryLock(out, "sweep"):
+        store = out / RESULTS
+        done = {r["id"] for r in read_results(store)}
+        todo = [r for r in expand(spec) if r["id"] not in done]
+        log.info("%d runs, %d finished, %d to go on %s", len(done) + len(todo), len(done), len(todo), backend)
+        bar = tqdm(total=len(done) + len(todo), initial=len(done), disable=not progress, desc=spec["name"])
+        for record in RUNNERS[backend](execute_run, todo, (str(out), spec.get("evaluate", {})), workers, options):
+            if record["id"] in done:  # a run executed twice (a retry raced its first attempt): keep the first
+                log.warning("run %s finished twice; keeping the first record", record["id"])
+                continue
+            append_jsonl(store, record)
+            done.add(record["id"])
+            bar.update(1)
+        bar.close()
+        return read_results(store)

@@ -13,9 +13,10 @@ from torch import distributed as dist
 from torch import nn
 
 from tcdecomp import Posterior
+from tcdecomp.vae.checkpoint import load_checkpoint
 from tcdecomp.vae.losses import build_loss
 from tcdecomp.vae.models import VAEOutput, build_vae
-from tcdecomp.vae.train import _Wrapped
+from tcdecomp.vae.train import DDPModel
 
 GLOBAL, D, N = 8, 4, 1000
 CASES = {
@@ -75,7 +76,7 @@ def _worker(rank, world, port, out):
     results = {}
     for name in CASES:
         total, grads, bank = run_case(name, slice(rank * local, (rank + 1) * local),
-                                      lambda m: _Wrapped(DistributedDataParallel(m)))
+                                      lambda m: DDPModel(DistributedDataParallel(m)))
         dist.all_reduce(total)
         results[name] = (total / world, grads, bank)
     if rank == 0:
@@ -92,7 +93,7 @@ def free_port():
 def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
     out = tmp_path / "ddp.pt"
     mp.spawn(_worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
-    ddp = torch.load(out)
+    ddp = torch.load(out, weights_only=True)
     for name in CASES:
         total, grads, bank = run_case(name)
         d_total, d_grads, d_bank = ddp[name]
@@ -141,7 +142,7 @@ def _train(tmp_path, out, *extra):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    return torch.load(Path(out) / "checkpoint.pt", weights_only=False)
+    return load_checkpoint(Path(out) / "checkpoint.pt")
 
 
 def test_nproc_training_checkpoints_and_resumes_exactly(tmp_path):

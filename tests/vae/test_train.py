@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tcdecomp.vae.config import load_config
+from tcdecomp.vae.checkpoint import load_checkpoint
 from tcdecomp.vae.train import CHECKPOINT, train
 
 CONFIG = """
@@ -60,7 +61,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     step = 0
     while time.time() < deadline and proc.poll() is None:
         if ckpt.exists():
-            step = torch.load(ckpt, weights_only=False)["step"]
+            step = load_checkpoint(ckpt)["step"]
             if step >= 40:
                 break
         time.sleep(0.05)
