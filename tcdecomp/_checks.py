@@ -84,6 +84,14 @@ def check_positive_float(value, name: str) -> float:
     return float(value)
 
 
+def check_weight(value, name: str) -> float:
+    """A finite number >= 0, e.g. a loss weight (ints accepted, bools and strings refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 def as_dim(value, name: str) -> int:
     """An integer dim index: ints and numpy integers only (0.5 or 1.0 would be a silent conversion)."""
     if isinstance(value, (bool, np.bool_)) or isinstance(value, (float, np.floating)):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +32,17 @@ def one_line(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def describe_load_error(exc: BaseException) -> str:
+    """One line on why a file did not load; for a refused pickle, what it tried to build (never the advice
+    to load it unsafely, which torch's own message gives)."""
+    text = " ".join(str(exc).split())
+    if type(exc).__name__ == "UnpicklingError" or "allow_pickle" in text:
+        found = re.search(r"(unsupported GLOBAL [^ ]+|Unsupported global: [^ ]+|Unsupported operand \d+)", text, re.I)
+        detail = f" ({found.group(1)})" if found else ""
+        return f"it is not a plain array file: it holds pickled Python objects{detail}, which tcdecomp never unpickles"
+    return one_line(exc) if text else f"{type(exc).__name__} (is the file empty?)"
+
+
 def load_arrays(path) -> dict:
     """The arrays of an ``.npz``, ``.npy`` or ``.pt`` file as a dict (``x`` for a single array)."""
     file = Path(path)
@@ -47,7 +59,7 @@ def load_arrays(path) -> dict:
             return {"x": np.load(file, allow_pickle=False)}
         obj = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt, foreign or pickled-object file: one line, nothing executed
-        raise ValueError(f"could not read {path}: {one_line(exc)}") from None
+        raise ValueError(f"could not read {path}: {describe_load_error(exc)}") from None
     if isinstance(obj, torch.Tensor):
         return {"x": obj}
     if isinstance(obj, dict):

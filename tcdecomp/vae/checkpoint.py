@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..io import atomic_write_bytes, one_line
+from ..io import atomic_write_bytes, describe_load_error
 
 CHECKPOINT = "checkpoint.pt"
 FORMAT = 2
@@ -76,7 +76,7 @@ def load_checkpoint(path) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, corrupted, foreign, or holding objects the safe unpickler refuses
         raise ValueError(f"corrupted or foreign checkpoint {path}: it does not load as plain tensors and values "
-                         f"({one_line(exc)})") from None
+                         f"({describe_load_error(exc)})") from None
     if not isinstance(state, dict) or DIGEST not in state or "config" not in state:
         raise ValueError(f"{path} is not a tcdecomp checkpoint (no config or content digest); train to create one")
     if content_digest(state) != state[DIGEST]:

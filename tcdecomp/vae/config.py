@@ -54,7 +54,7 @@ def check_device_available(device: str, name: str = "train.device") -> None:
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"{name}={device!r} but this torch has no usable CUDA device "
-                             f"(torch {torch.__version__}); use {name.split('.')[-1]}='cpu'")
+                             f"(torch {torch.__version__}); use {name}='cpu'")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ValueError(f"{name}={device!r} but this machine has {torch.cuda.device_count()} CUDA devices")
     elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
@@ -179,8 +179,10 @@ def check_config(config: Config, dataset_size: int | None = None) -> None:
     params = {k: v for k, v in config.loss.items() if k != "name"}
     size = dataset_size if dataset_size is not None else 2**62
     loss = build_loss(config.loss["name"], dataset_size=size, latent_dim=config.model.latent_dim, **params)
-    if hasattr(loss, "sets"):
-        loss.sets(config.model.latent_dim)  # group_size must divide latent_dim
+    group_size, latent_dim = getattr(loss, "group_size", 1), config.model.latent_dim
+    if latent_dim % group_size:
+        divisors = [i for i in range(1, latent_dim + 1) if latent_dim % i == 0]
+        raise ValueError(f"loss.group_size={group_size} must divide model.latent_dim={latent_dim}; choose one of {divisors}")
     batch = config.train.batch_size
     if getattr(loss, "estimator", None) == "mss" and batch < 2:
         raise ValueError(f"train.batch_size={batch}: the mss estimator needs at least 2 examples per batch")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_positive_int
-from ..io import one_line
+from ..io import describe_load_error
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def load_dsprites_npz(path) -> ArrayFactorDataset:
                 raise ValueError(f"it lacks keys {sorted(missing)}")
             imgs = data["imgs"][:, None]
     except Exception as exc:  # not a zip, truncated, pickled objects (refused), or the wrong arrays
-        raise ValueError(f"{path} is not the official dSprites npz ({one_line(exc)})") from None
+        raise ValueError(f"{path} is not the official dSprites npz ({describe_load_error(exc)})") from None
     return ArrayFactorDataset(imgs, DSPRITES_FACTORS, DSPRITES_SIZES, dsprites_factor_values())
 
 

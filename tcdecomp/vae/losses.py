@@ -22,11 +22,13 @@ discriminator's gradients and DIP-VAE takes the covariance of the global batch's
 """
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._checks import check_choice, check_positive_int
+from .._checks import check_choice, check_positive_float, check_positive_int, check_weight
 from ..distributed import all_gather_rows, average_gradients
 from ..plans import contiguous_groups
 from ..posterior import Posterior, PosteriorBank
@@ -67,7 +69,7 @@ class BetaVAE(VAELoss):
     name = "beta_vae"
 
     def __init__(self, beta: float = 4.0):
-        self.beta = float(beta)
+        self.beta = check_weight(beta, "loss.beta")
 
     def __call__(self, model, x):
         out, log_px, kl = self.base_terms(model, x)
@@ -85,14 +87,16 @@ class TCFamily(VAELoss):
     def __init__(self, dataset_size: int, beta: float = 6.0, group_size: int = 1, gamma: float = 0.0,
                  alpha: float = 1.0, lam: float = 1.0, estimator: str = "mss", bank_capacity: int | None = None):
         self.dataset_size = check_positive_int(dataset_size, "dataset_size")
-        self.group_size = check_positive_int(group_size, "group_size")
-        self.alpha, self.beta, self.gamma, self.lam = float(alpha), float(beta), float(gamma), float(lam)
-        self.estimator = check_choice(estimator, ESTIMATORS, "estimator")
+        self.group_size = check_positive_int(group_size, "loss.group_size")
+        self.alpha, self.beta = check_weight(alpha, "loss.alpha"), check_weight(beta, "loss.beta")
+        self.gamma, self.lam = check_weight(gamma, "loss.gamma"), check_weight(lam, "loss.lam")
+        self.estimator = check_choice(estimator, ESTIMATORS, "loss.estimator")
         self.bank = None
         if estimator == "bank":
-            self.bank = PosteriorBank(check_positive_int(bank_capacity or 4096, "bank_capacity"))
+            self.bank = PosteriorBank(check_positive_int(4096 if bank_capacity is None else bank_capacity,
+                                                         "loss.bank_capacity"))
         elif bank_capacity is not None:
-            raise ValueError("bank_capacity only applies to estimator='bank'")
+            raise ValueError("loss.bank_capacity only applies to loss.estimator='bank'")
 
     def sets(self, latent_dim: int):
         """The joint, then the groups (when grouped), then the single dims: one fused pass evaluates all."""
@@ -162,6 +166,7 @@ class BetaTCVAE(TCFamily):
     """beta-TCVAE (Chen et al. 2018): TC on single dims, weight beta."""
 
     name = "beta_tcvae"
+    fixed_parameters = ("group_size", "gamma")
 
     def __init__(self, dataset_size: int, beta: float = 6.0, **kw):
         super().__init__(dataset_size, beta=beta, group_size=1, gamma=0.0, **kw)
@@ -172,6 +177,7 @@ class BetaSTCVAE(TCFamily):
     dependence within a group is left free (gamma = 0). group_size = 1 is beta-TCVAE."""
 
     name = "beta_stcvae"
+    fixed_parameters = ("gamma",)
 
     def __init__(self, dataset_size: int, group_size: int = 2, beta: float = 6.0, **kw):
         super().__init__(dataset_size, beta=beta, group_size=group_size, gamma=0.0, **kw)
@@ -200,7 +206,9 @@ class FactorVAE(VAELoss):
     name = "factorvae"
 
     def __init__(self, latent_dim: int, gamma: float = 6.4, hidden: int = 1000, lr: float = 1e-4):
-        self.gamma = float(gamma)
+        self.gamma = check_weight(gamma, "loss.gamma")
+        hidden = check_positive_int(hidden, "loss.hidden")
+        lr = check_positive_float(lr, "loss.lr")
         self.discriminator = nn.Sequential(
             nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
             nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 2),
@@ -243,8 +251,8 @@ class DIPVAE(VAELoss):
     name = "dipvae"
 
     def __init__(self, lambda_od: float = 10.0, lambda_d: float | None = None):
-        self.lambda_od = float(lambda_od)
-        self.lambda_d = 10.0 * self.lambda_od if lambda_d is None else float(lambda_d)
+        self.lambda_od = check_weight(lambda_od, "loss.lambda_od")
+        self.lambda_d = 10.0 * self.lambda_od if lambda_d is None else check_weight(lambda_d, "loss.lambda_d")
 
     def __call__(self, model, x):
         out, log_px, kl = self.base_terms(model, x)
@@ -272,13 +280,29 @@ LOSSES = {
 
 def build_loss(name: str, *, dataset_size: int, latent_dim: int, **params) -> VAELoss:
     """A loss by name with its parameters (unknown parameters raise)."""
-    check_choice(name, tuple(LOSSES), "loss")
+    check_choice(name, tuple(LOSSES), "loss.name")
     cls = LOSSES[name]
+    known = loss_parameters(cls)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(f"loss.{unknown[0]} is not a parameter of {name}; its parameters are {known}")
     if issubclass(cls, TCFamily):
         params["dataset_size"] = dataset_size
     if cls is FactorVAE:
         params["latent_dim"] = latent_dim
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ValueError(f"bad parameters for loss {name!r}: {exc}") from None
+    return cls(**params)
+
+
+#: set by the training loop, not by the config
+_SUPPLIED = ("self", "dataset_size", "latent_dim")
+
+
+def loss_parameters(cls) -> list[str]:
+    """The config keys a loss class takes (its own keywords, and TCFamily's where it passes **kw on)."""
+    names, spec = [], inspect.signature(cls.__init__).parameters
+    for p in spec.values():
+        if p.kind is p.VAR_KEYWORD:
+            names += [q for q in loss_parameters(TCFamily) if q not in names]
+        elif p.name not in _SUPPLIED and p.kind is not p.VAR_POSITIONAL:
+            names.append(p.name)
+    return [n for n in names if n not in getattr(cls, "fixed_parameters", ())]

@@ -240,7 +240,9 @@ def execute_run(run: dict, out_dir: str, evaluate_cfg: dict) -> dict:
     trained = train(config, resume="auto", progress=False, wait_for_lock=True)
     result = evaluate(trained, None, num_samples=evaluate_cfg.get("num_samples", 2000),
                       mig_points=evaluate_cfg.get("mig_points"), with_mig=evaluate_cfg.get("mig", False))
-    return {"id": run["id"], "label": run["label"], "config": run["config"], "seconds": time.time() - start,
+    full = config.to_dict()  # every key, defaults included, so summaries never miss one
+    full["train"].pop("out_dir")
+    return {"id": run["id"], "label": run["label"], "config": full, "seconds": time.time() - start,
             "pid": os.getpid(), **result}
 
 

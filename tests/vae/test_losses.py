@@ -126,5 +126,7 @@ def test_build_loss_by_name():
     assert isinstance(build_loss("beta_stcvae", dataset_size=100, latent_dim=4, group_size=2), BetaSTCVAE)
     with pytest.raises(ValueError, match="loss"):
         build_loss("vqvae", dataset_size=100, latent_dim=4)
-    with pytest.raises(ValueError, match="bad parameters"):
+    with pytest.raises(ValueError, match="loss.group_size is not a parameter of beta_vae"):
         build_loss("beta_vae", dataset_size=100, latent_dim=4, group_size=2)
+    with pytest.raises(ValueError, match="loss.group_size is not a parameter of beta_tcvae"):
+        build_loss("beta_tcvae", dataset_size=100, latent_dim=4, group_size=2)
