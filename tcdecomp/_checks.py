@@ -124,7 +124,7 @@ RANK_TOLERANCE_EPSILONS = 1000.0
 
 
 def check_not_constant(x: np.ndarray, name: str = "x") -> None:
-    const = np.flatnonzero(np.ptp(x, axis=0) == 0).tolist()
+    const = np.flatnonzero(np.all(x == x[:1], axis=0)).tolist()
     if const:
         raise ValueError(f"{name} has constant columns {const}; TC is undefined for a degenerate dim, drop them")
 
@@ -138,7 +138,8 @@ def check_linearly_independent(x: np.ndarray, epsilon: float, name: str = "x") -
     n, d = x.shape
     if n <= d or d < 2:
         return
-    centred = x - x.mean(axis=0)
+    centred = x / np.max(np.abs(x), axis=0)  # first to unit range, so that no square overflows
+    centred = centred - centred.mean(axis=0)
     standardised = centred / np.sqrt(np.mean(centred * centred, axis=0))
     r = np.linalg.qr(standardised, mode="r")
     _, singular, vt = np.linalg.svd(r)

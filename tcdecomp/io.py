@@ -135,7 +135,8 @@ class DirectoryLock:
 
     A second holder fails at once with a one-line ``ValueError`` naming the holder, or with
     ``wait=True`` blocks until the lock is free. The folder is created if needed; a path that
-    is a file is refused.
+    is a file is refused. The new holder removes the temp files of a killed writer's
+    unfinished atomic writes.
     """
 
     def __init__(self, folder, purpose: str, wait: bool = False):
@@ -165,6 +166,8 @@ class DirectoryLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} ({self.purpose}, since {time.strftime('%H:%M:%S')})".encode(), 0)
         self._fd = fd
+        for stale in self.folder.glob(".*.tmp"):  # a killed writer's unfinished atomic writes: never renamed
+            stale.unlink(missing_ok=True)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -141,6 +141,9 @@ class Posterior(Source):
                 raise ValueError("num_samples only applies to estimator='exact'; minibatch estimators draw one z per row")
             num_samples = check_positive_int(num_samples, "num_samples")
         self.z = self._check_or_sample_z(z, num_samples, generator)
+        if self.z.shape[0] < 2:
+            name = "z" if z is not None else ("num_samples" if estimator == "exact" else "mu")
+            raise ValueError(f"{name} gives one sample z; an estimate with a standard error needs at least 2")
         needs_float64(self.z, self.mu, self.logvar)  # refuses, here, magnitudes that no precision can evaluate
 
     def _check_dataset_size(self, dataset_size, M: int) -> int:

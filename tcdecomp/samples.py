@@ -97,25 +97,33 @@ class Samples(Source):
             raise ValueError(f"x has n={n} rows for D={d} dims; method={method!r} needs n > D (use more samples)")
         # The same data checks for every method: a degenerate dim or an exact linear relation has infinite TC.
         check_not_constant(self.x)
-        check_linearly_independent(self.x, input_epsilon(x))
+        # Rescaling a column changes no TC term (each set's entropy moves by the log scales of its dims,
+        # which cancel in every term), and keeps squares of data near 1e300 or 1e-300 representable.
+        self._scaled = self.x / np.max(np.abs(self.x), axis=0)
+        check_linearly_independent(self._scaled, input_epsilon(x))
         self.total_path = check_choice(total_path, PATH_NAMES[:3] + ("direct",), "total_path")
         if neural is not None and not isinstance(neural, NeuralConfig):
             raise ValueError(f"neural must be a tcdecomp.neural.NeuralConfig, got {type(neural).__name__}")
         self.neural = neural or NeuralConfig(seed=random_state)
         if method in NEURAL_METHODS:
-            self._neural_x = (self.x - self.x.mean(0)) / self.x.std(0)
+            self._neural_x = (self._scaled - self._scaled.mean(0)) / self._scaled.std(0)
             self._pair_cache: dict = {}
         if method == "knn":
             if n <= self.k:
                 raise ValueError(f"k={self.k} must be below the number of samples n={n}")
-            self._knn_x = break_ties(self.x, input_epsilon(x), random_state)
+            # One scale for every column: KSG's max-norm neighbourhoods are unchanged by it.
+            self._knn_x = break_ties(self.x / np.max(np.abs(self.x)), input_epsilon(x), random_state)
         if method == "student_t":
             try:
-                self._loc, self._cov, self.df_ = fit_student_t(self.x)
-            except np.linalg.LinAlgError:
-                raise ValueError("the scale matrix of x is singular; x has linearly dependent columns") from None
+                with np.errstate(over="raise", divide="raise", invalid="raise"):
+                    self._loc, self._cov, self.df_ = fit_student_t(self._scaled)
+            except (np.linalg.LinAlgError, FloatingPointError):
+                # On data with a point mass (many repeated values) the likelihood grows without bound as the
+                # scale collapses onto it: there is no maximum to report.
+                raise ValueError("x: the Student-t fit degenerates (its scale collapses onto repeated values); "
+                                 "method='student_t' needs continuous data, use 'copula' or 'knn'") from None
         if method in ("gaussian", "copula"):
-            data = normal_scores(self.x) if method == "copula" else self.x
+            data = normal_scores(self.x) if method == "copula" else self._scaled
             self._centred = data - data.mean(axis=0)
             # R of a QR of the centred data: every covariance block's log det and whitening, without
             # forming the covariance (which squares the condition number).
@@ -133,7 +141,7 @@ class Samples(Source):
                 chol = np.linalg.cholesky(self._cov[np.ix_(idx, idx)])
                 logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
                 values[j] = -(0.5 * (logdet - logdet_bias(n, d)) + t_entropy_offset(d, self.df_))
-                per_sample[:, j] = t_log_density(self.x[:, idx], self._loc[idx], chol, self.df_)
+                per_sample[:, j] = t_log_density(self._scaled[:, idx], self._loc[idx], chol, self.df_)
                 continue
             # cov_SS = R_S^T R_S / (n - 1) with R_S the R factor of the set's columns of R.
             r_set = np.linalg.qr(self._r[:, idx], mode="r")

@@ -26,6 +26,8 @@ from .source import Source
 #: differences of values of size df log df cancel catastrophically (0.25 nats off at df = 1e14).
 ASYMPTOTIC_HALF_DF = 100.0
 LOG_2PI = math.log(2.0 * math.pi)
+#: the smallest df accepted: c(d) grows like d / df, so its differences keep about 1e-16 / df nats of precision
+MIN_DF = 1e-6
 
 
 def _log_gamma_ratio_excess(a: float, h: float) -> float:
@@ -61,8 +63,9 @@ class StudentT(Source):
 
     def __init__(self, scale, df: float):
         self.scale = check_covariance(scale, "scale")
-        if isinstance(df, bool) or not isinstance(df, (int, float)) or not math.isfinite(df) or df <= 0:
-            raise ValueError(f"df must be a positive number of degrees of freedom, got {df!r}")
+        if isinstance(df, bool) or not isinstance(df, (int, float)) or not math.isfinite(df) or df < MIN_DF:
+            raise ValueError(f"df must be a finite number of degrees of freedom >= {MIN_DF}, got {df!r} (below it the "
+                             "entropies grow like d/df and their differences lose every digit)")
         self.df = float(df)
         self.n_dims = self.scale.shape[0]
 

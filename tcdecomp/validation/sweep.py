@@ -58,6 +58,10 @@ except ModuleNotFoundError:  # Python 3.10
 log = logging.getLogger(__name__)
 
 RESULTS = "results.jsonl"
+#: the sweep definition a store was started with: its records mean nothing under another one
+SPEC_FILE = "sweep.json"
+#: what a re-run may change: the grid (runs are independent, keyed by config hash) and where runs execute
+SPEC_FREE_KEYS = ("grid", "workers", "backend", "local", "ray", "submitit")
 KINDS = ("capacity_grouping", "mig")
 TOP_KEYS = {"name", "kind", "workers", "base", "grid", "variants", "evaluate", "backend", "local", "ray", "submitit"}
 EVALUATE_KEYS = {"num_samples": "a positive integer", "mig": "true or false", "mig_points": "a positive integer"}
@@ -221,6 +225,27 @@ def read_results(path) -> list[dict]:
     return out
 
 
+def _check_same_sweep(out: Path, spec: dict) -> None:
+    """Record the sweep's definition in a new store; refuse to add to a store started under another one."""
+    from ..io import atomic_write_text
+    from ..vae.config import changed_keys
+
+    fixed = {k: v for k, v in spec.items() if k not in SPEC_FREE_KEYS}
+    path = out / SPEC_FILE
+    if path.exists():
+        try:
+            before = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise ValueError(f"{path} is corrupted; move the folder aside or restore the file") from None
+        changed = changed_keys(before, json.loads(json.dumps(fixed)), allowed=())
+        if changed:
+            raise ValueError(f"{out} holds a sweep started with another definition: {'; '.join(changed)}; "
+                             "only the grid, workers and backend may change (use another --out-dir)")
+    elif (out / RESULTS).exists():
+        log.warning("%s has results but no %s (an older store); recording this sweep's definition", out, SPEC_FILE)
+    atomic_write_text(path, json.dumps(fixed, indent=2, sort_keys=True))
+
+
 def execute_run(run: dict, out_dir: str, evaluate_cfg: dict) -> dict:
     """Train and evaluate one run (in a worker process, one thread); returns its record."""
     import torch
@@ -262,6 +287,7 @@ def run_sweep(spec: dict, out_dir, workers: int | None = None, progress: bool = 
     options = {**spec.get(backend, {}), **(options or {})}
     out = Path(out_dir)
     with DirectoryLock(out, "sweep"):
+        _check_same_sweep(out, spec)
         store = out / RESULTS
         done = {r["id"] for r in read_results(store)}
         todo = [r for r in expand(spec) if r["id"] not in done]
