@@ -41,7 +41,9 @@ def logdet_bias(n: int, d: int) -> float:
 
 
 def tc_plugin_bias(n: int, d: int) -> float:
-    """``b(n, D)``: how much the uncorrected Gaussian plug-in TC is high on average."""
+    """``b(n, D)``: how much the uncorrected Gaussian plug-in TC is high on average (n rows > D dims)."""
+    d = check_positive_int(d, "d")
+    n = check_positive_int(n, "n", minimum=d + 1)
     i = np.arange(1, d + 1)
     return float(0.5 * np.sum(digamma((n - 1) / 2.0) - digamma((n - i) / 2.0)))
 

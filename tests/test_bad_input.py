@@ -17,7 +17,8 @@ from tcdecomp import (
     line_plan,
     top_down_plan,
 )
-from tcdecomp.kernels import mss_log_weights
+from tcdecomp import tc_plugin_bias
+from tcdecomp.kernels import StructuredLogWeights, mss_log_weights
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((50, 4))
@@ -95,6 +96,9 @@ CASES = {
     "mss single example": (lambda: Posterior(MU[:1], LV[:1], dataset_size=100), "mss"),
     "num_samples for mss": (lambda: Posterior(MU, LV, dataset_size=100, num_samples=10), "num_samples"),
     "constant column": (lambda: Samples(np.c_[X, np.ones(50)]), "constant"),
+    "plug-in bias n <= D": (lambda: tc_plugin_bias(3, 5), "n must"),
+    "structured weight NaN": (lambda: StructuredLogWeights(math.nan, 0.0, 0.0, 4), "own"),
+    "structured weight period": (lambda: StructuredLogWeights(0.0, 0.0, 0.0, 0), "period"),
 }
 
 

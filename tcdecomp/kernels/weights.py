@@ -24,6 +24,14 @@ class StructuredLogWeights:
     rest: float
     period: int
 
+    def __post_init__(self):
+        for name in ("own", "designated", "rest"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value == math.inf:
+                raise ValueError(f"StructuredLogWeights.{name} must be a finite log-weight or -inf, got {value!r}")
+        if isinstance(self.period, bool) or not isinstance(self.period, int) or self.period < 1:
+            raise ValueError(f"StructuredLogWeights.period must be a positive integer, got {self.period!r}")
+
     def tile(self, b0: int, b1: int, m0: int, m1: int, dtype=torch.float32, device=None) -> torch.Tensor:
         """Rows b0:b1, columns m0:m1 of the dense matrix."""
         rows = torch.arange(b0, b1, device=device)[:, None]
