@@ -1,4 +1,5 @@
 """Peak resident memory of a block of code, measured by the kernel (Linux /proc)."""
+
 from __future__ import annotations
 
 import re

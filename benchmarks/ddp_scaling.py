@@ -8,6 +8,7 @@ cuda``, one GPU per process); the threads per process are ``--threads-total / N`
     python3 benchmarks/ddp_scaling.py                      # 1 and 2 processes, CPU
     python3 benchmarks/ddp_scaling.py --nproc 1 2 4 --batch 256 --steps 20
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ def _worker(rank, world, port, args, queue):
     device = f"cuda:{rank}" if cuda else "cpu"
     if cuda:
         torch.cuda.set_device(device)
-    config = load_config(DEMO, [f"train.batch_size={args.batch}", f"loss.estimator=\"{args.estimator}\""])
+    config = load_config(DEMO, [f"train.batch_size={args.batch}", f'loss.estimator="{args.estimator}"'])
     run = build_run(config)
     run.model.to(device)
     run.loss.distributed = world > 1
@@ -52,7 +53,7 @@ def _worker(rank, world, port, args, queue):
     times = []
     for step in range(args.warmup + args.steps):
         idx = run.train_idx[torch.randint(len(run.train_idx), (args.batch,), generator=g).numpy()]
-        x = run.dataset.images(idx[rank * local:(rank + 1) * local]).to(device)
+        x = run.dataset.images(idx[rank * local : (rank + 1) * local]).to(device)
         dist.barrier()
         start = time.perf_counter()
         total, _ = run.loss(model, x)
@@ -87,8 +88,10 @@ def main(argv=None):
     parser.add_argument("--threads-total", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     ctx = mp.get_context("spawn")
-    print(f"demo config (conv, D=10, beta-STCVAE i=2, {args.estimator}), global batch {args.batch}, {args.device}, "
-          f"median of {args.steps} steps after {args.warmup} warm-up")
+    print(
+        f"demo config (conv, D=10, beta-STCVAE i=2, {args.estimator}), global batch {args.batch}, {args.device}, "
+        f"median of {args.steps} steps after {args.warmup} warm-up"
+    )
     print(f"{'processes':>9} {'local batch':>11} {'step (s)':>9} {'vs 1 process':>13}")
     base = None
     for n in args.nproc:

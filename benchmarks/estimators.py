@@ -2,7 +2,7 @@
 
 The aggregate posterior is q(z) = (1/N) sum_n N(A u_n, diag sigma_n^2), u_n ~ N(0, I),
 A a random mixing matrix with unit-variance rows, sigma ~ U(0.1, 0.5), D = 10
-(issue 2, item 3). The reference TC uses the exact log q over all N components on
+(the project's accuracy targets). The reference TC uses the exact log q over all N components on
 many draws from q(z), with its Monte-Carlo error. Each minibatch estimator is run on
 random minibatches (uniform without replacement; the bank holds K other examples,
 as the preceding minibatches of an epoch would) and summarised by bias, std, RMSE.
@@ -12,9 +12,10 @@ very same samples z (an unbiased Monte-Carlo estimate of TC, since z ~ q(z)), an
 bias is the mean of (estimate - exact on the same z), with its standard error. The
 unpaired difference to the reference is printed too; the two agree within their errors.
 
-    python3 benchmarks/estimators.py                       # N = 2000 and 20000, the issue's sizes
+    python3 benchmarks/estimators.py                       # N = 2000 and 20000
     python3 benchmarks/estimators.py --sizes 2000 --repeats 10 --ref-samples 20000   # quicker
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,7 +61,7 @@ def estimate(mu, logvar, estimator, B, K, rng, g):
     kw = {}
     if estimator == "bank":
         bank = PosteriorBank(K)
-        bank.update(mu[perm[B:B + K]], logvar[perm[B:B + K]])
+        bank.update(mu[perm[B : B + K]], logvar[perm[B : B + K]])
         kw["bank"] = bank
     post = Posterior(mu[batch], logvar[batch], dataset_size=N, estimator=estimator, generator=g, **kw)
     with torch.no_grad():
@@ -85,7 +86,10 @@ def main():
         mu, logvar = mixture_posterior(N, args.dims, args.seed)
         t0 = time.perf_counter()
         ref, ref_se = reference_tc(mu, logvar, args.ref_samples, args.seed + 1)
-        print(f"N={N}: reference TC = {ref:.4f} ± {ref_se:.4f} nats (exact log q, {args.ref_samples} samples, {time.perf_counter() - t0:.0f} s)")
+        print(
+            f"N={N}: reference TC = {ref:.4f} ± {ref_se:.4f} nats (exact log "
+            f"q, {args.ref_samples} samples, {time.perf_counter() - t0:.0f} s)"
+        )
         for estimator in ("mws", "mss", "bank"):
             for B in args.batches:
                 if B > N:
@@ -95,28 +99,51 @@ def main():
                 values, diffs = pairs[:, 0], pairs[:, 0] - pairs[:, 1]
                 bias, bias_se = diffs.mean(), diffs.std(ddof=1) / math.sqrt(len(diffs))
                 std = values.std(ddof=1)
-                rows.append((N, estimator, B, K, values.mean(), bias, bias_se, values.mean() - ref, std, math.sqrt(bias**2 + std**2)))
+                rows.append(
+                    (
+                        N,
+                        estimator,
+                        B,
+                        K,
+                        values.mean(),
+                        bias,
+                        bias_se,
+                        values.mean() - ref,
+                        std,
+                        math.sqrt(bias**2 + std**2),
+                    )
+                )
         print_table([r for r in rows if r[0] == N])
     check_targets(rows)
 
 
 def print_table(rows):
-    print(f"{'N':>6} {'estimator':>9} {'B':>5} {'K':>5} {'mean':>8} {'bias':>8} {'± se':>6} {'mean-ref':>9} {'std':>7} {'RMSE':>7}")
+    print(
+        f"{'N':>6} {'estimator':>9} {'B':>5} {'K':>5} {'mean':>8} "
+        f"{'bias':>8} {'± se':>6} {'mean-ref':>9} {'std':>7} {'RMSE':>7}"
+    )
     for N, est, B, K, mean, bias, bias_se, unpaired, std, rmse in rows:
-        print(f"{N:>6} {est:>9} {B:>5} {K:>5} {mean:>8.3f} {bias:>+8.3f} {bias_se:>6.3f} {unpaired:>+9.3f} {std:>7.3f} {rmse:>7.3f}")
+        print(
+            f"{N:>6} {est:>9} {B:>5} {K:>5} {mean:>8.3f} {bias:>+8.3f} "
+            f"{bias_se:>6.3f} {unpaired:>+9.3f} {std:>7.3f} {rmse:>7.3f}"
+        )
     if any(r[1] == "mws" for r in rows):
-        print("note: mws is beta-TCVAE's formula, -log(N M) for every set; that constant is no density normalisation,"
-              " so its values are offset by about D log N - log M (gradients are unaffected)")
+        print(
+            "note: mws is beta-TCVAE's formula, -log(N M) for every set; that constant is no density normalisation,"
+            " so its values are offset by about D log N - log M (gradients are unaffected)"
+        )
 
 
 def check_targets(rows):
-    # Targets from issue 2, item 3 (the best published estimator is about 0.45 nats off at N=20000, B=1024).
+    # The project's targets (the best published estimator is about 0.45 nats off at N=20000, B=1024).
     targets = [(2000, "mss", 1024, 0.05), (20000, "bank", 1024, 0.15)]
     for N, est, B, bar in targets:
         for r in rows:
             if r[:3] == (N, est, B):
                 verdict = "meets" if abs(r[5]) <= bar else "MISSES"
-                print(f"target N={N} {est} B={B} (K={r[3]}): |bias| {abs(r[5]):.3f} ± {r[6]:.3f} {verdict} the bar {bar}")
+                print(
+                    f"target N={N} {est} B={B} (K={r[3]}): |bias| {abs(r[5]):.3f} ± {r[6]:.3f} {verdict} the bar {bar}"
+                )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """Full-data-set exact evaluation at dSprites scale: N = 737,280 posteriors, D = 10,
 10,000 samples from q(z), sets = the joint plus the 10 single dims (what an ELBO
-decomposition needs). Issue 3's bar: within 5 minutes on 2 CPU cores; beta-TCVAE's
+decomposition needs). The project's target: within 5 minutes on 2 CPU cores; beta-TCVAE's
 reference structure extrapolates to about 84 minutes on this kind of machine.
 
     python3 benchmarks/exact_dsprites.py               # CPU, full size
     python3 benchmarks/exact_dsprites.py --device cuda
     python3 benchmarks/exact_dsprites.py --N 73728     # a tenth, to extrapolate quickly
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,10 @@ def main():
     sync()
     secs = time.perf_counter() - start
     pairs = args.samples * args.N
-    print(f"exact TC over N={args.N}, D={args.D}, {args.samples} samples, joint + {args.D} dims on {args.device} "
-          f"({torch.get_num_threads()} threads): {secs:.1f} s, {secs / pairs * 1e9:.1f} ns per (sample, posterior) pair")
+    print(
+        f"exact TC over N={args.N}, D={args.D}, {args.samples} samples, joint + {args.D} dims on {args.device} "
+        f"({torch.get_num_threads()} threads): {secs:.1f} s, {secs / pairs * 1e9:.1f} ns per (sample, posterior) pair"
+    )
     print(f"TC = {float(tc):.4f} ± {tc.stderr:.4f} nats")
     if args.N != 737280 or args.samples != 10000:
         print(f"extrapolated to N=737280, 10000 samples: {secs * 737280 * 10000 / pairs / 60:.1f} min")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check for the Triton kernel (issue 3): the kernel tests compiled for real, then the
+# GPU check for the Triton kernel: the kernel tests compiled for real, then the
 # benchmarks. Results go under $OUT (default ./gpu-results). Run from the repository root:
 #   OUT=gpu-results bash benchmarks/gpu_check.sh
 set -uo pipefail

@@ -2,13 +2,13 @@
 
 CPU mode (default): forward+backward extra peak memory of naive and chunked (each in
 a fresh subprocess, from the kernel's peak-RSS counter) and time on one thread, with
-the ratios naive / chunked. Issue 2's bar: memory ratio >= 20 and time ratio >= 1 at
+the ratios naive / chunked. The project's target: memory ratio >= 20 and time ratio >= 1 at
 B = M = 4096, D = 32, sets = the D/2 pairs plus the joint.
 
-    python3 benchmarks/group_logsumexp.py                 # the issue's size
+    python3 benchmarks/group_logsumexp.py                 # the default size
     python3 benchmarks/group_logsumexp.py --B 1024 --D 10 # another size
 
-GPU sweep (issue 3): B = M in {1024, 4096, 16384}, D in {10, 64}, sets in {joint,
+GPU sweep: B = M in {1024, 4096, 16384}, D in {10, 64}, sets in {joint,
 D/2 pairs + joint, D singles + joint}; forward and forward+backward times (CUDA
 events, median of repeats) and peak memory (torch.cuda.max_memory_allocated) of
 naive, chunked and Triton, with the ratios against Triton. Naive runs that do not
@@ -16,6 +16,7 @@ fit in memory print OOM.
 
     python3 benchmarks/group_logsumexp.py --sweep --device cuda
 """
+
 from __future__ import annotations
 
 import argparse
@@ -126,8 +127,13 @@ def sweep(args):
         "chunked": partial(group_logsumexp, backend="torch"),
         "triton": partial(group_logsumexp, backend="triton"),
     }
-    print(f"device: {torch.cuda.get_device_name() if device.startswith('cuda') else device} (times: median wall ms after a warm-up call)")
-    header = f"{'B=M':>6} {'D':>3} {'sets':>14} {'pass':>8} " + " ".join(f"{v + ' ms':>11} {v + ' MiB':>11}" for v in variants)
+    print(
+        f"device: {torch.cuda.get_device_name() if device.startswith('cuda') else device} "
+        "(times: median wall ms after a warm-up call)"
+    )
+    header = f"{'B=M':>6} {'D':>3} {'sets':>14} {'pass':>8} " + " ".join(
+        f"{v + ' ms':>11} {v + ' MiB':>11}" for v in variants
+    )
     print(header + f" {'naive/triton':>13} {'chunked/triton':>15}")
     for B in args.sizes:
         for D in (10, 64):
@@ -144,12 +150,17 @@ def sweep(args):
                             cells.append(f"{'OOM':>11} {'-':>11}")
                     ratio = lambda a: f"{ms[a] / ms['triton']:.2f}x" if a in ms and "triton" in ms else "-"
                     pass_name = "fwd+bwd" if backward else "fwd"
-                    print(f"{B:>6} {D:>3} {kind:>14} {pass_name:>8} " + " ".join(cells) + f" {ratio('naive'):>13} {ratio('chunked'):>15}", flush=True)
+                    print(
+                        f"{B:>6} {D:>3} {kind:>14} {pass_name:>8} "
+                        + " ".join(cells)
+                        + f" {ratio('naive'):>13} {ratio('chunked'):>15}",
+                        flush=True,
+                    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sweep", action="store_true", help="the GPU sweep of issue 3")
+    parser.add_argument("--sweep", action="store_true", help="the GPU sweep (B = M up to 16384)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384])
     parser.add_argument("--B", type=int, default=4096)
@@ -163,7 +174,10 @@ def main():
         return child(args)
     if args.sweep:
         return sweep(args)
-    print(f"group_logsumexp forward+backward, B={args.B} M={args.M} D={args.D}, sets = {args.D // 2} pairs + joint, float32, CPU")
+    print(
+        f"group_logsumexp forward+backward, B={args.B} M={args.M} "
+        f"D={args.D}, sets = {args.D // 2} pairs + joint, float32, CPU"
+    )
     mem = {v: measure_memory(args, v) for v in ("naive", "chunked")}
     secs = {v: measure_time(args, v, args.repeats) for v in ("naive", "chunked")}
     print(f"{'variant':<10}{'extra peak MiB':>16}{'seconds (1 thread)':>22}")

@@ -1,7 +1,8 @@
 """Time of the KSG (knn) TC estimate against n: the ratio time / (n log n) should stay flat.
 
-    python3 benchmarks/knn_scaling.py
+python3 benchmarks/knn_scaling.py
 """
+
 from __future__ import annotations
 
 import math

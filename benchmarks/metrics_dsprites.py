@@ -1,15 +1,16 @@
 """Evaluation cost at dSprites scale (N = 737,280 posteriors, D = 10) on CPU.
 
 * the density pass of the ELBO decomposition: 10,000 draws from q(z), exact log q for the
-  joint, the 5 groups of a group-size-2 model and the 10 single dims (issue 4's bar: 5 min);
-* MIG, sampled (Chen et al. 2018) and discretised (20 bins) (issue 4's bar: 15 min; the
-  reference code takes about 7 hours by the issue's extrapolation).
+  joint, the 5 groups of a group-size-2 model and the 10 single dims (target: 5 min);
+* MIG, sampled (Chen et al. 2018) and discretised (20 bins) (target: 15 min; the
+  reference code takes about 7 hours by extrapolation).
 The posteriors are synthetic (each latent a noisy function of one or two factors), which
 costs the same as a trained encoder's.
 
     python3 benchmarks/metrics_dsprites.py
     python3 benchmarks/metrics_dsprites.py --subsample 10   # every 10th image, a quick look
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,11 @@ def main():
     start = time.perf_counter()
     discrete = mig_discrete(mu, classes)
     t_discrete = time.perf_counter() - start
-    print(f"MIG sampled {sampled['mig']:.3f} in {t_sampled:.1f} s; discretised {discrete['mig']:.3f} in {t_discrete:.1f} s"
-          f"   (bar: 900 s together)")
+    print(
+        f"MIG sampled {sampled['mig']:.3f} in {t_sampled:.1f} s; "
+        f"discretised {discrete['mig']:.3f} in {t_discrete:.1f} s"
+        f"   (bar: 900 s together)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ level is scored by bias, variance and MSE over its last 500 steps. The plug-in m
     python3 benchmarks/tc_estimation.py --report docs/estimators.md --from-json out.json
     python3 benchmarks/tc_estimation.py --levels 2 --steps 300 --methods infonce gaussian   # smoke
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tcdecomp import Samples, StudentT  # noqa: E402
-from tcdecomp.neural import NEURAL_METHODS, NeuralConfig, bound, make_network  # noqa: E402
-from tcdecomp.neural import _training_loss  # noqa: E402
+from tcdecomp.neural import (  # noqa: E402
+    NEURAL_METHODS,
+    NeuralConfig,
+    _training_loss,  # noqa: E402
+    bound,
+    make_network,
+)
 from tcdecomp.plans import Plan, Term  # noqa: E402
 from tcdecomp.student_t import t_entropy_offset  # noqa: E402
 
@@ -60,7 +66,7 @@ PATHS = {
 TASKS = ("gaussian", "cubic", "student_t", "mixture")
 PLUGIN_METHODS = ("gaussian", "copula", "student_t", "knn")
 STUDENT_DF = 5.0
-# Published Gaussian-task figures (Bai, Cheng et al. 2023, as quoted in issue 6):
+# Published Gaussian-task figures (Bai, Cheng et al. 2023, their Gaussian-task table):
 # estimates at TC = 2 / 6 / 10 and MSE at TC = 2 / 10.
 PUBLISHED = {
     ("tree", "club"): ((2.63, 7.51, 11.45), (0.45, 2.34)),
@@ -104,7 +110,10 @@ def student_scale(tc: float) -> np.ndarray:
 
 def _mixture_log_density(x, rho):
     """log of 1/2 N(x; R(+rho)) + 1/2 N(x; R(-rho)), R block-diagonal over coordinate pairs."""
-    a, b = np.concatenate([x[:, :DIM], x[:, 2 * DIM:3 * DIM]], 1), np.concatenate([x[:, DIM:2 * DIM], x[:, 3 * DIM:]], 1)
+    a, b = (
+        np.concatenate([x[:, :DIM], x[:, 2 * DIM : 3 * DIM]], 1),
+        np.concatenate([x[:, DIM : 2 * DIM], x[:, 3 * DIM :]], 1),
+    )
     s2 = 1 - rho**2
     base = -math.log(2 * math.pi) - 0.5 * math.log(s2)
     quad = lambda r: (a**2 - 2 * r * a * b + b**2) / (2 * s2)
@@ -122,7 +131,7 @@ def mixture_tc(rho, n=400_000, seed=12345):
     return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mixture_rho(tc: float) -> float:
     lo, hi = 0.0, 0.999
     for _ in range(24):  # bisection on common random numbers (TC grows with rho) to ~1e-7 in rho
@@ -179,7 +188,7 @@ def run_neural(method, path, levels, steps, batch, seed, task, hidden, critic="s
                 with torch.no_grad():
                     total += float(bound(method, net, a, b))
             trace.append(total)
-        results.append(_score(tc, task, trace[-min(500, steps):]))
+        results.append(_score(tc, task, trace[-min(500, steps) :]))
     return results
 
 
@@ -187,7 +196,9 @@ def run_plugin(method, path, levels, n, repeats, seed, task):
     rng = np.random.default_rng(seed)
     results = []
     for tc in levels:
-        values = [float(Samples(sample(tc, n, rng, task), method=method).decompose(PATHS[path]).total) for _ in range(repeats)]
+        values = [
+            float(Samples(sample(tc, n, rng, task), method=method).decompose(PATHS[path]).total) for _ in range(repeats)
+        ]
         results.append(_score(tc, task, values))
     return results
 
@@ -195,8 +206,15 @@ def run_plugin(method, path, levels, n, repeats, seed, task):
 def _score(level, task, values):
     values = np.asarray(values)
     truth, truth_se = true_tc(level, task)
-    return {"level": level, "truth": truth, "truth_se": truth_se, "mean": float(values.mean()),
-            "bias": float(values.mean() - truth), "var": float(values.var()), "mse": float(np.mean((values - truth) ** 2))}
+    return {
+        "level": level,
+        "truth": truth,
+        "truth_se": truth_se,
+        "mean": float(values.mean()),
+        "bias": float(values.mean() - truth),
+        "var": float(values.var()),
+        "mse": float(np.mean((values - truth) ** 2)),
+    }
 
 
 def run_job(job, args):
@@ -226,29 +244,44 @@ def format_rows(result) -> list[str]:
         if result["task"] == "gaussian":
             est, mse = published(result["path"], result["method"], r["level"])
             ref = "" if est is None else f"{est:.2f}" + ("" if mse is None else f" / {mse:.2f}")
-        out.append(f"{result['task']:<9} {result['path']:<5} {result['method']:<9} {r['truth']:>6.2f} {r['mean']:>8.3f} "
-                   f"{r['bias']:>+8.3f} {r['var']:>8.3f} {r['mse']:>8.3f}  {ref}")
+        out.append(
+            f"{result['task']:<9} {result['path']:<5} {result['method']:<9} {r['truth']:>6.2f} {r['mean']:>8.3f} "
+            f"{r['bias']:>+8.3f} {r['var']:>8.3f} {r['mse']:>8.3f}  {ref}"
+        )
     return out
 
 
-HEADER = f"{'task':<9} {'path':<5} {'method':<9} {'TC':>6} {'mean':>8} {'bias':>8} {'var':>8} {'MSE':>8}  published estimate / MSE"
+HEADER = (
+    f"{'task':<9} {'path':<5} {'method':<9} {'TC':>6} {'mean':>8} "
+    f"{'bias':>8} {'var':>8} {'MSE':>8}  published estimate / MSE"
+)
 
 
 def markdown(results, args_line: str, wall: float | None) -> str:
     tasks = [t for t in TASKS if any(r["task"] == t for r in results)]
-    lines = ["# TC estimation benchmark", "",
-             "Generated by `benchmarks/tc_estimation.py` (the protocol of Bai, Cheng et al., AISTATS 2023, "
-             "arXiv 2011.04794; see that script's docstring for the tasks). Neural methods: online, batch 64, "
-             "Adam lr 1e-3, scored over the last 500 steps of each level; plug-in methods: over repeats of fresh samples.",
-             "InfoNCE is capped at log(64) = 4.159 nats per pairwise term, so its tree and line sums are at most "
-             "3 x 4.159 = 12.48 nats and every term above the cap is only a lower bound.", "",
-             f"Command: `{args_line}`" + ("" if not wall else f" ({wall / 60:.1f} min of wall time on this machine)"), ""]
+    lines = [
+        "# TC estimation benchmark",
+        "",
+        "Generated by `benchmarks/tc_estimation.py` (the protocol of Bai, Cheng et al., AISTATS 2023, "
+        "arXiv 2011.04794; see that script's docstring for the tasks). Neural methods: online, batch 64, "
+        "Adam lr 1e-3, scored over the last 500 steps of each level; plug-in methods: over repeats of fresh samples.",
+        "InfoNCE is capped at log(64) = 4.159 nats per pairwise term, so its tree and line sums are at most "
+        "3 x 4.159 = 12.48 nats and every term above the cap is only a lower bound.",
+        "",
+        f"Command: `{args_line}`" + ("" if not wall else f" ({wall / 60:.1f} min of wall time on this machine)"),
+        "",
+    ]
     for task in tasks:
         rows = [r for r in results if r["task"] == task]
         levels = [x["level"] for x in rows[0]["rows"]]
-        lines += [f"## {task}", "", "MSE per TC level (lower is better; bold: best of the task):", "",
-                  "| path | method | " + " | ".join(f"TC={lv:g}" for lv in levels) + " |",
-                  "|---|---|" + "---:|" * len(levels)]
+        lines += [
+            f"## {task}",
+            "",
+            "MSE per TC level (lower is better; bold: best of the task):",
+            "",
+            "| path | method | " + " | ".join(f"TC={lv:g}" for lv in levels) + " |",
+            "|---|---|" + "---:|" * len(levels),
+        ]
         best = [min(r["rows"][i]["mse"] for r in rows) for i in range(len(levels))]
         for r in rows:
             cells = []
@@ -256,16 +289,23 @@ def markdown(results, args_line: str, wall: float | None) -> str:
                 cell = f"{x['mse']:.3f}"
                 cells.append(f"**{cell}**" if x["mse"] == best[i] else cell)
             lines.append(f"| {r['path']} | {r['method']} | " + " | ".join(cells) + " |")
-        lines += ["", "Mean estimate (true TC in the header" + (", Monte-Carlo reference" if task == "mixture" else "")
-                  + "; published figures in brackets):", "",
-                  "| path | method | " + " | ".join(f"{x['truth']:.2f}" for x in rows[0]["rows"]) + " | seconds |",
-                  "|---|---|" + "---:|" * (len(levels) + 1)]
+        lines += [
+            "",
+            "Mean estimate (true TC in the header"
+            + (", Monte-Carlo reference" if task == "mixture" else "")
+            + "; published figures in brackets):",
+            "",
+            "| path | method | " + " | ".join(f"{x['truth']:.2f}" for x in rows[0]["rows"]) + " | seconds |",
+            "|---|---|" + "---:|" * (len(levels) + 1),
+        ]
         for r in rows:
             cells = []
             for x in r["rows"]:
                 est, mse = published(r["path"], r["method"], x["level"]) if task == "gaussian" else (None, None)
-                cells.append(f"{x['mean']:.2f}" + ("" if est is None else f" ({est:.2f}" + ("" if mse is None else
-                                                   f"; MSE {mse:.2f}") + ")"))
+                cells.append(
+                    f"{x['mean']:.2f}"
+                    + ("" if est is None else f" ({est:.2f}" + ("" if mse is None else f"; MSE {mse:.2f}") + ")")
+                )
             lines.append(f"| {r['path']} | {r['method']} | " + " | ".join(cells) + f" | {r['seconds']:.0f} |")
         lines.append("")
     lines += ["![estimate vs true TC](figures/tc_estimation.png)", ""]
@@ -293,8 +333,16 @@ def plot(results, path):
             truth = [x["truth"] for x in rows[0]["rows"]]
             ax.plot(truth, truth, "k--", lw=1, label="true")
             for r in rows:
-                ax.errorbar(truth, [x["mean"] for x in r["rows"]], yerr=[math.sqrt(x["var"]) for x in r["rows"]],
-                            marker="o", ms=3, capsize=2, label=r["method"], color=colours[r["method"]])
+                ax.errorbar(
+                    truth,
+                    [x["mean"] for x in r["rows"]],
+                    yerr=[math.sqrt(x["var"]) for x in r["rows"]],
+                    marker="o",
+                    ms=3,
+                    capsize=2,
+                    label=r["method"],
+                    color=colours[r["method"]],
+                )
             # Diverged or far-off estimators (CLUB, NWJ on heavy tails) would flatten the rest: clip the axis.
             ax.set_ylim(-1, 1.6 * max(truth))
             ax.set_title(f"{task}, {p} path (y clipped at {1.6 * max(truth):.0f})", fontsize=9)
@@ -335,9 +383,15 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="write every result here")
-    parser.add_argument("--from-json", nargs="+", help="skip the runs; report the results in these files "
-                        "(a later file's result replaces an earlier one's for the same task, path and method)")
-    parser.add_argument("--report", help="write a markdown report here and its plot to figures/tc_estimation.png beside it")
+    parser.add_argument(
+        "--from-json",
+        nargs="+",
+        help="skip the runs; report the results in these files "
+        "(a later file's result replaces an earlier one's for the same task, path and method)",
+    )
+    parser.add_argument(
+        "--report", help="write a markdown report here and its plot to figures/tc_estimation.png beside it"
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     wall = None
@@ -348,8 +402,12 @@ def main(argv=None):
             merged.update({(r["task"], r["path"], r["method"]): r for r in saved["results"]})
             commands.append(saved["command"])
             wall += saved.get("seconds") or 0.0
-        order = {(t, p, m): i for i, (t, p, m) in enumerate(
-            (t, p, m) for t in TASKS for p in PATHS for m in list(NEURAL_METHODS) + list(PLUGIN_METHODS))}
+        order = {
+            (t, p, m): i
+            for i, (t, p, m) in enumerate(
+                (t, p, m) for t in TASKS for p in PATHS for m in list(NEURAL_METHODS) + list(PLUGIN_METHODS)
+            )
+        }
         results = sorted(merged.values(), key=lambda r: order.get((r["task"], r["path"], r["method"]), 1 << 30))
         args_line = "`, then `".join(commands)
     else:
@@ -360,8 +418,11 @@ def main(argv=None):
         jobs = [(t, p, m) for t in args.tasks for p in args.paths for m in args.methods]
         # Longest first (neural jobs) so the two workers finish together.
         jobs.sort(key=lambda j: j[2] not in NEURAL_METHODS)
-        print(f"tasks {args.tasks}, TC levels {args.levels}, batch {args.batch}, {args.steps} online steps per level "
-              f"(neural, {args.critic} critic), {args.samples} rows x {args.repeats} repeats (plug-in), {args.workers} workers")
+        print(
+            f"tasks {args.tasks}, TC levels {args.levels}, batch {args.batch}, {args.steps} online steps per level "
+            f"(neural, {args.critic} critic), {args.samples} rows x "
+            f"{args.repeats} repeats (plug-in), {args.workers} workers"
+        )
         print(HEADER, flush=True)
         results = []
         run = functools.partial(run_job, args=args)

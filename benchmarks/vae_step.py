@@ -1,10 +1,11 @@
 """Training-step time of beta-STCVAE against beta-VAE on CPU (conv, B = 256, D = 10).
 
-Issue 4's bar: a beta-STCVAE step costs at most 1.25x a beta-VAE step; the extra work is one
+The project's target: a beta-STCVAE step costs at most 1.25x a beta-VAE step; the extra work is one
 fused group_logsumexp pass over the B x B posterior pairs for all sets.
 
     python3 benchmarks/vae_step.py
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,8 +41,11 @@ def main(batch_size=256, repeats=5):
     print(f"conv VAE, B={batch_size}, D=10, {torch.get_num_threads()} threads; median of {repeats} steps")
     print(f"{'loss':<26}{'s/step':>9}{'ratio':>8}")
     print(f"{'beta-VAE':<26}{base:>9.3f}{1.0:>8.2f}")
-    for name, loss in [("beta-TCVAE (mss)", BetaTCVAE(737280)), ("beta-STCVAE i=2 (mss)", BetaSTCVAE(737280, group_size=2)),
-                       ("beta-STCVAE i=2 (bank 4096)", BetaSTCVAE(737280, group_size=2, estimator="bank", bank_capacity=4096))]:
+    for name, loss in [
+        ("beta-TCVAE (mss)", BetaTCVAE(737280)),
+        ("beta-STCVAE i=2 (mss)", BetaSTCVAE(737280, group_size=2)),
+        ("beta-STCVAE i=2 (bank 4096)", BetaSTCVAE(737280, group_size=2, estimator="bank", bank_capacity=4096)),
+    ]:
         if loss.bank is not None:
             loss.bank.update(torch.randn(4096, 10), torch.zeros(4096, 10))
         t = step_time(loss, x, repeats)

@@ -1,4 +1,5 @@
 """tcdecomp: total correlation estimation and exact decomposition in PyTorch."""
+
 from .decomposition import Decomposition, Estimate
 from .gaussian import Gaussian, gaussian_entropy
 from .kernels import group_logsumexp

@@ -1,4 +1,5 @@
 """Argument checks shared by the public entry points (each error names the argument and the fix)."""
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,9 @@ def _refuse_silent_conversion(value, name: str) -> None:
             return
         complex_, boolean = kind == "c", kind == "b"
     if complex_:
-        raise ValueError(f"{name} is complex; TC is defined for real data: pass the real and imaginary parts as "
-                         "separate columns")
+        raise ValueError(
+            f"{name} is complex; TC is defined for real data: pass the real and imaginary parts as separate columns"
+        )
     if boolean:
         raise ValueError(f"{name} is boolean; cast it to float yourself if you mean 0/1 data")
 
@@ -46,7 +48,11 @@ def input_epsilon(value) -> float:
     """The machine epsilon of the precision ``value`` was given in (float64 for anything else)."""
     dtype = value.dtype if isinstance(value, (np.ndarray, torch.Tensor)) else None
     if isinstance(dtype, torch.dtype):
-        return torch.finfo(dtype).eps if dtype.is_floating_point and dtype != torch.float64 else float(np.finfo(np.float64).eps)
+        return (
+            torch.finfo(dtype).eps
+            if dtype.is_floating_point and dtype != torch.float64
+            else float(np.finfo(np.float64).eps)
+        )
     if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8:
         return float(np.finfo(dtype).eps)
     return float(np.finfo(np.float64).eps)
@@ -55,7 +61,9 @@ def input_epsilon(value) -> float:
 def check_finite_array(arr: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} holds NaN or inf (first at index {tuple(int(i) for i in bad)}); clean or drop those rows")
+        raise ValueError(
+            f"{name} holds NaN or inf (first at index {tuple(int(i) for i in bad)}); clean or drop those rows"
+        )
 
 
 def check_finite_tensor(t: torch.Tensor, name: str) -> None:
@@ -78,16 +86,24 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
 
 def check_positive_float(value, name: str) -> float:
     """A finite number > 0 (ints accepted, bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
 def check_weight(value, name: str) -> float:
     """A finite number >= 0, e.g. a loss weight (ints accepted, bools and strings refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -148,6 +164,8 @@ def check_linearly_independent(x: np.ndarray, epsilon: float, name: str = "x") -
     if len(null):
         weights = np.abs(null).max(axis=0)
         cols = np.flatnonzero(weights > 1e-6 * weights.max()).tolist()
-        raise ValueError(f"{name} has linearly dependent columns {cols} (a standardised singular value "
-                         f"{singular[-1] / singular[0]:.2g} of the largest, below {tolerance / singular[0]:.2g}): "
-                         "their TC is infinite; drop one of them")
+        raise ValueError(
+            f"{name} has linearly dependent columns {cols} (a standardised singular value "
+            f"{singular[-1] / singular[0]:.2g} of the largest, below {tolerance / singular[0]:.2g}): "
+            "their TC is infinite; drop one of them"
+        )

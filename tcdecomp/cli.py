@@ -1,10 +1,11 @@
 """Command line: ``tcdecomp estimate``."""
+
 from __future__ import annotations
 
 import argparse
-import os
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import numpy as np
 import torch
 
 from .gaussian import Gaussian
-from .plans import PATH_NAMES
 from .io import load_arrays, one_line
+from .plans import PATH_NAMES
 from .posterior import ESTIMATORS, Posterior
 from .samples import METHODS, Samples
 
@@ -86,9 +87,15 @@ def _source_from_file(args):
         z = None if arrays.get("z") is None else _float64_tensor(arrays["z"], "z")
         estimator = args.estimator or ("exact" if args.dataset_size is None else "mss")
         generator = torch.Generator().manual_seed(args.seed)
-        return Posterior(mu, logvar, z=z, dataset_size=args.dataset_size, estimator=estimator,
-                         num_samples=args.num_samples if z is None and estimator == "exact" else None,
-                         generator=generator)
+        return Posterior(
+            mu,
+            logvar,
+            z=z,
+            dataset_size=args.dataset_size,
+            estimator=estimator,
+            num_samples=args.num_samples if z is None and estimator == "exact" else None,
+            generator=generator,
+        )
     raise CLIError(f"{args.file} holds keys {sorted(arrays)}; it needs 'x' (samples) or 'mu' and 'logvar' (posteriors)")
 
 
@@ -159,7 +166,9 @@ def _evaluate(args) -> int:
     from .vae.train import restore
 
     run = restore(args.checkpoint)
-    out_dir = args.out_dir or (Path(args.checkpoint) if Path(args.checkpoint).is_dir() else Path(args.checkpoint).parent)
+    out_dir = args.out_dir or (
+        Path(args.checkpoint) if Path(args.checkpoint).is_dir() else Path(args.checkpoint).parent
+    )
     result = evaluate(run, out_dir, num_samples=args.num_samples, mig_points=args.mig_points)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0
@@ -219,13 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     est = sub.add_parser("estimate", help="estimate TC of samples or posteriors and decompose it along a path")
     est.add_argument("file", nargs="?", help="npz/npy/pt holding x (n x D samples), or mu and logvar (+ z)")
-    est.add_argument("--example", action="store_true", help="use a built-in correlated Gaussian, compared with its closed form")
+    est.add_argument(
+        "--example", action="store_true", help="use a built-in correlated Gaussian, compared with its closed form"
+    )
     est.add_argument("--n-example", type=int, help="samples drawn for --example (default 5000)")
     est.add_argument("--path", choices=PATH_NAMES, default="bottom_up", help="decomposition path (default bottom_up)")
     est.add_argument("--levels", type=int, help="bottom_up only: stop after this many pairing levels")
     est.add_argument("--group-size", type=int, help="grouped only: size of the contiguous groups")
     est.add_argument("--method", choices=METHODS, help="estimator for samples x (default gaussian)")
-    est.add_argument("--estimator", choices=ESTIMATORS, help="estimator for posteriors (default exact, or mss with --dataset-size)")
+    est.add_argument(
+        "--estimator", choices=ESTIMATORS, help="estimator for posteriors (default exact, or mss with --dataset-size)"
+    )
     est.add_argument("--dataset-size", type=int, help="N, when mu/logvar are a minibatch of a larger data set")
     est.add_argument("--num-samples", type=int, help="exact estimator: draws from q(z) (default one per example)")
     est.add_argument("-k", type=int, help="neighbours for --method knn (default 3)")
@@ -235,14 +248,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train a VAE of the beta-STCVAE family from a TOML config")
     tr.add_argument("config", nargs="?", help="TOML file with [model], [loss], [data], [train] (defaults without)")
-    tr.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="override a config value, e.g. --set train.steps=500 --set loss.group_size=2")
+    tr.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value, e.g. --set train.steps=500 --set loss.group_size=2",
+    )
     tr.add_argument("--out-dir", help="where checkpoints and metrics go (train.out_dir)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
-    tr.add_argument("--nproc", type=int, default=1,
-                    help="data-parallel processes on this machine (torchrun; gloo on CPU, nccl with train.device=cuda). "
-                         "For several machines launch `torchrun ... -m tcdecomp train` yourself (docs/distributed.md)")
+    tr.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="data-parallel processes on this machine (torchrun; gloo on CPU, nccl with train.device=cuda). "
+        "For several machines launch `torchrun ... -m tcdecomp train` yourself (docs/distributed.md)",
+    )
     tr.set_defaults(handler=_train)
 
     ev = sub.add_parser("evaluate", help="held-out ELBO decomposition, MIG and pictures of a trained model")
@@ -263,8 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("sweep", help="sweep TOML (see tcdecomp.validation.sweep and experiments/)")
     sw.add_argument("--out-dir", help="store and figures (default sweeps/NAME)")
     sw.add_argument("--workers", type=int, help="worker processes (default: the file's, else 1)")
-    sw.add_argument("--backend", choices=["local", "ray", "submitit"],
-                    help="where runs execute (default: the file's backend, else local processes)")
+    sw.add_argument(
+        "--backend",
+        choices=["local", "ray", "submitit"],
+        help="where runs execute (default: the file's backend, else local processes)",
+    )
     sw.add_argument("--ray-address", help="join this Ray cluster (e.g. auto); default: start a local instance")
     sw.add_argument("--quiet", action="store_true")
     sw.set_defaults(handler=_sweep)

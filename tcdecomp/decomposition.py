@@ -1,4 +1,5 @@
 """Results: an estimate with its standard error, and a decomposition into terms."""
+
 from __future__ import annotations
 
 import json
@@ -90,7 +91,7 @@ class Decomposition:
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **kwargs)
 
-    def table(self, reference: "Decomposition | None" = None, digits: int = 4) -> str:
+    def table(self, reference: Decomposition | None = None, digits: int = 4) -> str:
         """Aligned text: one row per term, then the total; with ``reference``, a column of its values."""
         if reference is not None and reference.plan.terms != self.plan.terms:
             raise ValueError("reference must be a decomposition along the same plan")

@@ -11,6 +11,7 @@ each slice and hands each process its own slice. With DDP's averaging of paramet
 gradients this gives exactly the gradient of the mean over processes of the local
 losses, which (with equal local batches) is the single-process loss of the global batch.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,7 +42,7 @@ class _AllGatherRows(torch.autograd.Function):
     def backward(ctx, grad):
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        return grad[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows]
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
 
 
 def _check_equal_rows(x: torch.Tensor) -> None:
@@ -51,8 +52,10 @@ def _check_equal_rows(x: torch.Tensor) -> None:
     dist.all_gather(every, rows)
     sizes = [int(r) for r in every]
     if len(set(sizes)) > 1:
-        raise ValueError(f"every process needs the same local batch size for the global-batch estimators, got {sizes}; "
-                         "drop the last uneven batch (e.g. DistributedSampler(drop_last=True))")
+        raise ValueError(
+            f"every process needs the same local batch size for the global-batch estimators, got {sizes}; "
+            "drop the last uneven batch (e.g. DistributedSampler(drop_last=True))"
+        )
 
 
 def all_gather_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -82,8 +85,10 @@ def global_components(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[torch.Ten
 
 def require_process_group() -> None:
     if not (dist.is_available() and dist.is_initialized()):
-        raise ValueError("distributed=True needs torch.distributed.init_process_group(...) first (torchrun sets it "
-                         "up for `tcdecomp train --nproc N`); leave distributed=False for one process")
+        raise ValueError(
+            "distributed=True needs torch.distributed.init_process_group(...) first (torchrun sets it "
+            "up for `tcdecomp train --nproc N`); leave distributed=False for one process"
+        )
 
 
 def average_gradients(parameters) -> None:

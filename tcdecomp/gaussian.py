@@ -5,6 +5,7 @@ For ``z ~ N(m, Sigma)`` and a set of dims S,
 ``TC = 1/2 (sum_i log Sigma_ii - log det Sigma)`` and
 ``I(A; B) = 1/2 (log det Sigma_AA + log det Sigma_BB - log det Sigma_{A u B})``.
 """
+
 from __future__ import annotations
 
 import math

@@ -8,6 +8,7 @@
 * :class:`DirectoryLock` is an exclusive ``fcntl.flock`` on ``<folder>/.lock``; the kernel releases
   it when its process dies, even by kill -9, so a crash never leaves a stale lock behind.
 """
+
 from __future__ import annotations
 
 import json
@@ -143,7 +144,7 @@ class DirectoryLock:
         self.folder, self.purpose, self.wait = Path(folder), purpose, wait
         self._fd: int | None = None
 
-    def __enter__(self) -> "DirectoryLock":
+    def __enter__(self) -> DirectoryLock:
         if self.folder.exists() and not self.folder.is_dir():
             raise ValueError(f"{self.folder} is a file, not a folder; choose another output folder")
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -158,8 +159,9 @@ class DirectoryLock:
         except BlockingIOError:
             holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise ValueError(f"{self.folder} is in use by {holder}; wait for it to finish or choose another "
-                             "output folder") from None
+            raise ValueError(
+                f"{self.folder} is in use by {holder}; wait for it to finish or choose another output folder"
+            ) from None
         except BaseException:
             os.close(fd)
             raise

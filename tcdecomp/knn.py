@@ -13,6 +13,7 @@ data that has ties: columns whose values lie on a regular grid (rounded or discr
 are dequantised with uniform noise of one grid step (a warning names them); a few stray
 ties get noise at the data's own precision; repeated rows of continuous data raise.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -89,18 +90,23 @@ def break_ties(x: np.ndarray, epsilon: float, random_state: int = 0) -> np.ndarr
         if repeats > MAX_STRAY_TIES * n:
             order = np.argsort(x[:, j], kind="stable")
             tie = np.flatnonzero(np.diff(x[order, j]) == 0)[0]
-            rows = sorted(int(r) for r in order[tie:tie + 2])
+            rows = sorted(int(r) for r in order[tie : tie + 2])
             raise ValueError(
                 f"x column {j} repeats {repeats} of its {n} values (e.g. rows {rows[0]} and {rows[1]}) on no regular "
                 "grid: KSG assumes distinct points and is biased upward by repeats; drop repeated rows "
-                "(np.unique(x, axis=0)) or add noise at your data's own resolution")
+                "(np.unique(x, axis=0)) or add noise at your data's own resolution"
+            )
         scale = 4.0 * epsilon * max(float(np.max(np.abs(x[:, j]))), float(np.std(x[:, j])))
         out[:, j] += rng.uniform(-scale, scale, size=n)
         dequantised.append((j, scale))
     if dequantised:
         cols = [j for j, _ in dequantised]
         steps = ", ".join(f"{s:.3g}" for _, s in dequantised)
-        warnings.warn(f"knn: columns {cols} of x hold ties (rounded, discrete or low-precision data), which bias KSG "
-                      f"upward; each tied column got uniform noise of one step of its grid (steps {steps}): "
-                      "KSG then estimates the dequantised (continuous) data", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"knn: columns {cols} of x hold ties (rounded, discrete or low-precision data), which bias KSG "
+            f"upward; each tied column got uniform noise of one step of its grid (steps {steps}): "
+            "KSG then estimates the dequantised (continuous) data",
+            UserWarning,
+            stacklevel=3,
+        )
     return out

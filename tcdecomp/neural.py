@@ -16,6 +16,7 @@ f(a, b) = g(a)^T h(b) with one MLP per side (2B network passes for all B^2 pairs
              likelihood (an upper bound when q is good; Cheng et al. 2020)
 Networks train one term after another (each term's network is independent).
 """
+
 from __future__ import annotations
 
 import math
@@ -59,7 +60,9 @@ class NeuralConfig:
 
 
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Module:
-    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
+    return nn.Sequential(
+        nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_out)
+    )
 
 
 class PairCritic(nn.Module):
@@ -86,7 +89,7 @@ class SeparableCritic(nn.Module):
         return self.g(a) @ self.h(b).T
 
 
-def make_network(method: str, da: int, db: int, cfg: "NeuralConfig") -> nn.Module:
+def make_network(method: str, da: int, db: int, cfg: NeuralConfig) -> nn.Module:
     """The trainable part of a term: q(b|a) for CLUB, else the configured critic."""
     if method == "club":
         return GaussianConditional(da, db, cfg.hidden)
@@ -140,7 +143,7 @@ def _training_loss(method, net, a, b):
 def _batches(n: int, batch: int, rng: np.random.Generator, drop_last=True):
     order = rng.permutation(n)
     stop = n - (n % batch) if drop_last else n
-    return [order[i:i + batch] for i in range(0, stop, batch)]
+    return [order[i : i + batch] for i in range(0, stop, batch)]
 
 
 @torch.no_grad()
@@ -174,8 +177,13 @@ def neural_mi(a: np.ndarray, b: np.ndarray, method: str, config: NeuralConfig | 
             if step % cfg.eval_every == 0:
                 # Early stopping: the held-out objective (the bound, or q's likelihood for CLUB).
                 with torch.no_grad():
-                    score = -float(_training_loss(method, net, a_te[:1024], b_te[:1024])) if method == "club" \
-                        else float(np.mean(_held_out(method, net, a_te, b_te, cfg.batch_size, np.random.default_rng(0))))
+                    score = (
+                        -float(_training_loss(method, net, a_te[:1024], b_te[:1024]))
+                        if method == "club"
+                        else float(
+                            np.mean(_held_out(method, net, a_te, b_te, cfg.batch_size, np.random.default_rng(0)))
+                        )
+                    )
                 if score > best + 1e-4:
                     best, stale = score, 0
                     best_state = {k: v.clone() for k, v in net.state_dict().items()}

@@ -9,11 +9,12 @@ Every plan built here is exact: its terms sum to TC(z) = sum_k H(z_k) - H(z),
 because each node of the path enters once as a union (with a minus sign) and once
 as a group (with a plus sign), so the entropies of the inner nodes cancel.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 from ._checks import as_dim
 
@@ -163,7 +164,9 @@ def top_down_plan(
             return
         cut = split(node)
         if not isinstance(cut, int) or not 1 <= cut < len(node):
-            raise ValueError(f"split must return an int in [1, {len(node) - 1}] for a node of {len(node)} dims, got {cut!r}")
+            raise ValueError(
+                f"split must return an int in [1, {len(node) - 1}] for a node of {len(node)} dims, got {cut!r}"
+            )
         left, right = node[:cut], node[cut:]
         terms.append(Term((left, right)))
         visit(left)

@@ -4,7 +4,7 @@ For a set of dims S every estimator has the form
 
     log q^(z_S,b) = logsumexp_m [ log w_bm + sum_{k in S} log N(z_bk; mu_mk, sigma^2_mk) ]
 
-and they differ in the components m and the weights w (DESIGN section 2):
+and they differ in the components m and the weights w (docs/math.md#posterior-estimators):
 
 * ``mws``: minibatch weighted sampling of beta-TCVAE (Chen et al. 2018, eq. S6):
   every w = 1/(N M). Its normalisation is beta-TCVAE's and is not a density: values
@@ -17,6 +17,7 @@ and they differ in the components m and the weights w (DESIGN section 2):
 
 All go through :func:`tcdecomp.kernels.group_logsumexp`, one fused pass for all sets.
 """
+
 from __future__ import annotations
 
 import math
@@ -73,7 +74,7 @@ class PosteriorBank:
                 raise ValueError(f"the bank holds {self.mu.shape[1]}-dim posteriors, got {mu.shape[1]} dims")
             mu = torch.cat([self.mu, mu.to(self.mu)])
             logvar = torch.cat([self.logvar, logvar.to(self.logvar)])
-        self.mu, self.logvar = mu[-self.capacity:], logvar[-self.capacity:]
+        self.mu, self.logvar = mu[-self.capacity :], logvar[-self.capacity :]
 
     def __repr__(self) -> str:
         return f"PosteriorBank(capacity={self.capacity}, size={len(self)})"
@@ -105,19 +106,34 @@ class Posterior(Source):
     samples z_b (for the minibatch estimators it ignores the minibatch's own noise).
     """
 
-    def __init__(self, mu, logvar, z=None, dataset_size=None, estimator="mss", bank=None,
-                 num_samples=None, generator=None, distributed: bool = False):
+    def __init__(
+        self,
+        mu,
+        logvar,
+        z=None,
+        dataset_size=None,
+        estimator="mss",
+        bank=None,
+        num_samples=None,
+        generator=None,
+        distributed: bool = False,
+    ):
         self.estimator = check_choice(estimator, ESTIMATORS, "estimator")
         if distributed:
             if estimator == "exact":
-                raise ValueError("distributed=True is for the minibatch estimators (mss, mws, bank); exact takes the whole data set")
+                raise ValueError(
+                    "distributed=True is for the minibatch estimators (mss, mws, bank); exact takes the whole data set"
+                )
             require_process_group()
         self.distributed = bool(distributed)
         mu, logvar = _as_tensor(mu, "mu"), _as_tensor(logvar, "logvar")
         if mu.shape != logvar.shape:
             raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
         if mu.device != logvar.device or mu.dtype != logvar.dtype:
-            raise ValueError(f"mu and logvar must share device and dtype, got {mu.device}/{mu.dtype} and {logvar.device}/{logvar.dtype}")
+            raise ValueError(
+                "mu and logvar must share device and dtype, got "
+                f"{mu.device}/{mu.dtype} and {logvar.device}/{logvar.dtype}"
+            )
         self.mu, self.logvar = mu, logvar
         self.n_dims = mu.shape[1]
         self.label = estimator
@@ -138,7 +154,9 @@ class Posterior(Source):
         self.bank = bank
         if num_samples is not None:
             if estimator != "exact":
-                raise ValueError("num_samples only applies to estimator='exact'; minibatch estimators draw one z per row")
+                raise ValueError(
+                    "num_samples only applies to estimator='exact'; minibatch estimators draw one z per row"
+                )
             num_samples = check_positive_int(num_samples, "num_samples")
         self.z = self._check_or_sample_z(z, num_samples, generator)
         if self.z.shape[0] < 2:
@@ -152,13 +170,17 @@ class Posterior(Source):
                 return M
             size = check_positive_int(dataset_size, "dataset_size")
             if size != M:
-                raise ValueError(f"estimator='exact' treats mu as the whole data set of {M} rows; dataset_size={size} disagrees")
+                raise ValueError(
+                    f"estimator='exact' treats mu as the whole data set of {M} rows; dataset_size={size} disagrees"
+                )
             return size
         if dataset_size is None:
             raise ValueError(f"estimator={self.estimator!r} needs dataset_size=N, the size of the whole data set")
         size = check_positive_int(dataset_size, "dataset_size")
         if size < M:
-            raise ValueError(f"dataset_size={size} is smaller than the batch size {M}; pass the size of the whole data set")
+            raise ValueError(
+                f"dataset_size={size} is smaller than the batch size {M}; pass the size of the whole data set"
+            )
         if self.estimator == "mss" and M < 2:
             raise ValueError("estimator='mss' needs a batch of at least 2 examples")
         return size
@@ -172,8 +194,10 @@ class Posterior(Source):
             eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device="cpu").to(mu.device)
             z = mu + torch.exp(0.5 * logvar) * eps
             if not bool(torch.isfinite(z.detach()).all()):
-                raise ValueError(f"logvar up to {float(logvar.max()):.4g} makes the sampled z overflow {mu.dtype}; "
-                                 "pass float64 mu and logvar, or clamp the log-variance")
+                raise ValueError(
+                    f"logvar up to {float(logvar.max()):.4g} makes the sampled z overflow {mu.dtype}; "
+                    "pass float64 mu and logvar, or clamp the log-variance"
+                )
             return z
         if num_samples is not None:
             raise ValueError("pass either z or num_samples, not both")
@@ -181,7 +205,9 @@ class Posterior(Source):
         if z.shape[1] != self.n_dims:
             raise ValueError(f"z has {z.shape[1]} dims but mu has {self.n_dims}")
         if self.estimator != "exact" and z.shape[0] != mu.shape[0]:
-            raise ValueError(f"z must have one row per example ({mu.shape[0]}) for estimator={self.estimator!r}, got {z.shape[0]}")
+            raise ValueError(
+                f"z must have one row per example ({mu.shape[0]}) for estimator={self.estimator!r}, got {z.shape[0]}"
+            )
         if z.device != mu.device or z.dtype != mu.dtype:
             raise ValueError(f"z must be on mu's device and dtype ({mu.device}/{mu.dtype}), got {z.device}/{z.dtype}")
         return z
@@ -210,8 +236,10 @@ class Posterior(Source):
         mu, logvar = global_components(self.mu, self.logvar)
         extra = len(self.bank) if self.bank is not None else 0
         if self.dataset_size < mu.shape[0] + extra:
-            raise ValueError(f"dataset_size={self.dataset_size} is smaller than the global batch (+ bank) of "
-                             f"{mu.shape[0] + extra} posteriors; pass the size of the whole data set")
+            raise ValueError(
+                f"dataset_size={self.dataset_size} is smaller than the global batch (+ bank) of "
+                f"{mu.shape[0] + extra} posteriors; pass the size of the whole data set"
+            )
         return mu, logvar
 
     def _set_stats(self, sets):

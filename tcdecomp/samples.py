@@ -1,4 +1,5 @@
 """TC estimators for raw samples ``x`` (n x D): corrected Gaussian plug-in, Gaussian copula, KSG."""
+
 from __future__ import annotations
 
 import math
@@ -16,10 +17,10 @@ from ._checks import (
     check_positive_int,
     input_epsilon,
 )
+from .decomposition import Estimate, combine_stderr
 from .gaussian import LOG_2PI_E
 from .knn import break_ties, ksg_multi_information
 from .neural import NEURAL_METHODS, NeuralConfig, neural_mi, pairwise_chain
-from .decomposition import Estimate, combine_stderr
 from .plans import PATH_NAMES, Plan, Term
 from .source import Source, _stderr
 from .student_t import fit_student_t, t_entropy_offset, t_log_density
@@ -87,8 +88,15 @@ class Samples(Source):
     (same data: -0.03 nats along the bottom-up tree).
     """
 
-    def __init__(self, x, method: str = "gaussian", k: int = 3, random_state: int = 0,
-                 total_path: str = "bottom_up", neural: NeuralConfig | None = None):
+    def __init__(
+        self,
+        x,
+        method: str = "gaussian",
+        k: int = 3,
+        random_state: int = 0,
+        total_path: str = "bottom_up",
+        neural: NeuralConfig | None = None,
+    ):
         self.x = as_float64_matrix(x, "x")
         self.method = check_choice(method, METHODS, "method")
         self.k = check_positive_int(k, "k")
@@ -122,8 +130,10 @@ class Samples(Source):
             except (np.linalg.LinAlgError, FloatingPointError):
                 # On data with a point mass (many repeated values) the likelihood grows without bound as the
                 # scale collapses onto it: there is no maximum to report.
-                raise ValueError("x: the Student-t fit degenerates (its scale collapses onto repeated values); "
-                                 "method='student_t' needs continuous data, use 'copula' or 'knn'") from None
+                raise ValueError(
+                    "x: the Student-t fit degenerates (its scale collapses onto repeated values); "
+                    "method='student_t' needs continuous data, use 'copula' or 'knn'"
+                ) from None
         if method in ("gaussian", "copula"):
             data = normal_scores(self.x) if method == "copula" else self._scaled
             self._centred = data - data.mean(axis=0)
@@ -192,8 +202,10 @@ class Samples(Source):
             name = f"knn (KSG, k={self.k})" if self.method == "knn" else f"{self.method} (neural bound)"
             notes = [f"{name} estimates each term separately: the total depends on the path ({plan.name})."]
             if self.method == "infonce":
-                notes.append(f"infonce is capped at log(batch) = {math.log(self.neural.batch_size):.3f} nats per pairwise "
-                             "term: a term near the cap is only a lower bound.")
+                notes.append(
+                    f"infonce is capped at log(batch) = {math.log(self.neural.batch_size):.3f} nats per pairwise "
+                    "term: a term near the cap is only a lower bound."
+                )
             return tuple(notes)
         return ()
 

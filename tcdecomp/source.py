@@ -7,6 +7,7 @@ per-sample values whose mean-centred spread gives standard errors. A term's valu
 is ``v(union) - sum_j v(G_j)``; because every plan telescopes, a plan's terms sum
 to the TC computed the same way on the same numbers.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,7 +60,9 @@ class Source:
                 raise ValueError(f"groups must be a sequence of >= 2 disjoint groups of dims, got {groups!r}")
             term = Term(tuple(tuple(g) if hasattr(g, "__iter__") else (g,) for g in groups))
         if term.union[-1] >= self.n_dims:
-            raise ValueError(f"groups use dim {term.union[-1]}, out of range for {self.n_dims} dims (0..{self.n_dims - 1})")
+            raise ValueError(
+                f"groups use dim {term.union[-1]}, out of range for {self.n_dims} dims (0..{self.n_dims - 1})"
+            )
         return term
 
     # -- evaluation ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ For ``x ~ t_nu(0, Sigma)`` every marginal x_S is ``t_nu(0, Sigma_SS)`` with the 
 ``I(x_G1; ...; x_Gm)`` is its Gaussian value for Sigma plus ``sum_j c(|G_j|) - c(|union|)``,
 which is positive even for Sigma = I: the shared scale makes the coordinates dependent.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,6 @@ from scipy.special import digamma, gammaln
 from ._checks import check_dims
 from .gaussian import check_covariance, logdet_spd
 from .source import Source
-
 
 #: above this df / 2, log-gamma and digamma differences come from their asymptotic series: the direct
 #: differences of values of size df log df cancel catastrophically (0.25 nats off at df = 1e14).
@@ -45,8 +45,7 @@ def _digamma_difference(a: float, h: float) -> float:
     if a < ASYMPTOTIC_HALF_DF:
         return float(digamma(a + h) - digamma(a))
     ib, ia = 1.0 / (a + h), 1.0 / a
-    return (math.log1p(h / a) - 0.5 * (ib - ia) - (ib**2 - ia**2) / 12 + (ib**4 - ia**4) / 120
-            - (ib**6 - ia**6) / 252)
+    return math.log1p(h / a) - 0.5 * (ib - ia) - (ib**2 - ia**2) / 12 + (ib**4 - ia**4) / 120 - (ib**6 - ia**6) / 252
 
 
 def t_entropy_offset(d: int, df: float) -> float:
@@ -64,8 +63,10 @@ class StudentT(Source):
     def __init__(self, scale, df: float):
         self.scale = check_covariance(scale, "scale")
         if isinstance(df, bool) or not isinstance(df, (int, float)) or not math.isfinite(df) or df < MIN_DF:
-            raise ValueError(f"df must be a finite number of degrees of freedom >= {MIN_DF}, got {df!r} (below it the "
-                             "entropies grow like d/df and their differences lose every digit)")
+            raise ValueError(
+                f"df must be a finite number of degrees of freedom >= {MIN_DF}, got {df!r} (below it the "
+                "entropies grow like d/df and their differences lose every digit)"
+            )
         self.df = float(df)
         self.n_dims = self.scale.shape[0]
 
@@ -92,8 +93,12 @@ def t_log_density(x: np.ndarray, loc: np.ndarray, chol: np.ndarray, df: float) -
     white = solve_triangular(chol, (x - loc).T, lower=True)
     maha = np.sum(white * white, axis=0)
     logdet = 2.0 * np.sum(np.log(np.diag(chol)))
-    return (_log_gamma_ratio_excess(df / 2.0, d / 2.0) - 0.5 * d * LOG_2PI - 0.5 * logdet
-            - 0.5 * (df + d) * np.log1p(maha / df))
+    return (
+        _log_gamma_ratio_excess(df / 2.0, d / 2.0)
+        - 0.5 * d * LOG_2PI
+        - 0.5 * logdet
+        - 0.5 * (df + d) * np.log1p(maha / df)
+    )
 
 
 def fit_student_t(x: np.ndarray, max_iter: int = 500, tol: float = 1e-9):
@@ -123,10 +128,15 @@ def fit_student_t(x: np.ndarray, max_iter: int = 500, tol: float = 1e-9):
 
         def neg_loglik(log_df):
             v = math.exp(log_df)
-            return -np.sum(gammaln((v + d) / 2) - gammaln(v / 2) - 0.5 * d * math.log(v) - 0.5 * (v + d) * np.log1p(maha / v))
+            return -np.sum(
+                gammaln((v + d) / 2) - gammaln(v / 2) - 0.5 * d * math.log(v) - 0.5 * (v + d) * np.log1p(maha / v)
+            )
 
-        df = math.exp(minimize_scalar(neg_loglik, bounds=(math.log(0.5), math.log(1e4)), method="bounded",
-                                      options={"xatol": 1e-6}).x)
+        df = math.exp(
+            minimize_scalar(
+                neg_loglik, bounds=(math.log(0.5), math.log(1e4)), method="bounded", options={"xatol": 1e-6}
+            ).x
+        )
         loglik = -neg_loglik(math.log(df)) - n * (0.5 * d * math.log(math.pi) + 0.5 * logdet)
         if loglik - previous <= tol * abs(loglik):
             break

@@ -1,4 +1,5 @@
-"""Every bad input gets a ValueError that names the argument (DESIGN section 5, issue 2 item 6)."""
+"""Every bad input gets a ValueError that names the argument."""
+
 import math
 
 import numpy as np
@@ -15,9 +16,9 @@ from tcdecomp import (
     group_logsumexp,
     grouped_plan,
     line_plan,
+    tc_plugin_bias,
     top_down_plan,
 )
-from tcdecomp import tc_plugin_bias
 from tcdecomp.kernels import StructuredLogWeights, mss_log_weights
 
 rng = np.random.default_rng(0)
@@ -58,7 +59,10 @@ CASES = {
     # groups that are not a partition; overlapping groups
     "grouped missing dim": (lambda: grouped_plan([[0, 1], [3]]), "groups"),
     "grouped overlap": (lambda: grouped_plan([[0, 1], [1, 2]]), "groups"),
-    "decompose grouped not partition": (lambda: Gaussian(np.eye(4)).decompose("grouped", groups=[[0, 1], [2]]), "groups"),
+    "decompose grouped not partition": (
+        lambda: Gaussian(np.eye(4)).decompose("grouped", groups=[[0, 1], [2]]),
+        "groups",
+    ),
     "multi_information overlap": (lambda: Gaussian(np.eye(4)).multi_information([[0, 1], [1, 2]]), "groups"),
     "grouping factor does not divide": (lambda: contiguous_groups(10, 3), "group_size"),
     "decompose group_size": (lambda: Gaussian(np.eye(6)).decompose("grouped", group_size=4), "group_size"),

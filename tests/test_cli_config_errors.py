@@ -1,6 +1,7 @@
 """User mistakes get one line that names the argument, before any work starts.
 
 Each case is one row: the command line (or call) and a fragment the one-line error must contain."""
+
 import math
 
 import numpy as np
@@ -13,8 +14,22 @@ from tcdecomp.vae.config import load_config
 from tcdecomp.vae.losses import build_loss
 
 SMALL_DATA = "data.subset={orientation=20,scale=3,posX=8,posY=8}"  # 3 x 2 x 2 x 4 x 4 = 192 images
-TRAIN = ["train", "--quiet", "--set", "model.arch='mlp'", "--set", "model.capacity=8", "--set", "model.latent_dim=4",
-         "--set", SMALL_DATA, "--set", "train.steps=2", "--set", "train.batch_size=8"]
+TRAIN = [
+    "train",
+    "--quiet",
+    "--set",
+    "model.arch='mlp'",
+    "--set",
+    "model.capacity=8",
+    "--set",
+    "model.latent_dim=4",
+    "--set",
+    SMALL_DATA,
+    "--set",
+    "train.steps=2",
+    "--set",
+    "train.batch_size=8",
+]
 
 SWEEP_BASE = """
 name = "s"
@@ -70,7 +85,10 @@ def truncated_checkpoint(tmp_path):
 CASES = {
     # sweep files: unknown keys and values, empty or ill-formed grids
     "sweep wokers": (lambda t: ["sweep", sweep_file(t, top="wokers = 1")], "wokers"),
-    "sweep evaluate num_sample": (lambda t: ["sweep", sweep_file(t, rest="[evaluate]\nnum_sample = 200")], "num_sample"),
+    "sweep evaluate num_sample": (
+        lambda t: ["sweep", sweep_file(t, rest="[evaluate]\nnum_sample = 200")],
+        "num_sample",
+    ),
     "sweep evaluate mig not bool": (lambda t: ["sweep", sweep_file(t, rest="[evaluate]\nmig = 1")], "evaluate.mig"),
     "sweep kind typo": (lambda t: ["sweep", sweep_file(t, top='kind = "capacity-grouping"')], "kind"),
     "sweep backend typo": (lambda t: ["sweep", sweep_file(t, top='backend = "slurm"')], "backend"),
@@ -82,9 +100,18 @@ CASES = {
     "sweep grid key without section": (lambda t: ["sweep", sweep_file(t, grid='"seed" = [0]')], "seed"),
     "sweep grid unknown config key": (lambda t: ["sweep", sweep_file(t, grid='"train.sed" = [0]')], "sed"),
     "sweep grid bad value": (lambda t: ["sweep", sweep_file(t, grid='"train.steps" = [10, 0]')], "train.steps"),
-    "sweep divisors elsewhere": (lambda t: ["sweep", sweep_file(t, grid='"model.latent_dim" = "divisors"')], "divisors"),
-    "sweep variant without label": (lambda t: ["sweep", sweep_file(t, rest='[[variants]]\n"loss.beta" = 2.0')], "label"),
-    "sweep bad loss parameter": (lambda t: ["sweep", sweep_file(t, rest='[[variants]]\nlabel = "a"\n"loss.bta" = 2.0')], "loss.bta is not a parameter"),
+    "sweep divisors elsewhere": (
+        lambda t: ["sweep", sweep_file(t, grid='"model.latent_dim" = "divisors"')],
+        "divisors",
+    ),
+    "sweep variant without label": (
+        lambda t: ["sweep", sweep_file(t, rest='[[variants]]\n"loss.beta" = 2.0')],
+        "label",
+    ),
+    "sweep bad loss parameter": (
+        lambda t: ["sweep", sweep_file(t, rest='[[variants]]\nlabel = "a"\n"loss.bta" = 2.0')],
+        "loss.bta is not a parameter",
+    ),
     "sweep --workers 0": (lambda t: ["sweep", sweep_file(t), "--workers", "0"], "--workers"),
     "sweep missing file": (lambda t: ["sweep", str(t / "nope.toml")], "nope.toml"),
     "sweep not toml": (lambda t: ["sweep", str(t / "afile")], "TOML"),
@@ -108,7 +135,10 @@ CASES = {
     "subset not a table": (lambda t: ["train", "--set", "data.subset=4"], "data.subset"),
     "holdout 1": (lambda t: TRAIN + ["--set", "data.holdout=1.0"], "data.holdout"),
     "unknown data set": (lambda t: TRAIN + ["--set", "data.name='imagenet'"], "data.name"),
-    "3dshapes without a path": (lambda t: TRAIN + ["--set", "data.name='3dshapes'", "--set", "data.subset={}"], "data.path"),
+    "3dshapes without a path": (
+        lambda t: TRAIN + ["--set", "data.name='3dshapes'", "--set", "data.subset={}"],
+        "data.path",
+    ),
     "latent_dim 0": (lambda t: TRAIN + ["--set", "model.latent_dim=0"], "model.latent_dim"),
     "arch unknown": (lambda t: TRAIN + ["--set", "model.arch='resnet'"], "model.arch"),
     "capacity 0": (lambda t: TRAIN + ["--set", "model.capacity=0"], "model.capacity"),
@@ -116,8 +146,10 @@ CASES = {
     "beta not a number": (lambda t: TRAIN + ["--set", "loss.beta='abc'"], "loss.beta"),
     "beta negative": (lambda t: TRAIN + ["--set", "loss.beta=-1"], "loss.beta"),
     "loss name typo": (lambda t: TRAIN + ["--set", "loss.name='beta_tcave'"], "loss.name"),
-    "bank larger than the data": (lambda t: TRAIN + ["--set", "loss.estimator='bank'", "--set", "loss.bank_capacity=500"],
-                                  "loss.bank_capacity"),
+    "bank larger than the data": (
+        lambda t: TRAIN + ["--set", "loss.estimator='bank'", "--set", "loss.bank_capacity=500"],
+        "loss.bank_capacity",
+    ),
     "bank_capacity without bank": (lambda t: TRAIN + ["--set", "loss.bank_capacity=16"], "loss.bank_capacity"),
     "unknown section": (lambda t: TRAIN + ["--set", "optim.lr=1"], "optim"),
     "override without section": (lambda t: TRAIN + ["--set", "steps=3"], "section.key=value"),
@@ -133,22 +165,52 @@ CASES = {
     "evaluate a truncated checkpoint": (lambda t: ["evaluate", truncated_checkpoint(t)], "corrupted"),
     "evaluate a missing file": (lambda t: ["evaluate", str(t / "missing.pt")], "no checkpoint"),
     "resume from garbage": (lambda t: TRAIN + ["--resume", "--out-dir", str(t / "resume")], "corrupted"),
-    "dSprites file not a zip": (lambda t: TRAIN + ["--set", "data.subset={}", "--set", f"data.path='{t / 'fake.npz'}'"],
-                                "dSprites npz"),
-    "dSprites file missing": (lambda t: TRAIN + ["--set", "data.subset={}", "--set", f"data.path='{t / 'no.npz'}'"],
-                              "data.path"),
+    "dSprites file not a zip": (
+        lambda t: TRAIN + ["--set", "data.subset={}", "--set", f"data.path='{t / 'fake.npz'}'"],
+        "dSprites npz",
+    ),
+    "dSprites file missing": (
+        lambda t: TRAIN + ["--set", "data.subset={}", "--set", f"data.path='{t / 'no.npz'}'"],
+        "data.path",
+    ),
     # options that do not apply
     "--method with posteriors": (lambda t: ["estimate", str(t / "post.npz"), "--method", "knn"], "--method"),
     "-k with posteriors": (lambda t: ["estimate", str(t / "post.npz"), "-k", "5"], "-k"),
     "--estimator with samples": (lambda t: ["estimate", str(t / "samples.npz"), "--estimator", "mss"], "--estimator"),
-    "--dataset-size with samples": (lambda t: ["estimate", str(t / "samples.npz"), "--dataset-size", "9"], "--dataset-size"),
-    "--num-samples with samples": (lambda t: ["estimate", str(t / "samples.npz"), "--num-samples", "9"], "--num-samples"),
-    "--num-samples with mss": (lambda t: ["estimate", str(t / "post.npz"), "--estimator", "mss", "--dataset-size", "100",
-                                          "--num-samples", "9"], "--num-samples"),
-    "--group-size without grouped": (lambda t: ["estimate", str(t / "samples.npz"), "--group-size", "1"], "--group-size"),
-    "--levels with line": (lambda t: ["estimate", str(t / "samples.npz"), "--path", "line", "--levels", "1"], "--levels"),
+    "--dataset-size with samples": (
+        lambda t: ["estimate", str(t / "samples.npz"), "--dataset-size", "9"],
+        "--dataset-size",
+    ),
+    "--num-samples with samples": (
+        lambda t: ["estimate", str(t / "samples.npz"), "--num-samples", "9"],
+        "--num-samples",
+    ),
+    "--num-samples with mss": (
+        lambda t: [
+            "estimate",
+            str(t / "post.npz"),
+            "--estimator",
+            "mss",
+            "--dataset-size",
+            "100",
+            "--num-samples",
+            "9",
+        ],
+        "--num-samples",
+    ),
+    "--group-size without grouped": (
+        lambda t: ["estimate", str(t / "samples.npz"), "--group-size", "1"],
+        "--group-size",
+    ),
+    "--levels with line": (
+        lambda t: ["estimate", str(t / "samples.npz"), "--path", "line", "--levels", "1"],
+        "--levels",
+    ),
     "-k without knn": (lambda t: ["estimate", str(t / "samples.npz"), "-k", "5"], "-k"),
-    "--n-example without --example": (lambda t: ["estimate", str(t / "samples.npz"), "--n-example", "10"], "--n-example"),
+    "--n-example without --example": (
+        lambda t: ["estimate", str(t / "samples.npz"), "--n-example", "10"],
+        "--n-example",
+    ),
     "--estimator with --example": (lambda t: ["estimate", "--example", "--estimator", "mss"], "--estimator"),
     "estimate a text file": (lambda t: ["estimate", str(t / "text.pt")], "text.pt"),
 }

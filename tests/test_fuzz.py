@@ -1,6 +1,7 @@
 """Property-based fuzzing of every public estimator: random shapes, dtypes, NaN/inf placement, extreme
 magnitudes and random group lists. Each call returns finite values, or raises ValueError/TypeError from
 tcdecomp's own argument checks, naming an argument; never NaN/inf, never an error from inside torch or numpy."""
+
 import math
 import os
 import traceback
@@ -15,9 +16,12 @@ from hypothesis import strategies as st
 from tcdecomp import Gaussian, Posterior, PosteriorBank, Samples, StudentT, gaussian_entropy, group_logsumexp
 from tcdecomp.kernels import mss_log_weights
 
-FUZZ = settings(max_examples=int(os.environ.get("TCDECOMP_FUZZ_EXAMPLES", "400")), deadline=None,
-                derandomize=os.environ.get("TCDECOMP_FUZZ_RANDOM") != "1",
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=int(os.environ.get("TCDECOMP_FUZZ_EXAMPLES", "400")),
+    deadline=None,
+    derandomize=os.environ.get("TCDECOMP_FUZZ_RANDOM") != "1",
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # Plain values most of the time, extremes often enough that every boundary is met.
 MAGNITUDES = [1.0] * 6 + [1e-3, 1e3] * 2 + [1e-300, 1e-30, 1e-8, 1e8, 1e30, 1e300]
@@ -66,7 +70,8 @@ def group_lists(draw, n_dims):
 
 
 def check_outcome(call, names):
-    """Run ``call``: finite floats (or tensors) back, or ValueError/TypeError raised by tcdecomp naming one of ``names``."""
+    """Run ``call``: finite floats (or tensors) back, or a ValueError/TypeError raised by tcdecomp
+    naming one of ``names``."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         warnings.filterwarnings("ignore", message="knn: columns", category=UserWarning)
@@ -131,8 +136,9 @@ def test_posterior(data):
     dtype = data.draw(st.sampled_from(TORCH_DTYPES))
     estimator = data.draw(st.sampled_from(["mss", "mws", "bank", "exact"]))
     mu = torch.as_tensor(data.draw(matrices(M, D))).to(dtype)
-    logvar = torch.as_tensor(np.full((M, D), data.draw(st.sampled_from(LOGVARS)))
-                             + data.draw(logvar_noise(M, D))).to(dtype)
+    logvar = torch.as_tensor(np.full((M, D), data.draw(st.sampled_from(LOGVARS))) + data.draw(logvar_noise(M, D))).to(
+        dtype
+    )
     kwargs = {"estimator": estimator, "generator": torch.Generator().manual_seed(0)}
     if estimator != "exact":
         kwargs["dataset_size"] = data.draw(st.sampled_from([M, 10 * M + 5, 10**9]))

@@ -1,4 +1,5 @@
-"""Neural per-term MI bounds (issue 6's estimators) on closed-form cases; small, CPU-fast settings."""
+"""Neural per-term MI bounds on closed-form cases; small, CPU-fast settings."""
+
 import math
 
 import numpy as np

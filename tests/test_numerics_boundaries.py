@@ -1,5 +1,6 @@
 """Numerics at the boundaries: a bad value raises a ValueError naming it, and an extreme but valid value
 gives the number a float64 computation of the same inputs gives, never NaN, inf or a plausible wrong one."""
+
 import math
 import re
 import warnings
@@ -16,8 +17,11 @@ from tcdecomp.vae.metrics import mig_discrete, mig_sampled
 
 def kernel_inputs(seed=0, B=6, M=5, D=3, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(B, D, generator=g, dtype=dtype), torch.randn(M, D, generator=g, dtype=dtype),
-            torch.zeros(M, D, dtype=dtype))
+    return (
+        torch.randn(B, D, generator=g, dtype=dtype),
+        torch.randn(M, D, generator=g, dtype=dtype),
+        torch.zeros(M, D, dtype=dtype),
+    )
 
 
 def poisoned(which: str, value: float, index=(1, 1), dtype=torch.float32):
@@ -50,12 +54,25 @@ BAD_VALUES = {
     "NaN in log_w": (lambda: group_logsumexp(*kernel_inputs(), [[2], [0]], _log_w(math.nan)), "log_w"),
     "+inf in log_w": (lambda: group_logsumexp(*kernel_inputs(), [[0]], _log_w(math.inf)), "log_w"),
     "log_w row all -inf": (lambda: group_logsumexp(*kernel_inputs(), [[0]], _all_minus_inf_row()), "log_w row 4"),
-    "logvar beyond float64": (lambda: group_logsumexp(*poisoned("logvar", -800.0, dtype=torch.float64), [[0]]), "logvar"),
+    "logvar beyond float64": (
+        lambda: group_logsumexp(*poisoned("logvar", -800.0, dtype=torch.float64), [[0]]),
+        "logvar",
+    ),
     "quadratic beyond float64": (lambda: group_logsumexp(*poisoned("mu", 1e200, dtype=torch.float64), [[0]]), "mu"),
-    "posterior NaN logvar": (lambda: Posterior(torch.zeros(4, 2), torch.full((4, 2), math.nan), dataset_size=10), "logvar"),
-    "posterior logvar overflows z": (lambda: Posterior(torch.zeros(4, 2), torch.full((4, 2), 600.0), dataset_size=10), "logvar"),
-    "posterior exact huge z": (lambda: Posterior(torch.zeros(4, 2), torch.zeros(4, 2), z=torch.full((3, 2), 3e38),
-                                                 estimator="exact").total_correlation(), "z"),
+    "posterior NaN logvar": (
+        lambda: Posterior(torch.zeros(4, 2), torch.full((4, 2), math.nan), dataset_size=10),
+        "logvar",
+    ),
+    "posterior logvar overflows z": (
+        lambda: Posterior(torch.zeros(4, 2), torch.full((4, 2), 600.0), dataset_size=10),
+        "logvar",
+    ),
+    "posterior exact huge z": (
+        lambda: Posterior(
+            torch.zeros(4, 2), torch.zeros(4, 2), z=torch.full((3, 2), 3e38), estimator="exact"
+        ).total_correlation(),
+        "z",
+    ),
 }
 
 
@@ -92,7 +109,9 @@ FLOAT32_EDGES = {
 def test_float32_edges_match_float64(case, estimator):
     mu, logvar, z = _edge_posterior(*FLOAT32_EDGES[case])
     tc32 = Posterior(mu, logvar, z=z, dataset_size=1000, estimator=estimator).total_correlation()
-    tc64 = Posterior(mu.double(), logvar.double(), z=z.double(), dataset_size=1000, estimator=estimator).total_correlation()
+    tc64 = Posterior(
+        mu.double(), logvar.double(), z=z.double(), dataset_size=1000, estimator=estimator
+    ).total_correlation()
     assert math.isfinite(float(tc32)), case
     assert float(tc32) == pytest.approx(float(tc64), rel=1e-4, abs=1e-3), case
 
@@ -207,8 +226,12 @@ def test_t_entropy_matches_high_precision_reference():
     for d in (1, 3, 20):
         for df in (0.7, 5.0, 150.0, 250.0, 1e5, 1e12, 1e40):
             a, h = mpmath.mpf(df) / 2, mpmath.mpf(d) / 2
-            ref = h * mpmath.log(mpmath.mpf(df) * mpmath.pi) + mpmath.loggamma(a) - mpmath.loggamma(a + h) \
+            ref = (
+                h * mpmath.log(mpmath.mpf(df) * mpmath.pi)
+                + mpmath.loggamma(a)
+                - mpmath.loggamma(a + h)
                 + (a + h) * (mpmath.digamma(a + h) - mpmath.digamma(a))
+            )
             assert t_entropy_offset(d, df) == pytest.approx(float(ref), abs=1e-11), (d, df)
 
 
@@ -266,8 +289,8 @@ def test_gradient_penalty_on_a_posterior_tc_is_not_silently_zero():
     logvar = torch.zeros(16, 4, dtype=torch.float64)
     z = (mu + torch.randn(16, 4, generator=g, dtype=torch.float64)).detach().requires_grad_(True)
     tc = Posterior(mu, logvar, z=z, dataset_size=100).total_correlation()
-    grad_z, = torch.autograd.grad(tc, z, create_graph=True)
-    penalty, = torch.autograd.grad((grad_z**2).sum(), mu)
+    (grad_z,) = torch.autograd.grad(tc, z, create_graph=True)
+    (penalty,) = torch.autograd.grad((grad_z**2).sum(), mu)
     assert float(penalty.abs().max()) > 1e-6
 
 
@@ -286,8 +309,10 @@ def test_mig_discrete_treats_a_dead_latent_as_constant(offset, noise):
 def test_mig_sampled_survives_a_dead_latent():
     rng = np.random.default_rng(0)
     classes = rng.integers(0, 4, (300, 2))
-    mu = torch.tensor(np.c_[classes[:, 0] + 0.1 * rng.standard_normal(300), 0.37 + 1e-8 * rng.standard_normal(300)],
-                      dtype=torch.float32)
+    mu = torch.tensor(
+        np.c_[classes[:, 0] + 0.1 * rng.standard_normal(300), 0.37 + 1e-8 * rng.standard_normal(300)],
+        dtype=torch.float32,
+    )
     result = mig_sampled(mu, torch.full_like(mu, -4.0), classes, num_samples=500)
     assert np.isfinite(result["mig"])
 
@@ -299,7 +324,10 @@ CONVERSIONS = {
     "complex nested list": (lambda: Samples([[1 + 1j, 2.0], [3.0, 4.0], [5.0, 6.5]]), "complex"),
     "boolean samples": (lambda: Samples(np.random.default_rng(0).random((50, 3)) > 0.5), "boolean"),
     "complex covariance": (lambda: Gaussian(np.eye(2) + 0j), "complex"),
-    "complex posterior": (lambda: Posterior(torch.zeros(4, 2, dtype=torch.complex64), torch.zeros(4, 2), dataset_size=10), "mu"),
+    "complex posterior": (
+        lambda: Posterior(torch.zeros(4, 2, dtype=torch.complex64), torch.zeros(4, 2), dataset_size=10),
+        "mu",
+    ),
     "mnist split typo": (lambda: load_mnist("/nonexistent", split="tset"), "split"),
 }
 
@@ -309,6 +337,3 @@ def test_silent_conversions_are_refused(case):
     call, name = CONVERSIONS[case]
     with pytest.raises(ValueError, match=name):
         call()
-
-
-

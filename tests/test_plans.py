@@ -40,9 +40,10 @@ def test_top_down_custom_split():
 def test_bottom_up_full_tree_odd():
     plan = bottom_up_plan(5)
     assert [t.groups for t in plan.terms] == [
-        ((0,), (1,)), ((2,), (3,)),          # level 1, dim 4 passes up
-        ((0, 1), (2, 3)),                    # level 2, (4,) passes up
-        ((0, 1, 2, 3), (4,)),                # level 3
+        ((0,), (1,)),
+        ((2,), (3,)),  # level 1, dim 4 passes up
+        ((0, 1), (2, 3)),  # level 2, (4,) passes up
+        ((0, 1, 2, 3), (4,)),  # level 3
     ]
     assert bottom_up_levels(5) == 3
 
@@ -58,11 +59,14 @@ def test_bottom_up_levels_semantics(n):
         full_plan = bottom_up_plan(n)
         pairs = [t for t in plan.terms if len(t.groups) == 2]
         # The first terms are exactly the pair terms of the first `levels` levels of the full tree.
-        assert tuple(plan.terms[: len(plan.terms) - (levels < full)]) == full_plan.terms[: len(plan.terms) - (levels < full)]
+        assert (
+            tuple(plan.terms[: len(plan.terms) - (levels < full)])
+            == full_plan.terms[: len(plan.terms) - (levels < full)]
+        )
         if levels < full:
             residual = plan.terms[-1]
             assert sorted(d for g in residual.groups for d in g) == list(range(n))
-            assert len(residual.groups) == -(-n // 2 ** levels)
+            assert len(residual.groups) == -(-n // 2**levels)
         assert len(pairs) >= 1
 
 

@@ -47,7 +47,9 @@ def test_mss_is_unbiased_over_every_minibatch(N):
     mu, logvar, g = posterior_data(N, d, seed=N)
     point = torch.randn(1, d, generator=g, dtype=torch.float64)
     sets = [[0, 1, 2], [0], [1], [2], [0, 2]]
-    exact = torch.stack([brute_log_q(point, mu, logvar, s, torch.full((1, N), -math.log(N), dtype=torch.float64)) for s in sets], 1)[0]
+    exact = torch.stack(
+        [brute_log_q(point, mu, logvar, s, torch.full((1, N), -math.log(N), dtype=torch.float64)) for s in sets], 1
+    )[0]
     for M in range(2, N + 1):
         sums = torch.zeros(N, len(sets), dtype=torch.float64)
         counts = torch.zeros(N, dtype=torch.float64)
@@ -95,7 +97,11 @@ def test_regression_normalising_constants_kept(estimator):
     # Each row's weights sum to one, so every marginal estimate is a normalised density ...
     M, N, d = 16, 200, 4
     mu, logvar, _ = posterior_data(M, d, seed=5)
-    row = mss_log_weights(M, N).dense(M, M)[3] if estimator == "mss" else torch.full((M,), math.log(1 / M), dtype=torch.float64)
+    row = (
+        mss_log_weights(M, N).dense(M, M)[3]
+        if estimator == "mss"
+        else torch.full((M,), math.log(1 / M), dtype=torch.float64)
+    )
     grid = torch.linspace(-12, 12, 6001, dtype=torch.float64)[:, None].expand(-1, d).contiguous()
     dens = group_logsumexp(grid, mu, logvar, [[0], [3]], row.expand(grid.shape[0], M)).exp()
     integral = torch.trapezoid(dens, grid[:, 0], dim=0)
@@ -170,7 +176,9 @@ def test_values_are_differentiable(estimator):
     kw = {"bank": PosteriorBank(8)} if estimator == "bank" else {}
     if estimator == "bank":
         kw["bank"].update(torch.randn(8, d, dtype=torch.float64), torch.zeros(8, d, dtype=torch.float64))
-    post = Posterior(mu, logvar, dataset_size=None if estimator == "exact" else N, estimator=estimator, generator=g, **kw)
+    post = Posterior(
+        mu, logvar, dataset_size=None if estimator == "exact" else N, estimator=estimator, generator=g, **kw
+    )
     tc = post.total_correlation()
     assert isinstance(tc, torch.Tensor) and tc.dim() == 0 and tc.stderr >= 0
     tc.backward()
@@ -196,7 +204,9 @@ def test_every_estimator_telescopes(case, estimator):
     if estimator == "bank":
         kw["bank"] = PosteriorBank(32)
         kw["bank"].update(*posterior_data(20, d, seed + 1)[:2])
-    post = Posterior(mu, logvar, dataset_size=None if estimator == "exact" else 3 * M + 20, estimator=estimator, generator=g, **kw)
+    post = Posterior(
+        mu, logvar, dataset_size=None if estimator == "exact" else 3 * M + 20, estimator=estimator, generator=g, **kw
+    )
     tc = float(post.total_correlation())
     total = float(post.decompose(plan).total)
     assert total == pytest.approx(tc, rel=1e-6, abs=1e-9)

@@ -19,7 +19,8 @@ def rho_for_tc(n, tc):
 
 
 def test_plugin_bias_formula_matches_its_approximation():
-    # b(n, D) = 1/2 sum_i [psi((n-1)/2) - psi((n-i)/2)] ~ D(D-1) / (4(n-1))  (DESIGN section 2).
+    # b(n, D) = 1/2 sum_i [psi((n-1)/2) - psi((n-i)/2)] ~ D(D-1) / (4(n-1))
+    # (docs/math.md#the-wishart-log-det-correction).
     for n, d in [(2000, 10), (500, 5), (10000, 30)]:
         assert tc_plugin_bias(n, d) == pytest.approx(d * (d - 1) / (4 * (n - 1)), rel=0.05)
 
@@ -37,7 +38,7 @@ def test_logdet_bias_against_monte_carlo(rng):
 
 @pytest.mark.parametrize("rho, seeds", [(0.2, 20), (0.5, 200)])
 def test_corrected_gaussian_is_unbiased_on_equicorrelated_d10(rho, seeds):
-    # Issue 2, target 4: D=10, n=2000, |mean bias| <= 0.01 nats over 20 seeds. The spread of one
+    # The project's target: D=10, n=2000, |mean bias| <= 0.01 nats over 20 seeds. The spread of one
     # estimate grows with TC (0.08 nats at rho=0.5), so the strong case averages 200 seeds to keep
     # the noise of the mean (0.006) below the bar; the raw plug-in would be 0.011 high.
     d, n = 10, 2000
@@ -107,7 +108,7 @@ def test_gaussian_per_term_values_match_closed_form_for_large_n(rng):
     x = rng.multivariate_normal(np.zeros(6), cov, size=200000)
     est = Samples(x).decompose("top_down")
     ref = Gaussian(cov).decompose("top_down")
-    for (t, v), (_, r), se in zip(est.terms, ref.terms, est.stderrs):
+    for (_, v), (_, r), se in zip(est.terms, ref.terms, est.stderrs):
         assert abs(v - r) < 5 * se + 1e-3
 
 
@@ -116,14 +117,18 @@ def test_knn_bivariate_mi_matches_closed_form():
     rho = 0.8
     truth = -0.5 * np.log(1 - rho**2)
     est = [
-        float(Samples(np.random.default_rng(s).multivariate_normal([0, 0], [[1, rho], [rho, 1]], 3000), "knn").total_correlation())
+        float(
+            Samples(
+                np.random.default_rng(s).multivariate_normal([0, 0], [[1, rho], [rho, 1]], 3000), "knn"
+            ).total_correlation()
+        )
         for s in range(5)
     ]
     assert np.mean(est) == pytest.approx(truth, abs=0.03)
 
 
 def test_knn_within_035_nats_at_tc_5():
-    # Issue 2, target 4: D=10, n=2000, TC=5 nats.
+    # The project's target: D=10, n=2000, TC=5 nats.
     d = 10
     cov = equicorrelated(d, rho_for_tc(d, 5.0))
     for seed in range(3):

@@ -8,6 +8,7 @@ tensor of per-dim densities. ``backend=`` or the environment variable
 ``TRITON_INTERPRET=1`` (set before triton is imported) the Triton kernel runs on CPU
 tensors, which is how the tests check it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,7 +47,7 @@ FLOAT32_LOGVAR_LIMIT = 80.0
 FLOAT32_QUADRATIC_LIMIT = math.log(1e30)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def triton_available() -> bool:
     """Whether the Triton kernel can be imported here."""
     try:
@@ -74,10 +75,14 @@ def resolve_backend(z: torch.Tensor, backend: str | None, needs_float64: bool = 
     if not triton_available():
         raise ValueError("backend='triton' needs the triton package (pip install triton, Linux); use backend='torch'")
     if z.dtype == torch.float64:
-        raise ValueError("backend='triton' computes in float32; pass float32/16 inputs or use backend='torch' for float64")
+        raise ValueError(
+            "backend='triton' computes in float32; pass float32/16 inputs or use backend='torch' for float64"
+        )
     if needs_float64:
-        raise ValueError("backend='triton' computes in float32, but these logvar/z/mu magnitudes need float64; "
-                         "use backend='torch' (or auto)")
+        raise ValueError(
+            "backend='triton' computes in float32, but these logvar/z/mu magnitudes need float64; "
+            "use backend='torch' (or auto)"
+        )
     if not z.is_cuda and not _interpreting():
         raise ValueError("backend='triton' needs CUDA tensors (or TRITON_INTERPRET=1 set before importing triton)")
     return "triton"
@@ -135,7 +140,9 @@ def _check_inputs(z, mu, logvar, log_w):
             raise ValueError(f"log_w must be a floating tensor, got {log_w.dtype}")
     elif isinstance(log_w, StructuredLogWeights):
         if z.shape[0] > mu.shape[0]:
-            raise ValueError("structured log_w puts row b's own example at column b, so z may not have more rows than mu")
+            raise ValueError(
+                "structured log_w puts row b's own example at column b, so z may not have more rows than mu"
+            )
     elif log_w is not None:
         raise ValueError(f"log_w must be None, a B x M tensor or StructuredLogWeights, got {type(log_w).__name__}")
 
@@ -144,11 +151,15 @@ def _check_log_w_values(log_w: torch.Tensor) -> None:
     w = log_w.detach()
     if bool(torch.isnan(w).any() | (w == math.inf).any()):
         bad = torch.nonzero(torch.isnan(w) | (w == math.inf))[0].tolist()
-        raise ValueError(f"log_w holds NaN or +inf (first at index {tuple(bad)}); log-weights are finite or -inf (weight 0)")
+        raise ValueError(
+            f"log_w holds NaN or +inf (first at index {tuple(bad)}); log-weights are finite or -inf (weight 0)"
+        )
     empty = ~torch.isfinite(w).any(1)
     if bool(empty.any()):
         row = int(torch.nonzero(empty)[0])
-        raise ValueError(f"log_w row {row} is -inf everywhere: every row needs at least one component of positive weight")
+        raise ValueError(
+            f"log_w row {row} is -inf everywhere: every row needs at least one component of positive weight"
+        )
 
 
 def needs_float64(z, mu, logvar) -> bool:
@@ -160,19 +171,31 @@ def needs_float64(z, mu, logvar) -> bool:
     """
     for name, t in (("z", z), ("mu", mu), ("logvar", logvar)):
         check_finite_tensor(t.detach(), name)
-    lv_min, lv_max, z_max, mu_max = (float(v) for v in torch.stack([
-        logvar.detach().amin().double(), logvar.detach().amax().double(),
-        z.detach().abs().amax().double(), mu.detach().abs().amax().double()]).tolist())
+    lv_min, lv_max, z_max, mu_max = (
+        float(v)
+        for v in torch.stack(
+            [
+                logvar.detach().amin().double(),
+                logvar.detach().amax().double(),
+                z.detach().abs().amax().double(),
+                mu.detach().abs().amax().double(),
+            ]
+        ).tolist()
+    )
     worst = max(-lv_min, lv_max)
     if worst > LOGVAR_LIMIT:
         value = lv_min if -lv_min >= lv_max else lv_max
-        raise ValueError(f"logvar holds {value:.4g}: exp(-logvar) leaves float64's range beyond |logvar| > "
-                         f"{LOGVAR_LIMIT:.0f}; clamp the encoder's log-variance")
+        raise ValueError(
+            f"logvar holds {value:.4g}: exp(-logvar) leaves float64's range beyond |logvar| > "
+            f"{LOGVAR_LIMIT:.0f}; clamp the encoder's log-variance"
+        )
     span = z_max + mu_max
     quadratic = 2.0 * math.log(span) - lv_min + math.log(z.shape[1]) if span > 0 else -math.inf
     if quadratic > FLOAT64_QUADRATIC_LIMIT:
-        raise ValueError(f"z and mu reach {span:.3g} with variances down to exp({lv_min:.4g}): (z - mu)^2 / var "
-                         "overflows float64; rescale z and mu, or raise logvar")
+        raise ValueError(
+            f"z and mu reach {span:.3g} with variances down to exp({lv_min:.4g}): (z - mu)^2 / var "
+            "overflows float64; rescale z and mu, or raise logvar"
+        )
     if z.dtype == torch.float64:
         return False
     return worst > FLOAT32_LOGVAR_LIMIT or quadratic > FLOAT32_QUADRATIC_LIMIT
@@ -206,6 +229,8 @@ def group_logsumexp(z, mu, logvar, sets, log_w=None, backend: str | None = None)
         return triton_group_logsumexp(z, mu, logvar, member.float(), log_w)
     out = chunked_group_logsumexp(z, mu, logvar, member, log_w, compute_dtype=torch.float64 if promote else None)
     if promote and not bool(torch.isfinite(out).all()):
-        raise ValueError("some rows of z lie so far from every component that log q(z) falls below float32's range; "
-                         "pass float64 z, mu and logvar")
+        raise ValueError(
+            "some rows of z lie so far from every component that log q(z) falls below float32's range; "
+            "pass float64 z, mu and logvar"
+        )
     return out

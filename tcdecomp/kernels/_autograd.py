@@ -1,4 +1,5 @@
 """What the chunked and Triton autograd Functions share: saving inputs, restoring them, casting grads."""
+
 from __future__ import annotations
 
 import torch
@@ -33,8 +34,9 @@ def differentiable_grads(ctx, z, mu, logvar, dense, member, log_w, grad_out, com
         wanted = [i for i in range(4) if need[i] and aliases[i] is not None]
         weights = aliases[3] if dense is not None else log_w
         out = differentiable_group_logsumexp(aliases[0], aliases[1], aliases[2], member, weights, compute_dtype)
-        found = torch.autograd.grad(out, [aliases[i] for i in wanted], grad_out.to(out.dtype), create_graph=True,
-                                    allow_unused=True)
+        found = torch.autograd.grad(
+            out, [aliases[i] for i in wanted], grad_out.to(out.dtype), create_graph=True, allow_unused=True
+        )
     grads = [None] * 4
     for i, g in zip(wanted, found):
         grads[i] = (torch.zeros_like(inputs[i]) if g is None else g).to(inputs[i].dtype)

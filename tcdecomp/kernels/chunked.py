@@ -1,4 +1,4 @@
-"""Chunked torch implementation of the grouped log-density logsumexp (DESIGN section 4).
+"""Chunked torch implementation of the grouped log-density logsumexp (docs/math.md#the-kernel).
 
     out[b, s] = logsumexp_m ( log_w[b, m] + sum_{k in sets[s]} log N(z_bk; mu_mk, exp(logvar_mk)) )
 
@@ -8,6 +8,7 @@ densities from the inputs and the saved output (as FlashAttention does) instead 
 saving them. The quadratic uses the direct form ``(z - mu)^2 exp(-logvar)``: the
 expanded matmul form loses precision for small variances and large means.
 """
+
 from __future__ import annotations
 
 import math
@@ -112,8 +113,16 @@ class _GroupLogSumExp(torch.autograd.Function):
         dt = ctx.compute_dtype
         if torch.is_grad_enabled():  # create_graph=True: differentiate a recomputation instead
             return differentiable_grads(ctx, z, mu, logvar, dense, member, log_w, grad_out, dt) + (None,) * 4
-        grads = _backward(z.to(dt), mu.to(dt), logvar.to(dt), member.to(dt), log_w, out, grad_out.to(dt),
-                          want_log_w=dense is not None and ctx.needs_input_grad[3])
+        grads = _backward(
+            z.to(dt),
+            mu.to(dt),
+            logvar.to(dt),
+            member.to(dt),
+            log_w,
+            out,
+            grad_out.to(dt),
+            want_log_w=dense is not None and ctx.needs_input_grad[3],
+        )
         return input_grads(ctx, z, mu, logvar, dense, *grads) + (None,) * 4
 
 

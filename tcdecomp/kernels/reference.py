@@ -2,6 +2,7 @@
 
 It builds the full B x M x D tensor of per-dim log densities, so its memory grows as B M D.
 """
+
 from __future__ import annotations
 
 import math

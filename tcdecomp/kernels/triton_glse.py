@@ -1,4 +1,4 @@
-"""Triton kernels for the grouped log-density logsumexp (DESIGN section 4).
+"""Triton kernels for the grouped log-density logsumexp (docs/math.md#the-kernel).
 
 Forward: one program per (row tile, set, column split) runs an online logsumexp over
 column tiles, FlashAttention-style: a running max and sum per row. Only the inputs
@@ -12,10 +12,11 @@ Backward, deterministic and without atomics:
 Partial buffers are summed in a fixed order on the host.
 
 The quadratic is the direct form (z - mu)^2 * exp(-logvar) in float32 on the FP32
-units; the expanded matmul form loses precision (issue 3's measurements), so there
+units; the expanded matmul form loses precision for small variances and large means, so there
 is no tl.dot here. Sets are passed in CSR form (offsets, dims), so any number of
 overlapping sets of any size run in one launch; a set of size |s| costs |s| passes.
 """
+
 from __future__ import annotations
 
 import triton
@@ -36,10 +37,31 @@ def _load_dim(z_ptr, mu_t_ptr, iv_t_ptr, set_dims_ptr, i, rows, row_mask, cols, 
 
 
 @triton.jit
-def _tile_exponent(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_dims_ptr, start, end, s,
-                   rows, row_mask, cols, col_mask, B, M, D,
-                   logw_ptr, own, designated, rest, period, WEIGHTS: tl.constexpr,
-                   BLOCK_B: tl.constexpr, BLOCK_M: tl.constexpr):
+def _tile_exponent(
+    z_ptr,
+    mu_t_ptr,
+    iv_t_ptr,
+    const_t_ptr,
+    set_dims_ptr,
+    start,
+    end,
+    s,
+    rows,
+    row_mask,
+    cols,
+    col_mask,
+    B,
+    M,
+    D,
+    logw_ptr,
+    own,
+    designated,
+    rest,
+    period,
+    WEIGHTS: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+):
     """a[r, c] = log_w[r, c] + const[s, c] - 1/2 sum_{k in s} (z_rk - mu_ck)^2 / var_ck; -inf off the tile."""
     acc = tl.zeros([BLOCK_B, BLOCK_M], dtype=tl.float32)
     for i in range(start, end):
@@ -54,17 +76,37 @@ def _tile_exponent(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_dims_ptr, start, 
         w = tl.where(cols[None, :] == rows[:, None], own, w)
         a += w
     if WEIGHTS == 2:  # dense B x M
-        w = tl.load(logw_ptr + rows[:, None] * M + cols[None, :],
-                    mask=row_mask[:, None] & col_mask[None, :], other=0.0).to(tl.float32)
+        w = tl.load(
+            logw_ptr + rows[:, None] * M + cols[None, :], mask=row_mask[:, None] & col_mask[None, :], other=0.0
+        ).to(tl.float32)
         a += w
     return tl.where(row_mask[:, None] & col_mask[None, :], a, NEG_INF)
 
 
 @triton.jit
-def _forward_kernel(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_ptr, set_dims_ptr,
-                    logw_ptr, own, designated, rest, period,
-                    max_ptr, sum_ptr, B, M, D, S, cols_per_split,
-                    WEIGHTS: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_M: tl.constexpr):
+def _forward_kernel(
+    z_ptr,
+    mu_t_ptr,
+    iv_t_ptr,
+    const_t_ptr,
+    set_ptr,
+    set_dims_ptr,
+    logw_ptr,
+    own,
+    designated,
+    rest,
+    period,
+    max_ptr,
+    sum_ptr,
+    B,
+    M,
+    D,
+    S,
+    cols_per_split,
+    WEIGHTS: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+):
     pid_b = tl.program_id(0)
     s = tl.program_id(1)
     split = tl.program_id(2)
@@ -79,9 +121,31 @@ def _forward_kernel(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_ptr, set_dims_pt
     for m0 in range(m_lo, m_hi, BLOCK_M):
         cols = m0 + tl.arange(0, BLOCK_M)
         col_mask = cols < m_hi
-        a = _tile_exponent(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_dims_ptr, start, end, s,
-                           rows, row_mask, cols, col_mask, B, M, D,
-                           logw_ptr, own, designated, rest, period, WEIGHTS, BLOCK_B, BLOCK_M)
+        a = _tile_exponent(
+            z_ptr,
+            mu_t_ptr,
+            iv_t_ptr,
+            const_t_ptr,
+            set_dims_ptr,
+            start,
+            end,
+            s,
+            rows,
+            row_mask,
+            cols,
+            col_mask,
+            B,
+            M,
+            D,
+            logw_ptr,
+            own,
+            designated,
+            rest,
+            period,
+            WEIGHTS,
+            BLOCK_B,
+            BLOCK_M,
+        )
         new_max = tl.maximum(run_max, tl.max(a, axis=1))
         # An all -inf row keeps max -inf; subtracting 0 there keeps exp() at 0 instead of NaN.
         shift = tl.where(new_max == NEG_INF, 0.0, new_max)
@@ -104,10 +168,30 @@ def _softmax_weight(a, out_ptr, grad_ptr, rows, row_mask, s, S):
 
 
 @triton.jit
-def _dz_kernel(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_ptr, set_dims_ptr,
-               logw_ptr, own, designated, rest, period,
-               out_ptr, grad_ptr, dz_ptr, B, M, D, S, cols_per_split,
-               WEIGHTS: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_M: tl.constexpr):
+def _dz_kernel(
+    z_ptr,
+    mu_t_ptr,
+    iv_t_ptr,
+    const_t_ptr,
+    set_ptr,
+    set_dims_ptr,
+    logw_ptr,
+    own,
+    designated,
+    rest,
+    period,
+    out_ptr,
+    grad_ptr,
+    dz_ptr,
+    B,
+    M,
+    D,
+    S,
+    cols_per_split,
+    WEIGHTS: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+):
     pid_b = tl.program_id(0)
     split = tl.program_id(1)
     rows = pid_b * BLOCK_B + tl.arange(0, BLOCK_B)
@@ -121,13 +205,36 @@ def _dz_kernel(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_ptr, set_dims_ptr,
         for m0 in range(m_lo, m_hi, BLOCK_M):
             cols = m0 + tl.arange(0, BLOCK_M)
             col_mask = cols < m_hi
-            a = _tile_exponent(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_dims_ptr, start, end, s,
-                               rows, row_mask, cols, col_mask, B, M, D,
-                               logw_ptr, own, designated, rest, period, WEIGHTS, BLOCK_B, BLOCK_M)
+            a = _tile_exponent(
+                z_ptr,
+                mu_t_ptr,
+                iv_t_ptr,
+                const_t_ptr,
+                set_dims_ptr,
+                start,
+                end,
+                s,
+                rows,
+                row_mask,
+                cols,
+                col_mask,
+                B,
+                M,
+                D,
+                logw_ptr,
+                own,
+                designated,
+                rest,
+                period,
+                WEIGHTS,
+                BLOCK_B,
+                BLOCK_M,
+            )
             p = _softmax_weight(a, out_ptr, grad_ptr, rows, row_mask, s, S)
             for i in range(start, end):
-                k, zk, muk, ivk = _load_dim(z_ptr, mu_t_ptr, iv_t_ptr, set_dims_ptr, i, rows, row_mask, cols,
-                                            col_mask, M, D)
+                k, zk, muk, ivk = _load_dim(
+                    z_ptr, mu_t_ptr, iv_t_ptr, set_dims_ptr, i, rows, row_mask, cols, col_mask, M, D
+                )
                 contrib = -tl.sum(p * (zk[:, None] - muk[None, :]) * ivk[None, :], axis=1)
                 # This program alone owns these rows of its split's buffer: no race.
                 ptr = dz_base + rows * D + k
@@ -135,11 +242,33 @@ def _dz_kernel(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_ptr, set_dims_ptr,
 
 
 @triton.jit
-def _dmu_kernel(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_ptr, set_dims_ptr,
-                logw_ptr, own, designated, rest, period,
-                out_ptr, grad_ptr, dmu_ptr, dlv_ptr, dlogw_ptr, B, M, D, S, rows_per_split,
-                WEIGHTS: tl.constexpr, WANT_LOGW: tl.constexpr,
-                BLOCK_B: tl.constexpr, BLOCK_M: tl.constexpr):
+def _dmu_kernel(
+    z_ptr,
+    mu_t_ptr,
+    iv_t_ptr,
+    const_t_ptr,
+    set_ptr,
+    set_dims_ptr,
+    logw_ptr,
+    own,
+    designated,
+    rest,
+    period,
+    out_ptr,
+    grad_ptr,
+    dmu_ptr,
+    dlv_ptr,
+    dlogw_ptr,
+    B,
+    M,
+    D,
+    S,
+    rows_per_split,
+    WEIGHTS: tl.constexpr,
+    WANT_LOGW: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+):
     pid_m = tl.program_id(0)
     split = tl.program_id(1)
     cols = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -155,15 +284,38 @@ def _dmu_kernel(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_ptr, set_dims_ptr,
         for s in range(0, S):
             start = tl.load(set_ptr + s)
             end = tl.load(set_ptr + s + 1)
-            a = _tile_exponent(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_dims_ptr, start, end, s,
-                               rows, row_mask, cols, col_mask, B, M, D,
-                               logw_ptr, own, designated, rest, period, WEIGHTS, BLOCK_B, BLOCK_M)
+            a = _tile_exponent(
+                z_ptr,
+                mu_t_ptr,
+                iv_t_ptr,
+                const_t_ptr,
+                set_dims_ptr,
+                start,
+                end,
+                s,
+                rows,
+                row_mask,
+                cols,
+                col_mask,
+                B,
+                M,
+                D,
+                logw_ptr,
+                own,
+                designated,
+                rest,
+                period,
+                WEIGHTS,
+                BLOCK_B,
+                BLOCK_M,
+            )
             p = _softmax_weight(a, out_ptr, grad_ptr, rows, row_mask, s, S)
             p_total += p
             p_sum = tl.sum(p, axis=0)
             for i in range(start, end):
-                k, zk, muk, ivk = _load_dim(z_ptr, mu_t_ptr, iv_t_ptr, set_dims_ptr, i, rows, row_mask, cols,
-                                            col_mask, M, D)
+                k, zk, muk, ivk = _load_dim(
+                    z_ptr, mu_t_ptr, iv_t_ptr, set_dims_ptr, i, rows, row_mask, cols, col_mask, M, D
+                )
                 scaled = (zk[:, None] - muk[None, :]) * ivk[None, :]
                 d_mu = tl.sum(p * scaled, axis=0)
                 d_lv = 0.5 * tl.sum(p * scaled * (zk[:, None] - muk[None, :]), axis=0) - 0.5 * p_sum
@@ -173,8 +325,7 @@ def _dmu_kernel(z_ptr, mu_t_ptr, iv_t_ptr, const_t_ptr, set_ptr, set_dims_ptr,
                 tl.store(ptr_mu, tl.load(ptr_mu, mask=col_mask, other=0.0) + d_mu, mask=col_mask)
                 tl.store(ptr_lv, tl.load(ptr_lv, mask=col_mask, other=0.0) + d_lv, mask=col_mask)
         if WANT_LOGW:
-            tl.store(dlogw_ptr + rows[:, None] * M + cols[None, :], p_total,
-                     mask=row_mask[:, None] & col_mask[None, :])
+            tl.store(dlogw_ptr + rows[:, None] * M + cols[None, :], p_total, mask=row_mask[:, None] & col_mask[None, :])
 
 
 # -- host side ------------------------------------------------------------------------------------
@@ -231,8 +382,19 @@ class _Prepared:
         self.mode, self.logw, self.own, self.designated, self.rest, self.period = _weight_args(log_w, z.device)
 
     def common(self):
-        return (self.z, self.mu_t, self.iv_t, self.const_t, self.set_ptr, self.set_dims,
-                self.logw, self.own, self.designated, self.rest, self.period)
+        return (
+            self.z,
+            self.mu_t,
+            self.iv_t,
+            self.const_t,
+            self.set_ptr,
+            self.set_dims,
+            self.logw,
+            self.own,
+            self.designated,
+            self.rest,
+            self.period,
+        )
 
 
 def _forward(prep: _Prepared) -> torch.Tensor:
@@ -242,8 +404,17 @@ def _forward(prep: _Prepared) -> torch.Tensor:
     run_max = torch.empty(splits, B, S, dtype=torch.float32, device=prep.z.device)
     run_sum = torch.empty_like(run_max)
     _forward_kernel[(row_tiles, S, splits)](
-        *prep.common(), run_max, run_sum, B, M, prep.D, S, per_split,
-        WEIGHTS=prep.mode, BLOCK_B=BLOCK_B, BLOCK_M=BLOCK_M,
+        *prep.common(),
+        run_max,
+        run_sum,
+        B,
+        M,
+        prep.D,
+        S,
+        per_split,
+        WEIGHTS=prep.mode,
+        BLOCK_B=BLOCK_B,
+        BLOCK_M=BLOCK_M,
     )
     top = run_max.amax(0)
     shift = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
@@ -261,8 +432,18 @@ def _backward(prep: _Prepared, out, grad_out, want_dz, want_dmu, want_logw):
         splits, per_split = _splits(row_tiles, M, BLOCK_M)
         dz_parts = torch.zeros(splits, B, D, dtype=torch.float32, device=dev)
         _dz_kernel[(row_tiles, splits)](
-            *prep.common(), out, grad_out, dz_parts, B, M, D, S, per_split,
-            WEIGHTS=prep.mode, BLOCK_B=BLOCK_B, BLOCK_M=BLOCK_M,
+            *prep.common(),
+            out,
+            grad_out,
+            dz_parts,
+            B,
+            M,
+            D,
+            S,
+            per_split,
+            WEIGHTS=prep.mode,
+            BLOCK_B=BLOCK_B,
+            BLOCK_M=BLOCK_M,
         )
         dz = dz_parts.sum(0)
     if want_dmu or want_logw:
@@ -272,8 +453,21 @@ def _backward(prep: _Prepared, out, grad_out, want_dz, want_dmu, want_logw):
         dlv_parts = torch.zeros_like(dmu_parts)
         dlogw = torch.zeros(B, M, dtype=torch.float32, device=dev) if want_logw else torch.empty(1, device=dev)
         _dmu_kernel[(col_tiles, splits)](
-            *prep.common(), out, grad_out, dmu_parts, dlv_parts, dlogw, B, M, D, S, per_split,
-            WEIGHTS=prep.mode, WANT_LOGW=want_logw, BLOCK_B=BLOCK_B, BLOCK_M=BLOCK_M,
+            *prep.common(),
+            out,
+            grad_out,
+            dmu_parts,
+            dlv_parts,
+            dlogw,
+            B,
+            M,
+            D,
+            S,
+            per_split,
+            WEIGHTS=prep.mode,
+            WANT_LOGW=want_logw,
+            BLOCK_B=BLOCK_B,
+            BLOCK_M=BLOCK_M,
         )
         dmu, dlv = dmu_parts.sum(0).t(), dlv_parts.sum(0).t()
         dlogw = dlogw if want_logw else None
@@ -294,7 +488,10 @@ class TritonGroupLogSumExp(torch.autograd.Function):
     def backward(ctx, grad_out):
         z, mu, logvar, dense, member, out, log_w = saved_inputs(ctx)
         if torch.is_grad_enabled():  # create_graph=True: differentiate a torch recomputation instead
-            return differentiable_grads(ctx, z, mu, logvar, dense, member, log_w, grad_out, torch.float32) + (None, None)
+            return differentiable_grads(ctx, z, mu, logvar, dense, member, log_w, grad_out, torch.float32) + (
+                None,
+                None,
+            )
         need = ctx.needs_input_grad
         prep = _Prepared(z, mu, logvar, member, log_w)
         grads = _backward(prep, out, grad_out, need[0], need[1] or need[2], dense is not None and need[3])

@@ -3,6 +3,7 @@
 Kept symbolic (three numbers) so that neither the torch path nor a kernel ever
 needs a dense B x M matrix.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,9 @@ class StructuredLogWeights:
         rows = torch.arange(b0, b1, device=device)[:, None]
         cols = torch.arange(m0, m1, device=device)[None, :]
         out = torch.full((b1 - b0, m1 - m0), self.rest, dtype=dtype, device=device)
-        out = torch.where(cols == (rows + 1) % self.period, torch.tensor(self.designated, dtype=dtype, device=device), out)
+        out = torch.where(
+            cols == (rows + 1) % self.period, torch.tensor(self.designated, dtype=dtype, device=device), out
+        )
         return torch.where(cols == rows, torch.tensor(self.own, dtype=dtype, device=device), out)
 
     def dense(self, rows: int, cols: int, dtype=torch.float64, device=None) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """The VAE layer: beta-STCVAE and its baselines, data, training, evaluation."""
+
 from .config import Config, load_config
 from .data import FactorDataset, ProceduralDSprites, render_dsprites
 from .losses import DIPVAE, HFVAE, BetaSTCVAE, BetaTCVAE, BetaVAE, FactorVAE, build_loss
@@ -7,7 +8,24 @@ from .models import VAE, build_vae
 from .train import restore, train
 
 __all__ = [
-    "BetaSTCVAE", "BetaTCVAE", "BetaVAE", "Config", "DIPVAE", "FactorDataset", "FactorVAE", "HFVAE",
-    "ProceduralDSprites", "VAE", "build_loss", "build_vae", "elbo_decomposition", "load_config",
-    "mig_discrete", "mig_sampled", "omniscient_latents", "render_dsprites", "restore", "train",
+    "BetaSTCVAE",
+    "BetaTCVAE",
+    "BetaVAE",
+    "Config",
+    "DIPVAE",
+    "FactorDataset",
+    "FactorVAE",
+    "HFVAE",
+    "ProceduralDSprites",
+    "VAE",
+    "build_loss",
+    "build_vae",
+    "elbo_decomposition",
+    "load_config",
+    "mig_discrete",
+    "mig_sampled",
+    "omniscient_latents",
+    "render_dsprites",
+    "restore",
+    "train",
 ]

@@ -9,6 +9,7 @@ Every checkpoint carries the SHA-256 of its content (:func:`content_digest`), ch
 load: flipped bytes give a one-line "corrupted checkpoint" error, never a model whose
 ELBO is -5e35. Writes are atomic (temp file, fsync, rename).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,8 +76,10 @@ def load_checkpoint(path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, corrupted, foreign, or holding objects the safe unpickler refuses
-        raise ValueError(f"corrupted or foreign checkpoint {path}: it does not load as plain tensors and values "
-                         f"({describe_load_error(exc)})") from None
+        raise ValueError(
+            f"corrupted or foreign checkpoint {path}: it does not load as plain tensors and values "
+            f"({describe_load_error(exc)})"
+        ) from None
     if not isinstance(state, dict) or DIGEST not in state or "config" not in state:
         raise ValueError(f"{path} is not a tcdecomp checkpoint (no config or content digest); train to create one")
     if content_digest(state) != state[DIGEST]:
@@ -88,8 +91,10 @@ def check_finite_state(state_dict: dict, what: str, path) -> None:
     """Refuse a state whose floating tensors hold NaN or inf (a diverged run), naming the first."""
     for name, value in state_dict.items():
         if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise ValueError(f"checkpoint {path}: {what} tensor {name!r} holds NaN or inf (the run diverged before "
-                             "it was saved); resume from an earlier run or lower train.lr")
+            raise ValueError(
+                f"checkpoint {path}: {what} tensor {name!r} holds NaN or inf (the run diverged before "
+                "it was saved); resume from an earlier run or lower train.lr"
+            )
 
 
 def is_finite_number(value) -> bool:

@@ -4,6 +4,7 @@ Each section checks its own values when it is built (one line naming ``section.k
 fix); :func:`check_config` adds the checks across sections. :func:`changed_keys` lists what
 differs between two configs, for refusing a resume under a changed config.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,8 +27,14 @@ except ModuleNotFoundError:  # Python 3.10
 RESUMABLE_KEYS = ("train.steps", "train.log_every", "train.checkpoint_every", "train.out_dir")
 
 
-def _check_number(value, name: str, low: float | None = None, high: float | None = None,
-                  low_open: bool = False, high_open: bool = False) -> float:
+def _check_number(
+    value,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if low is not None and (value <= low if low_open else value < low):
@@ -53,8 +60,10 @@ def check_device_available(device: str, name: str = "train.device") -> None:
     dev = torch.device(device)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"{name}={device!r} but this torch has no usable CUDA device "
-                             f"(torch {torch.__version__}); use {name}='cpu'")
+            raise ValueError(
+                f"{name}={device!r} but this torch has no usable CUDA device "
+                f"(torch {torch.__version__}); use {name}='cpu'"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ValueError(f"{name}={device!r} but this machine has {torch.cuda.device_count()} CUDA devices")
     elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
@@ -148,7 +157,7 @@ class Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Config":
+    def from_dict(cls, data: dict) -> Config:
         if not isinstance(data, dict):
             raise ValueError(f"a config is a table of sections, got {type(data).__name__}")
         data = copy.deepcopy(data)
@@ -167,7 +176,7 @@ class Config:
             values[section] = typ(**{**asdict(typ()), **given})
         loss = data.get("loss", asdict(cls())["loss"])
         if not isinstance(loss, dict) or "name" not in loss:
-            raise ValueError("[loss] needs a name, e.g. name = \"beta_stcvae\"")
+            raise ValueError('[loss] needs a name, e.g. name = "beta_stcvae"')
         return cls(model=values["model"], loss=dict(loss), data=values["data"], train=values["train"])
 
 
@@ -182,7 +191,9 @@ def check_config(config: Config, dataset_size: int | None = None) -> None:
     group_size, latent_dim = getattr(loss, "group_size", 1), config.model.latent_dim
     if latent_dim % group_size:
         divisors = [i for i in range(1, latent_dim + 1) if latent_dim % i == 0]
-        raise ValueError(f"loss.group_size={group_size} must divide model.latent_dim={latent_dim}; choose one of {divisors}")
+        raise ValueError(
+            f"loss.group_size={group_size} must divide model.latent_dim={latent_dim}; choose one of {divisors}"
+        )
     batch = config.train.batch_size
     if getattr(loss, "estimator", None) == "mss" and batch < 2:
         raise ValueError(f"train.batch_size={batch}: the mss estimator needs at least 2 examples per batch")
@@ -192,8 +203,10 @@ def check_config(config: Config, dataset_size: int | None = None) -> None:
         raise ValueError(f"train.batch_size={batch} exceeds the {dataset_size} training images; lower it")
     bank = getattr(loss, "bank", None)
     if bank is not None and bank.capacity + batch > dataset_size:
-        raise ValueError(f"loss.bank_capacity={bank.capacity} plus train.batch_size={batch} exceed the "
-                         f"{dataset_size} training images; lower loss.bank_capacity below {dataset_size - batch + 1}")
+        raise ValueError(
+            f"loss.bank_capacity={bank.capacity} plus train.batch_size={batch} exceed the "
+            f"{dataset_size} training images; lower loss.bank_capacity below {dataset_size - batch + 1}"
+        )
 
 
 def _flatten(config: dict, prefix: str = "") -> dict:
@@ -209,8 +222,11 @@ def _flatten(config: dict, prefix: str = "") -> dict:
 def changed_keys(old: dict, new: dict, allowed=RESUMABLE_KEYS) -> list[str]:
     """``section.key (old -> new)`` for every value that differs, except the ``allowed`` keys."""
     a, b = _flatten(old), _flatten(new)
-    return [f"{k} ({a.get(k, '<unset>')!r} -> {b.get(k, '<unset>')!r})"
-            for k in sorted(set(a) | set(b)) if k not in allowed and a.get(k) != b.get(k)]
+    return [
+        f"{k} ({a.get(k, '<unset>')!r} -> {b.get(k, '<unset>')!r})"
+        for k in sorted(set(a) | set(b))
+        if k not in allowed and a.get(k) != b.get(k)
+    ]
 
 
 def _parse_value(text: str):

@@ -7,6 +7,7 @@ each factor), ``len()``, ``images(indices)`` (float tensors, N x C x H x W in [0
 ``classes(indices)`` (N x F integer factor classes) and ``index_of(classes)``.
 The metrics (MIG) use only this protocol.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -72,7 +73,7 @@ SHAPES = ("square", "ellipse", "heart")
 def dsprites_factor_values() -> tuple[np.ndarray, ...]:
     """The official dSprites grid (Matthey et al. 2017)."""
     return (
-        np.arange(1, 4, dtype=np.float64),   # shape 1..3: square, ellipse, heart
+        np.arange(1, 4, dtype=np.float64),  # shape 1..3: square, ellipse, heart
         np.linspace(0.5, 1.0, 6),
         np.linspace(0.0, 2 * np.pi, 40),
         np.linspace(0.0, 1.0, 32),
@@ -176,7 +177,9 @@ class ProceduralDSprites(FactorDataset):
 def _require(path, what: str, where: str) -> Path:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{what} not found at {path}. tcdecomp downloads nothing: get it from {where} and pass its path")
+        raise FileNotFoundError(
+            f"{what} not found at {path}. tcdecomp downloads nothing: get it from {where} and pass its path"
+        )
     return path
 
 
@@ -188,7 +191,9 @@ class ArrayFactorDataset(FactorDataset):
         self.factor_names = tuple(factor_names)
         self.factor_sizes = tuple(int(s) for s in factor_sizes)
         self._full_sizes = self.factor_sizes
-        self.factor_values = tuple(factor_values) if factor_values is not None else tuple(np.arange(s) for s in self.factor_sizes)
+        self.factor_values = (
+            tuple(factor_values) if factor_values is not None else tuple(np.arange(s) for s in self.factor_sizes)
+        )
         self.likelihood = likelihood
         self._n = int(np.prod(self.factor_sizes))
         if len(images) != self._n:
@@ -205,7 +210,9 @@ class ArrayFactorDataset(FactorDataset):
 
 
 def load_dsprites_npz(path) -> ArrayFactorDataset:
-    """The official file ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` (keys imgs, latents_values, latents_classes)."""
+    """The official file ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz``.
+
+    Keys imgs, latents_values, latents_classes."""
     path = _require(path, "dSprites npz", "https://github.com/deepmind/dsprites-dataset")
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -247,9 +254,11 @@ def load_mnist(folder, split: str = "train"):
                 with opener(file, "rb") as fh:
                     raw = fh.read()
                 ndim = raw[3]
-                dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+                dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
                 return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-        raise FileNotFoundError(f"{folder / stem}[.gz] not found; MNIST idx files come from http://yann.lecun.com/exdb/mnist/")
+        raise FileNotFoundError(
+            f"{folder / stem}[.gz] not found; MNIST idx files come from http://yann.lecun.com/exdb/mnist/"
+        )
 
     images = read(f"{prefix}-images-idx3-ubyte")
     labels = read(f"{prefix}-labels-idx1-ubyte")
@@ -295,8 +304,9 @@ def load_cars3d(folder, size: int = 64) -> ArrayFactorDataset:
     for f in files:
         im = loadmat(f)["im"]  # H x W x 3 x azimuth x elevation
         im = torch.from_numpy(np.ascontiguousarray(im.transpose(4, 3, 2, 0, 1))).float() / 255.0
-        im = torch.nn.functional.interpolate(im.reshape(-1, 3, im.shape[-2], im.shape[-1]), size=(size, size),
-                                             mode="bilinear", align_corners=False)
+        im = torch.nn.functional.interpolate(
+            im.reshape(-1, 3, im.shape[-2], im.shape[-1]), size=(size, size), mode="bilinear", align_corners=False
+        )
         cars.append(im.reshape(4, 24, 3, size, size))
     images = torch.stack(cars, dim=0).reshape(-1, 3, size, size).numpy()
     names = ("car", "elevation", "azimuth")

@@ -1,4 +1,5 @@
 """``tcdecomp demo``: beta-STCVAE (latent dim 10, group size 2) on procedural dSprites, then a report."""
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,15 @@ def demo_config(out_dir: str = "runs/demo", steps: int | None = None) -> Config:
         loss={"name": "beta_stcvae", "beta": 6.0, "group_size": 2, "estimator": "mss"},
         # every 4th orientation, every 2nd position: 46,080 images
         data=DataConfig(name="dsprites", subset={"orientation": 4, "posX": 2, "posY": 2}, holdout=0.1),
-        train=TrainConfig(steps=DEMO_STEPS if steps is None else steps, batch_size=64, lr=1e-3, seed=0, checkpoint_every=500,
-                          log_every=50, out_dir=out_dir),
+        train=TrainConfig(
+            steps=DEMO_STEPS if steps is None else steps,
+            batch_size=64,
+            lr=1e-3,
+            seed=0,
+            checkpoint_every=500,
+            log_every=50,
+            out_dir=out_dir,
+        ),
     )
 
 
@@ -29,7 +37,9 @@ def run_demo(out_dir: str = "runs/demo", steps: int | None = None, progress: boo
     from .train import train
 
     config = demo_config(out_dir, steps)
-    log.info("training beta-STCVAE (D=10, group size 2, beta=6) on procedural dSprites for %d steps", config.train.steps)
+    log.info(
+        "training beta-STCVAE (D=10, group size 2, beta=6) on procedural dSprites for %d steps", config.train.steps
+    )
     start = time.perf_counter()
     run = train(config, progress=progress)
     seconds = time.perf_counter() - start

@@ -1,4 +1,5 @@
 """``tcdecomp evaluate``: held-out ELBO decomposition, MIG, omniscient latents, pictures."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,6 @@ import torch
 
 from .._checks import check_positive_float, check_positive_int
 from ..io import DirectoryLock, atomic_write_text
-
 from .metrics import elbo_decomposition, encode, mig_discrete, mig_sampled, omniscient_latents
 from .plots import save_reconstructions, save_traversal
 from .train import Run
@@ -26,8 +26,15 @@ def held_out_rows(run: Run) -> np.ndarray:
 EVALUATION = "evaluation.json"
 
 
-def evaluate(run: Run, out_dir=None, num_samples: int = 10000, mig_points: int | None = None,
-             epsilon: float = 1e-3, seed: int = 0, with_mig: bool = True) -> dict:
+def evaluate(
+    run: Run,
+    out_dir=None,
+    num_samples: int = 10000,
+    mig_points: int | None = None,
+    epsilon: float = 1e-3,
+    seed: int = 0,
+    with_mig: bool = True,
+) -> dict:
     """Everything ``tcdecomp evaluate`` reports, as a dict.
 
     With ``out_dir``, the PNGs and ``evaluation.json`` go there, written atomically under the
@@ -50,14 +57,21 @@ def _evaluate(run: Run, out_dir, num_samples, mig_points, epsilon, seed, with_mi
     group_size = getattr(run.loss, "group_size", 1)  # the loss's own grouping; 1 for non-TC losses
     held_out = held_out_rows(run)
     log.info("encoding %d held-out images", len(held_out))
-    decomposition = elbo_decomposition(model, dataset, held_out, group_size=group_size,
-                                       num_samples=min(num_samples, max(len(held_out), 1) * 10), seed=seed,
-                                       device=device)
+    decomposition = elbo_decomposition(
+        model,
+        dataset,
+        held_out,
+        group_size=group_size,
+        num_samples=min(num_samples, max(len(held_out), 1) * 10),
+        seed=seed,
+        device=device,
+    )
     result = {
         "group_size": group_size,
         "held_out": len(held_out),
-        "decomposition": {k: (v if isinstance(v, list) else {"value": float(v), "stderr": v.stderr})
-                          for k, v in decomposition.items()},
+        "decomposition": {
+            k: (v if isinstance(v, list) else {"value": float(v), "stderr": v.stderr}) for k, v in decomposition.items()
+        },
         "omniscient_latents": omniscient_latents(decomposition["marginal_entropies"], epsilon),
         "factor_names": list(dataset.factor_names),
     }
@@ -89,22 +103,37 @@ def posterior_decomposition(run: Run, path: str = "bottom_up", num_samples: int 
 
 def format_report(result: dict) -> str:
     d = result["decomposition"]
-    lines = [f"held-out ELBO decomposition ({result['held_out']} images, exact aggregate posterior, "
-             f"group size {result['group_size']}):"]
-    for key, label in [("elbo", "ELBO"), ("recon", "E log p(x|z)"), ("kl", "KL(q(z|x)||p(z))"), ("mi", "  MI"),
-                       ("tc", "  TC"), ("tc_groups", "    TC_groups"), ("tc_within", "    TC_within"),
-                       ("dim_kl", "  dimKL")]:
+    lines = [
+        f"held-out ELBO decomposition ({result['held_out']} images, exact aggregate posterior, "
+        f"group size {result['group_size']}):"
+    ]
+    for key, label in [
+        ("elbo", "ELBO"),
+        ("recon", "E log p(x|z)"),
+        ("kl", "KL(q(z|x)||p(z))"),
+        ("mi", "  MI"),
+        ("tc", "  TC"),
+        ("tc_groups", "    TC_groups"),
+        ("tc_within", "    TC_within"),
+        ("dim_kl", "  dimKL"),
+    ]:
         lines.append(f"  {label:<18} {d[key]['value']:>10.3f} ± {d[key]['stderr']:.3f}")
     lines.append("  marginal entropies H(z_k): " + " ".join(f"{h:.2f}" for h in d["marginal_entropies"]))
     omni = result["omniscient_latents"]
     lines.append(f"  omniscient latents (H < 0.001, paper eq. 9): {omni if omni else 'none'}")
     if "mig_sampled" not in result:
         return "\n".join(lines)
-    lines.append(f"MIG sampled (Chen et al. 2018): {result['mig_sampled']['mig']:.3f}   "
-                 f"MIG discretised (20 bins): {result['mig_discrete']['mig']:.3f}")
-    per = ", ".join(f"{n} {g:.2f}" for n, g in zip(
-        [n for n, h in zip(result["factor_names"], result["mig_sampled"]["factor_entropy"]) if h > 0],
-        result["mig_sampled"]["per_factor"]))
+    lines.append(
+        f"MIG sampled (Chen et al. 2018): {result['mig_sampled']['mig']:.3f}   "
+        f"MIG discretised (20 bins): {result['mig_discrete']['mig']:.3f}"
+    )
+    per = ", ".join(
+        f"{n} {g:.2f}"
+        for n, g in zip(
+            [n for n, h in zip(result["factor_names"], result["mig_sampled"]["factor_entropy"]) if h > 0],
+            result["mig_sampled"]["per_factor"],
+        )
+    )
     lines.append(f"  per factor (sampled): {per}")
     if "pictures" in result:
         lines.append("pictures: " + ", ".join(result["pictures"]))

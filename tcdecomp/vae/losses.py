@@ -1,4 +1,4 @@
-"""The beta-STCVAE loss family (paper eq. 7-8; DESIGN section 2).
+"""The beta-STCVAE loss family (paper eq. 7-8; docs/math.md#the-beta-stcvae-loss-family).
 
 Every loss is called as ``loss(model, x)`` and returns ``(total, parts)``: the scalar to
 minimise and a dict of named, detached parts for logging, always including the true
@@ -20,6 +20,7 @@ under torchrun) makes the TC family evaluate its estimator against the global ba
 keep one bank, identical in every process, of global batches; FactorVAE averages its
 discriminator's gradients and DIP-VAE takes the covariance of the global batch's means.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -84,8 +85,17 @@ class TCFamily(VAELoss):
 
     name = "tc_family"
 
-    def __init__(self, dataset_size: int, beta: float = 6.0, group_size: int = 1, gamma: float = 0.0,
-                 alpha: float = 1.0, lam: float = 1.0, estimator: str = "mss", bank_capacity: int | None = None):
+    def __init__(
+        self,
+        dataset_size: int,
+        beta: float = 6.0,
+        group_size: int = 1,
+        gamma: float = 0.0,
+        alpha: float = 1.0,
+        lam: float = 1.0,
+        estimator: str = "mss",
+        bank_capacity: int | None = None,
+    ):
         self.dataset_size = check_positive_int(dataset_size, "dataset_size")
         self.group_size = check_positive_int(group_size, "loss.group_size")
         self.alpha, self.beta = check_weight(alpha, "loss.alpha"), check_weight(beta, "loss.beta")
@@ -93,8 +103,9 @@ class TCFamily(VAELoss):
         self.estimator = check_choice(estimator, ESTIMATORS, "loss.estimator")
         self.bank = None
         if estimator == "bank":
-            self.bank = PosteriorBank(check_positive_int(4096 if bank_capacity is None else bank_capacity,
-                                                         "loss.bank_capacity"))
+            self.bank = PosteriorBank(
+                check_positive_int(4096 if bank_capacity is None else bank_capacity, "loss.bank_capacity")
+            )
         elif bank_capacity is not None:
             raise ValueError("loss.bank_capacity only applies to loss.estimator='bank'")
 
@@ -109,12 +120,19 @@ class TCFamily(VAELoss):
         """MI, TC_groups, TC_within and dimKL (differentiable) from one minibatch."""
         D = out.mu.shape[1]
         sets, groups = self.sets(D)
-        post = Posterior(out.mu, out.logvar, z=out.z, dataset_size=self.dataset_size, estimator=self.estimator,
-                         bank=self.bank, distributed=self.distributed)
+        post = Posterior(
+            out.mu,
+            out.logvar,
+            z=out.z,
+            dataset_size=self.dataset_size,
+            estimator=self.estimator,
+            bank=self.bank,
+            distributed=self.distributed,
+        )
         log_q = post.log_density(sets)
-        joint, singles = log_q[:, 0], log_q[:, len(sets) - D:]
+        joint, singles = log_q[:, 0], log_q[:, len(sets) - D :]
         if 1 < self.group_size < D:
-            group_q = log_q[:, 1:1 + len(groups)]
+            group_q = log_q[:, 1 : 1 + len(groups)]
         elif self.group_size == 1:
             group_q = singles
         else:
@@ -133,16 +151,30 @@ class TCFamily(VAELoss):
         out, log_px, kl = self.base_terms(model, x)
         if self.bank is not None and len(self.bank) + x.shape[0] > self.dataset_size:
             raise ValueError(
-                f"batch + bank ({x.shape[0]} + {len(self.bank)}) exceed dataset_size={self.dataset_size}; lower bank_capacity"
+                f"batch + bank ({x.shape[0]} + {len(self.bank)}) exceed "
+                f"dataset_size={self.dataset_size}; lower bank_capacity"
             )
         parts = self.decomposed(out)
         recon = -log_px.mean()
-        total = recon + self.alpha * parts["mi"] + self.beta * parts["tc_groups"] + self.gamma * parts["tc_within"] \
+        total = (
+            recon
+            + self.alpha * parts["mi"]
+            + self.beta * parts["tc_groups"]
+            + self.gamma * parts["tc_within"]
             + self.lam * parts["dim_kl"]
+        )
         self.last_output = out
         kl_mean = kl.mean()
-        return total, _detach({"loss": total, "recon": recon, **parts, "tc": parts["tc_groups"] + parts["tc_within"],
-                               "kl": kl_mean, "elbo": -(recon + kl_mean)})
+        return total, _detach(
+            {
+                "loss": total,
+                "recon": recon,
+                **parts,
+                "tc": parts["tc_groups"] + parts["tc_within"],
+                "kl": kl_mean,
+                "elbo": -(recon + kl_mean),
+            }
+        )
 
     def after_step(self, out) -> None:
         if self.bank is None:
@@ -210,8 +242,13 @@ class FactorVAE(VAELoss):
         hidden = check_positive_int(hidden, "loss.hidden")
         lr = check_positive_float(lr, "loss.lr")
         self.discriminator = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 2),
+            nn.Linear(latent_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 2),
         )
         self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))
 
@@ -265,7 +302,9 @@ class DIPVAE(VAELoss):
         recon, kl_mean = -log_px.mean(), kl.mean()
         total = recon + kl_mean + penalty
         self.last_output = out
-        return total, _detach({"loss": total, "recon": recon, "kl": kl_mean, "dip": penalty, "elbo": -(recon + kl_mean)})
+        return total, _detach(
+            {"loss": total, "recon": recon, "kl": kl_mean, "dip": penalty, "elbo": -(recon + kl_mean)}
+        )
 
 
 LOSSES = {

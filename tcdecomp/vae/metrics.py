@@ -17,6 +17,7 @@ codes differ:
   * ``mig_discrete``: the disentanglement_lib variant: encoder means of ``num_points``
     examples, each dim cut into 20 equal-width bins over its range, discrete MI.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,7 @@ def encode(model, dataset, indices, batch_size: int = 512, device="cpu"):
     mus, logvars = [], []
     model.eval()
     for start in range(0, len(indices), batch_size):
-        x = dataset.images(indices[start:start + batch_size]).to(device)
+        x = dataset.images(indices[start : start + batch_size]).to(device)
         mu, logvar = model.encode(x)
         mus.append(mu.float().cpu())
         logvars.append(logvar.float().cpu())
@@ -50,8 +51,17 @@ def _estimate(values: torch.Tensor) -> Estimate:
 
 
 @torch.no_grad()
-def elbo_decomposition(model, dataset, indices, group_size: int = 1, num_samples: int = 10000,
-                       seed: int = 0, batch_size: int = 512, device="cpu", posteriors=None) -> dict:
+def elbo_decomposition(
+    model,
+    dataset,
+    indices,
+    group_size: int = 1,
+    num_samples: int = 10000,
+    seed: int = 0,
+    batch_size: int = 512,
+    device="cpu",
+    posteriors=None,
+) -> dict:
     """The true ELBO of the examples ``indices`` and its KL decomposition, each an Estimate."""
     mu, logvar = posteriors if posteriors is not None else encode(model, dataset, indices, batch_size, device)
     N, D = mu.shape
@@ -60,14 +70,14 @@ def elbo_decomposition(model, dataset, indices, group_size: int = 1, num_samples
     z = mu[pick] + torch.exp(0.5 * logvar[pick]) * torch.randn(num_samples, D, generator=g)
     log_px = []
     for start in range(0, num_samples, batch_size):
-        rows = pick[start:start + batch_size]
+        rows = pick[start : start + batch_size]
         x = dataset.images(np.asarray(indices)[rows.numpy()]).to(device)
-        log_px.append(model.log_likelihood(x, model.decode(z[start:start + batch_size].to(device))).float().cpu())
+        log_px.append(model.log_likelihood(x, model.decode(z[start : start + batch_size].to(device))).float().cpu())
     log_px = torch.cat(log_px)
     groups = contiguous_groups(D, group_size)
     sets = [list(range(D))] + [list(g_) for g_ in groups] + [[k] for k in range(D)]
     log_q = Posterior(mu, logvar, z=z, estimator="exact").log_density(sets)
-    joint, group_q, singles = log_q[:, 0], log_q[:, 1:1 + len(groups)], log_q[:, 1 + len(groups):]
+    joint, group_q, singles = log_q[:, 0], log_q[:, 1 : 1 + len(groups)], log_q[:, 1 + len(groups) :]
     log_qzx = gaussian_log_density(z, mu[pick], logvar[pick]).sum(1)
     log_pz = gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
     kl = kl_to_standard_normal(mu, logvar)

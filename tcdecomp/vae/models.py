@@ -3,6 +3,7 @@
 ``capacity`` is the one width knob the paper's experiments sweep ("parameter capacity"):
 the hidden width of the MLP, or the base channel count of the conv networks.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,7 +27,11 @@ class MLPEncoder(nn.Module):
         super().__init__()
         n_in = math.prod(image_shape)
         self.net = nn.Sequential(
-            nn.Flatten(), nn.Linear(n_in, capacity), nn.ReLU(), nn.Linear(capacity, capacity), nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(n_in, capacity),
+            nn.ReLU(),
+            nn.Linear(capacity, capacity),
+            nn.ReLU(),
             nn.Linear(capacity, 2 * latent_dim),
         )
 
@@ -39,7 +44,10 @@ class MLPDecoder(nn.Module):
         super().__init__()
         self.image_shape = tuple(image_shape)
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, capacity), nn.Tanh(), nn.Linear(capacity, capacity), nn.Tanh(),
+            nn.Linear(latent_dim, capacity),
+            nn.Tanh(),
+            nn.Linear(capacity, capacity),
+            nn.Tanh(),
             nn.Linear(capacity, math.prod(image_shape)),
         )
 
@@ -58,9 +66,18 @@ class ConvEncoder(nn.Module):
         if (h, w) != (64, 64):
             raise ValueError(f"the conv architecture takes 64 x 64 images, got {h} x {w}; use arch='mlp'")
         self.net = nn.Sequential(
-            nn.Conv2d(channels, c, 4, 2, 1), nn.ReLU(), nn.Conv2d(c, c, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.ReLU(), nn.Conv2d(2 * c, 2 * c, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(2 * c, 16 * c, 4), nn.ReLU(), nn.Conv2d(16 * c, 2 * latent_dim, 1), nn.Flatten(),
+            nn.Conv2d(channels, c, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(2 * c, 2 * c, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(2 * c, 16 * c, 4),
+            nn.ReLU(),
+            nn.Conv2d(16 * c, 2 * latent_dim, 1),
+            nn.Flatten(),
         )
 
     def forward(self, x):
@@ -75,9 +92,17 @@ class ConvDecoder(nn.Module):
         c, channels = capacity, image_shape[0]
         self.net = nn.Sequential(
             nn.Unflatten(1, (latent_dim, 1, 1)),
-            nn.ConvTranspose2d(latent_dim, 16 * c, 1), nn.ReLU(), nn.ConvTranspose2d(16 * c, 2 * c, 4), nn.ReLU(),
-            nn.ConvTranspose2d(2 * c, 2 * c, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(c, c, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(c, channels, 4, 2, 1),
+            nn.ConvTranspose2d(latent_dim, 16 * c, 1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(16 * c, 2 * c, 4),
+            nn.ReLU(),
+            nn.ConvTranspose2d(2 * c, 2 * c, 4, 2, 1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c, c, 4, 2, 1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c, channels, 4, 2, 1),
         )
 
     def forward(self, z):
@@ -130,14 +155,21 @@ class VAE(nn.Module):
         return torch.sigmoid(logits)
 
 
-def build_vae(arch: str = "conv", latent_dim: int = 10, capacity: int | None = None,
-              image_shape=(1, 64, 64), likelihood: str = "bernoulli") -> VAE:
+def build_vae(
+    arch: str = "conv",
+    latent_dim: int = 10,
+    capacity: int | None = None,
+    image_shape=(1, 64, 64),
+    likelihood: str = "bernoulli",
+) -> VAE:
     """A VAE with the named architecture; ``capacity`` defaults to beta-TCVAE's (MLP 1200, conv 32)."""
     check_choice(arch, ARCHS, "arch")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     capacity = check_positive_int(capacity if capacity is not None else (1200 if arch == "mlp" else 32), "capacity")
     enc_cls, dec_cls = (MLPEncoder, MLPDecoder) if arch == "mlp" else (ConvEncoder, ConvDecoder)
-    return VAE(enc_cls(image_shape, latent_dim, capacity), dec_cls(image_shape, latent_dim, capacity), latent_dim, likelihood)
+    return VAE(
+        enc_cls(image_shape, latent_dim, capacity), dec_cls(image_shape, latent_dim, capacity), latent_dim, likelihood
+    )
 
 
 def gaussian_log_density(z, mu, logvar):

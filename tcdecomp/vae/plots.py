@@ -1,8 +1,10 @@
 """Image grids as PNG files (no plotting library needed for pictures of images)."""
+
 from __future__ import annotations
 
 import struct
 import zlib
+
 import numpy as np
 import torch
 
@@ -37,8 +39,9 @@ def image_grid(images: torch.Tensor, rows: int, pad: int = 2) -> np.ndarray:
     grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.float32) * 0.5
     for i in range(n):
         r, q = divmod(i, cols)
-        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = \
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + q * (w + pad) : pad + q * (w + pad) + w] = (
             images[i].permute(1, 2, 0).numpy()
+        )
     grid = (grid * 255).round().astype(np.uint8)
     return grid[..., 0] if c == 1 else grid
 
@@ -53,7 +56,7 @@ def save_traversal(model, x: torch.Tensor, path, steps: int = 10, span: float = 
     values = torch.linspace(-span, span, steps)
     z = mu.repeat(D * steps, 1)
     for k in range(D):
-        z[k * steps:(k + 1) * steps, k] = values
+        z[k * steps : (k + 1) * steps, k] = values
     images = model.mean_image(model.decode(z))
     write_png(path, image_grid(images, rows=D))
 

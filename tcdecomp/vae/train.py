@@ -7,6 +7,7 @@ train``): every process draws the same global batch order, renders its own slice
 Process 0 writes the metrics (means over processes) and the checkpoints, which hold every
 process's RNG state, so a resume with the same number of processes continues exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,9 @@ def build_run(config: Config) -> Run:
     dataset = build_dataset(config.data)
     train_idx, test_idx = split_indices(len(dataset), config.data.holdout)
     check_config(config, dataset_size=len(train_idx))
-    model = build_vae(config.model.arch, config.model.latent_dim, config.model.capacity,
-                      dataset.image_shape, dataset.likelihood).to(config.train.device)
+    model = build_vae(
+        config.model.arch, config.model.latent_dim, config.model.capacity, dataset.image_shape, dataset.likelihood
+    ).to(config.train.device)
     params = {k: v for k, v in config.loss.items() if k != "name"}
     loss = build_loss(config.loss["name"], dataset_size=len(train_idx), latent_dim=config.model.latent_dim, **params)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr)
@@ -150,8 +152,9 @@ def _load_weights(module, state: dict, what: str, path) -> None:
     try:
         module.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
-        raise ValueError(f"checkpoint {path}: its {what} state does not fit the model its config builds "
-                         f"({one_line(exc)})") from None
+        raise ValueError(
+            f"checkpoint {path}: its {what} state does not fit the model its config builds ({one_line(exc)})"
+        ) from None
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
@@ -169,11 +172,15 @@ def _resume(run: Run, out: Path, generator: torch.Generator, procs: Processes) -
     state = load_checkpoint(path)
     changed = changed_keys(state["config"], run.config.to_dict())
     if changed:
-        raise ValueError(f"cannot resume {path}: the config differs in {'; '.join(changed)}; only "
-                         f"{', '.join(RESUMABLE_KEYS)} may change on a resume (train into another out_dir instead)")
+        raise ValueError(
+            f"cannot resume {path}: the config differs in {'; '.join(changed)}; only "
+            f"{', '.join(RESUMABLE_KEYS)} may change on a resume (train into another out_dir instead)"
+        )
     if state["step"] > run.config.train.steps:
-        raise ValueError(f"train.steps={run.config.train.steps} is below the checkpoint's step {state['step']}; "
-                         "steps can only be extended")
+        raise ValueError(
+            f"train.steps={run.config.train.steps} is below the checkpoint's step {state['step']}; "
+            "steps can only be extended"
+        )
     check_finite_state(state["model"], "model", path)
     _load_weights(run.model, state["model"], "model", path)
     _load_weights(run.optimizer, state["optimizer"], "optimizer", path)
@@ -218,18 +225,27 @@ def _step(run: Run, model, x: torch.Tensor) -> dict:
     return parts
 
 
-def _loop(run: Run, model, out: Path, generator: torch.Generator, procs: Processes, position: Position,
-          device: str, progress: bool) -> None:
+def _loop(
+    run: Run,
+    model,
+    out: Path,
+    generator: torch.Generator,
+    procs: Processes,
+    position: Position,
+    device: str,
+    progress: bool,
+) -> None:
     cfg = run.config.train
     local = cfg.batch_size // procs.world
-    bar = tqdm(total=cfg.steps, initial=position.step, disable=not (progress and procs.main), desc="train",
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=cfg.steps, initial=position.step, disable=not (progress and procs.main), desc="train", dynamic_ncols=True
+    )
     train_idx = torch.from_numpy(run.train_idx)
     with open(out / METRICS, "a") if procs.main else open(os.devnull, "w") as metrics:
         while position.step < cfg.steps:
             if position.order is None or position.pos + cfg.batch_size > len(position.order):
                 position.order, position.pos = train_idx[torch.randperm(len(train_idx), generator=generator)], 0
-            batch = position.order[position.pos + procs.rank * local:position.pos + (procs.rank + 1) * local]
+            batch = position.order[position.pos + procs.rank * local : position.pos + (procs.rank + 1) * local]
             position.pos += cfg.batch_size
             parts = _step(run, model, run.dataset.images(batch.numpy()).to(device))
             position.step += 1
@@ -276,7 +292,9 @@ def train(config: Config, resume=False, progress: bool = True, wait_for_lock: bo
         if procs.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            model = DDPModel(DistributedDataParallel(run.model, device_ids=[device] if device.startswith("cuda") else None))
+            model = DDPModel(
+                DistributedDataParallel(run.model, device_ids=[device] if device.startswith("cuda") else None)
+            )
         generator = torch.Generator().manual_seed(cfg.seed)
         position = _start(run, out, generator, procs, resume)
         run.model.train()

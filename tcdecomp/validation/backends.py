@@ -17,6 +17,7 @@ last checkpoint, and the parent records each id once.
   ``gpus_per_node``; ``cluster = "local"`` runs jobs as local processes). A job that
   fails is resubmitted up to ``max_retries`` times.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -26,10 +27,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,9 @@ def run_local(execute: Callable, runs: list, args: tuple, workers: int, options:
         for run in runs:
             yield execute(run, *args)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent,
-                             initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         futures = [pool.submit(execute, run, *args) for run in runs]
         for future in as_completed(futures):
             yield future.result()
@@ -96,8 +98,12 @@ def run_ray(execute: Callable, runs: list, args: tuple, workers: int, options: d
             ray.init(num_cpus=max(workers, 1), include_dashboard=False)
         started = True
     try:
-        task = ray.remote(num_cpus=options.get("num_cpus", 1), num_gpus=options.get("num_gpus", 0),
-                          max_retries=options.get("max_retries", 3), retry_exceptions=False)(execute)
+        task = ray.remote(
+            num_cpus=options.get("num_cpus", 1),
+            num_gpus=options.get("num_gpus", 0),
+            max_retries=options.get("max_retries", 3),
+            retry_exceptions=False,
+        )(execute)
         pending = {task.remote(run, *args): run["id"] for run in runs}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)

@@ -9,6 +9,7 @@ omniscient latent (paper eq. 9) occurred are shaded.
 Experiment 2 (section 4.3, Figs. 3-4): MIG of each model label over seeds (violins),
 and MIG against capacity per label.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -37,16 +38,32 @@ def trajectory(records) -> dict:
         spreads = {c: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for c, v in by_coef.items()}
         best = max(means, key=means.get)
         tcvae = means.get(min(means))  # the smallest coefficient is i = 1
-        points.append({"latent_dim": dim, "capacity": cap, "best_coefficient": best, "elbo_by_coefficient": means,
-                       "elbo_std_by_coefficient": spreads,
-                       "best_elbo": means[best], "beta_tcvae_elbo": tcvae, "seeds": len(by_coef[best])})
+        points.append(
+            {
+                "latent_dim": dim,
+                "capacity": cap,
+                "best_coefficient": best,
+                "elbo_by_coefficient": means,
+                "elbo_std_by_coefficient": spreads,
+                "best_elbo": means[best],
+                "beta_tcvae_elbo": tcvae,
+                "seeds": len(by_coef[best]),
+            }
+        )
     caps = sorted({p["capacity"] for p in points})
     # The quadratic is fitted in log2(capacity): the paper's capacity axis is an index into a geometric list.
-    fit = np.polyfit(np.log2([p["capacity"] for p in points]), [p["best_coefficient"] for p in points], 2) \
-        if len(caps) >= 3 else None
+    fit = (
+        np.polyfit(np.log2([p["capacity"] for p in points]), [p["best_coefficient"] for p in points], 2)
+        if len(caps) >= 3
+        else None
+    )
     reference = float(np.mean([1.0 / max(1, _largest_divisor(p["latent_dim"])) for p in points])) if points else None
-    return {"points": points, "quadratic": None if fit is None else fit.tolist(), "beta_tcvae_coefficient": reference,
-            "omniscient_share": {c: float(np.mean(v)) for c, v in sorted(omni.items())}}
+    return {
+        "points": points,
+        "quadratic": None if fit is None else fit.tolist(),
+        "beta_tcvae_coefficient": reference,
+        "omniscient_share": {c: float(np.mean(v)) for c, v in sorted(omni.items())},
+    }
 
 
 def _largest_divisor(d: int) -> int:
@@ -72,8 +89,12 @@ def plot_trajectory(summary: dict, path) -> None:
         xs = np.geomspace(min(caps), max(caps), 100)
         ax.plot(xs, np.polyval(summary["quadratic"], np.log2(xs)), "k-", lw=1, label="quadratic fit (log2 capacity)")
     ax.axhline(summary["beta_tcvae_coefficient"], color="r", ls=":", label="beta-TCVAE (i=1)")
-    ax.set(xscale="log", xlabel="parameter capacity (hidden width)", ylabel="best grouping coefficient i/m",
-           title="best held-out ELBO trajectory (grey: omniscient latents)")
+    ax.set(
+        xscale="log",
+        xlabel="parameter capacity (hidden width)",
+        ylabel="best grouping coefficient i/m",
+        title="best held-out ELBO trajectory (grey: omniscient latents)",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -89,8 +110,10 @@ def mig_summary(records) -> dict:
         by_label[r["label"]].append(r["mig_sampled"]["mig"])
         by_capacity[r["label"]][r["config"]["model"]["capacity"]].append(r["mig_sampled"]["mig"])
     return {
-        "by_label": {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "seeds": len(v), "values": v}
-                     for k, v in by_label.items()},
+        "by_label": {
+            k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "seeds": len(v), "values": v}
+            for k, v in by_label.items()
+        },
         "by_capacity": {k: {c: float(np.mean(v)) for c, v in sorted(d.items())} for k, d in by_capacity.items()},
     }
 
@@ -103,7 +126,9 @@ def plot_mig(summary: dict, path) -> None:
 
     labels = list(summary["by_label"])
     sweeps_capacity = any(len(caps) > 1 for caps in summary["by_capacity"].values())
-    fig, axes = plt.subplots(1, 2 if sweeps_capacity else 1, figsize=(10 if sweeps_capacity else 5.5, 3.8), squeeze=False)
+    fig, axes = plt.subplots(
+        1, 2 if sweeps_capacity else 1, figsize=(10 if sweeps_capacity else 5.5, 3.8), squeeze=False
+    )
     axes = axes[0]
     data = [summary["by_label"][k]["values"] for k in labels]
     if all(len(d) > 1 for d in data):
@@ -125,13 +150,22 @@ def plot_mig(summary: dict, path) -> None:
 def trajectory_markdown(summary: dict) -> str:
     """Experiment 1 as a table: held-out ELBO per grouping coefficient, per (D, capacity)."""
     coefs = sorted({c for p in summary["points"] for c in p["elbo_by_coefficient"]})
-    lines = ["| D | capacity | " + " | ".join(f"i/m={c:.2f}" for c in coefs) + " | best i/m | best - beta-TCVAE |",
-             "| ---: | ---: | " + " | ".join("---:" for _ in coefs) + " | ---: | ---: |"]
+    lines = [
+        "| D | capacity | " + " | ".join(f"i/m={c:.2f}" for c in coefs) + " | best i/m | best - beta-TCVAE |",
+        "| ---: | ---: | " + " | ".join("---:" for _ in coefs) + " | ---: | ---: |",
+    ]
     for p in summary["points"]:
-        cells = [f"{p['elbo_by_coefficient'][c]:.1f} ± {p['elbo_std_by_coefficient'][c]:.1f}"
-                 if c in p["elbo_by_coefficient"] else "" for c in coefs]
-        lines.append(f"| {p['latent_dim']} | {p['capacity']} | " + " | ".join(cells)
-                     + f" | {p['best_coefficient']:.2f} | {p['best_elbo'] - p['beta_tcvae_elbo']:+.2f} |")
+        cells = [
+            f"{p['elbo_by_coefficient'][c]:.1f} ± {p['elbo_std_by_coefficient'][c]:.1f}"
+            if c in p["elbo_by_coefficient"]
+            else ""
+            for c in coefs
+        ]
+        lines.append(
+            f"| {p['latent_dim']} | {p['capacity']} | "
+            + " | ".join(cells)
+            + f" | {p['best_coefficient']:.2f} | {p['best_elbo'] - p['beta_tcvae_elbo']:+.2f} |"
+        )
     return "\n".join(lines)
 
 

@@ -1,8 +1,9 @@
 """Ground-truth families: distributions whose TC and every decomposition term are known."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -58,7 +59,7 @@ def sample_families(d: int, seed: int = 0) -> list[SampleFamily]:
 
 
 def mixture_posterior(N: int, D: int, seed: int = 0):
-    """The mixture aggregate posterior of issue 2: q = (1/N) sum_n N(A u_n, diag sigma_n^2),
+    """A mixture aggregate posterior with a known exact TC: q = (1/N) sum_n N(A u_n, diag sigma_n^2),
     u_n ~ N(0, I), A with unit-variance rows, sigma ~ U(0.1, 0.5). Returns float32 (mu, logvar)."""
     g = torch.Generator().manual_seed(seed)
     A = torch.randn(D, D, generator=g, dtype=torch.float64)

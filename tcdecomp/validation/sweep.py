@@ -32,6 +32,7 @@ and an id is read once even if a line repeats it). Runs train with ``resume="aut
 ``runs/<id>``, so a run whose worker died is executed again from its last checkpoint.
 Local worker processes die with the sweep process that started them.
 """
+
 from __future__ import annotations
 
 import copy
@@ -105,7 +106,11 @@ def check_sweep(spec: dict) -> None:
     for key in ("name", "base", "grid"):
         if key not in spec:
             raise ValueError(f"needs a '{key}' entry")
-    if not isinstance(spec["name"], str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", spec["name"]) or spec["name"] in (".", ".."):
+    if (
+        not isinstance(spec["name"], str)
+        or not re.fullmatch(r"[A-Za-z0-9_.-]+", spec["name"])
+        or spec["name"] in (".", "..")
+    ):
         raise ValueError(f"name={spec['name']!r} must be a plain folder name (letters, digits, _ . -)")
     check_choice(spec.get("kind", "capacity_grouping"), KINDS, "kind")
     if "workers" in spec:
@@ -113,10 +118,15 @@ def check_sweep(spec: dict) -> None:
     check_choice(spec.get("backend", "local"), BACKENDS, "backend")
     evaluate = spec.get("evaluate", {})
     if not isinstance(evaluate, dict) or set(evaluate) - set(EVALUATE_KEYS):
-        raise ValueError(f"[evaluate] has unknown keys {sorted(set(evaluate) - set(EVALUATE_KEYS))}; "
-                         f"known: {sorted(EVALUATE_KEYS)}")
+        raise ValueError(
+            f"[evaluate] has unknown keys {sorted(set(evaluate) - set(EVALUATE_KEYS))}; known: {sorted(EVALUATE_KEYS)}"
+        )
     for key, value in evaluate.items():
-        ok = isinstance(value, bool) if key == "mig" else (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+        ok = (
+            isinstance(value, bool)
+            if key == "mig"
+            else (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+        )
         if not ok:
             raise ValueError(f"evaluate.{key}={value!r} must be {EVALUATE_KEYS[key]}")
     if not isinstance(spec["base"], dict):
@@ -144,17 +154,17 @@ def _check_dotted(key: str, where: str) -> None:
 
 def _check_grid(grid, variants) -> None:
     if not isinstance(grid, dict) or not grid:
-        raise ValueError("[grid] is empty; give at least one key, e.g. \"train.seed\" = [0, 1]")
+        raise ValueError('[grid] is empty; give at least one key, e.g. "train.seed" = [0, 1]')
     for key, values in grid.items():
         _check_dotted(key, "[grid]")
         if values == "divisors":
             if key != "loss.group_size":
-                raise ValueError(f"grid.\"{key}\" = \"divisors\" applies to loss.group_size only")
+                raise ValueError(f'grid."{key}" = "divisors" applies to loss.group_size only')
             continue
         if not isinstance(values, list) or not values:
-            raise ValueError(f"grid.\"{key}\" must be a non-empty list of values, got {values!r}")
+            raise ValueError(f'grid."{key}" must be a non-empty list of values, got {values!r}')
         if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
-            raise ValueError(f"grid.\"{key}\" repeats a value: {values}")
+            raise ValueError(f'grid."{key}" repeats a value: {values}')
     if variants is None:
         return
     if not isinstance(variants, list) or not variants:
@@ -162,7 +172,7 @@ def _check_grid(grid, variants) -> None:
     labels = []
     for variant in variants:
         if not isinstance(variant, dict) or not isinstance(variant.get("label"), str) or not variant["label"]:
-            raise ValueError(f"every [[variants]] table needs a label = \"...\", got {variant!r}")
+            raise ValueError(f'every [[variants]] table needs a label = "...", got {variant!r}')
         labels.append(variant["label"])
         for key in variant:
             if key != "label":
@@ -196,7 +206,7 @@ def expand(spec: dict) -> list[dict]:
             for k, v in zip(keys, values):
                 _set(config, k, v)
             dim = config.get("model", {}).get("latent_dim", 10)
-            for group_sizes in ([divisors_below(dim)] if divisor_key else [[None]]):
+            for group_sizes in [divisors_below(dim)] if divisor_key else [[None]]:
                 for i in group_sizes:
                     run = copy.deepcopy(config)
                     if i is not None:
@@ -239,8 +249,10 @@ def _check_same_sweep(out: Path, spec: dict) -> None:
             raise ValueError(f"{path} is corrupted; move the folder aside or restore the file") from None
         changed = changed_keys(before, json.loads(json.dumps(fixed)), allowed=())
         if changed:
-            raise ValueError(f"{out} holds a sweep started with another definition: {'; '.join(changed)}; "
-                             "only the grid, workers and backend may change (use another --out-dir)")
+            raise ValueError(
+                f"{out} holds a sweep started with another definition: {'; '.join(changed)}; "
+                "only the grid, workers and backend may change (use another --out-dir)"
+            )
     elif (out / RESULTS).exists():
         log.warning("%s has results but no %s (an older store); recording this sweep's definition", out, SPEC_FILE)
     atomic_write_text(path, json.dumps(fixed, indent=2, sort_keys=True))
@@ -261,18 +273,37 @@ def execute_run(run: dict, out_dir: str, evaluate_cfg: dict) -> dict:
     config.train.out_dir = str(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # Which process holds the run (for finding a stuck or dead worker); replaced on a retry.
-    (run_dir / "running.json").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "start": start}))
+    (run_dir / "running.json").write_text(
+        json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "start": start})
+    )
     trained = train(config, resume="auto", progress=False, wait_for_lock=True)
-    result = evaluate(trained, None, num_samples=evaluate_cfg.get("num_samples", 2000),
-                      mig_points=evaluate_cfg.get("mig_points"), with_mig=evaluate_cfg.get("mig", False))
+    result = evaluate(
+        trained,
+        None,
+        num_samples=evaluate_cfg.get("num_samples", 2000),
+        mig_points=evaluate_cfg.get("mig_points"),
+        with_mig=evaluate_cfg.get("mig", False),
+    )
     full = config.to_dict()  # every key, defaults included, so summaries never miss one
     full["train"].pop("out_dir")
-    return {"id": run["id"], "label": run["label"], "config": full, "seconds": time.time() - start,
-            "pid": os.getpid(), **result}
+    return {
+        "id": run["id"],
+        "label": run["label"],
+        "config": full,
+        "seconds": time.time() - start,
+        "pid": os.getpid(),
+        **result,
+    }
 
 
-def run_sweep(spec: dict, out_dir, workers: int | None = None, progress: bool = True,
-              backend: str | None = None, options: dict | None = None) -> list[dict]:
+def run_sweep(
+    spec: dict,
+    out_dir,
+    workers: int | None = None,
+    progress: bool = True,
+    backend: str | None = None,
+    options: dict | None = None,
+) -> list[dict]:
     """Run every unfinished run of ``spec`` on ``backend``; returns all records in the store.
 
     ``backend`` (default: the file's ``backend``, else ``"local"``) and ``options`` (merged over

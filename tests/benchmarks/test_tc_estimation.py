@@ -1,4 +1,5 @@
 """CI's 1-level smoke version of benchmarks/tc_estimation.py (the published TC benchmark)."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -46,11 +47,32 @@ def test_mixture_task_hides_its_dependence_from_covariances():
     assert abs(float(Samples(x).decompose(bench.PATHS["tree"]).total)) < 0.2
 
 
+@pytest.mark.slow
 def test_one_level_smoke_run(tmp_path, capsys):
     bench = load()
     out = tmp_path / "r.json"
-    bench.main(["--levels", "2", "--steps", "20", "--methods", "nwj", "gaussian", "--paths", "tree", "line",
-                "--samples", "500", "--repeats", "1", "--workers", "1", "--json", str(out)])
+    bench.main(
+        [
+            "--levels",
+            "2",
+            "--steps",
+            "20",
+            "--methods",
+            "nwj",
+            "gaussian",
+            "--paths",
+            "tree",
+            "line",
+            "--samples",
+            "500",
+            "--repeats",
+            "1",
+            "--workers",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     text = capsys.readouterr().out
     assert "gaussian  tree  nwj" in text and "gaussian  line  gaussian" in text
     bench.main(["--from-json", str(out), str(out), "--report", str(tmp_path / "estimators.md")])

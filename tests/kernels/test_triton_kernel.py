@@ -4,6 +4,7 @@ On the CPU it runs under the Triton interpreter (TRITON_INTERPRET=1, set in conf
 before triton is imported), so sizes stay small but span several ragged tiles. On a GPU
 machine (TRITON_INTERPRET=0) the same tests compile the kernel for real.
 """
+
 import math
 import os
 

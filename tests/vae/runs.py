@@ -1,4 +1,5 @@
 """Small training runs and subprocess helpers shared by the concurrency and fault-injection tests."""
+
 import os
 import signal
 import subprocess
@@ -41,19 +42,29 @@ def write_config(folder: Path, name: str, steps: int, checkpoint_every: int = 20
 
 
 def tiny_config(out_dir, steps: int = 4) -> Config:
-    return Config(model=ModelConfig(arch="mlp", latent_dim=2, capacity=8), loss={"name": "beta_tcvae", "beta": 2.0},
-                  data=DataConfig(subset={"orientation": 20, "scale": 3, "posX": 8, "posY": 8}, holdout=0.25),
-                  train=TrainConfig(steps=steps, batch_size=8, checkpoint_every=2, log_every=1, out_dir=str(out_dir)))
+    return Config(
+        model=ModelConfig(arch="mlp", latent_dim=2, capacity=8),
+        loss={"name": "beta_tcvae", "beta": 2.0},
+        data=DataConfig(subset={"orientation": 20, "scale": 3, "posX": 8, "posY": 8}, holdout=0.25),
+        train=TrainConfig(steps=steps, batch_size=8, checkpoint_every=2, log_every=1, out_dir=str(out_dir)),
+    )
 
 
 def start(args, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tcdecomp", *args], env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tcdecomp", *args],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def run(args, timeout=300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tcdecomp", *args], env=ENV, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tcdecomp", *args], env=ENV, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def wait_for(condition, timeout=120.0, what="condition"):

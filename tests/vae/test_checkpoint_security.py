@@ -1,5 +1,6 @@
 """Nothing tcdecomp loads can run code: a pickled object whose __reduce__ calls os.system is refused
 by every entry point that reads a file, with a one-line error, and its command never runs."""
+
 import os
 import re
 import subprocess
@@ -32,10 +33,12 @@ class Payload:
 
 
 def tiny_config(out_dir) -> Config:
-    return Config(model=ModelConfig(arch="mlp", latent_dim=2, capacity=8),
-                  loss={"name": "beta_tcvae", "beta": 2.0},
-                  data=DataConfig(subset={"orientation": 20, "scale": 3, "posX": 8, "posY": 8}, holdout=0.25),
-                  train=TrainConfig(steps=2, batch_size=8, checkpoint_every=1, log_every=1, out_dir=str(out_dir)))
+    return Config(
+        model=ModelConfig(arch="mlp", latent_dim=2, capacity=8),
+        loss={"name": "beta_tcvae", "beta": 2.0},
+        data=DataConfig(subset={"orientation": 20, "scale": 3, "posX": 8, "posY": 8}, holdout=0.25),
+        train=TrainConfig(steps=2, batch_size=8, checkpoint_every=1, log_every=1, out_dir=str(out_dir)),
+    )
 
 
 def malicious_checkpoint(path: Path, marker: Path) -> Path:
@@ -78,11 +81,24 @@ ENTRY_POINTS = {
     "load_checkpoint": lambda d, m, c: _raises(lambda: load_checkpoint(malicious_checkpoint(d / "c.pt", m))),
     "restore": lambda d, m, c: _raises(lambda: restore(malicious_checkpoint(d / "c.pt", m))),
     "tcdecomp evaluate": lambda d, m, c: _cli(["evaluate", str(malicious_checkpoint(d / "c.pt", m))], c),
-    "tcdecomp evaluate folder": lambda d, m, c: _cli(["evaluate", str(malicious_checkpoint(d / "checkpoint.pt", m).parent)], c),
-    "train(resume=True)": lambda d, m, c: _raises(lambda: train(tiny_config(malicious_checkpoint(d / "checkpoint.pt", m).parent),
-                                                                resume=True, progress=False)),
-    "tcdecomp train --resume": lambda d, m, c: _cli(["train", "--resume", "--quiet", "--set", "model.arch='mlp'",
-                                                     "--out-dir", str(malicious_checkpoint(d / "checkpoint.pt", m).parent)], c),
+    "tcdecomp evaluate folder": lambda d, m, c: _cli(
+        ["evaluate", str(malicious_checkpoint(d / "checkpoint.pt", m).parent)], c
+    ),
+    "train(resume=True)": lambda d, m, c: _raises(
+        lambda: train(tiny_config(malicious_checkpoint(d / "checkpoint.pt", m).parent), resume=True, progress=False)
+    ),
+    "tcdecomp train --resume": lambda d, m, c: _cli(
+        [
+            "train",
+            "--resume",
+            "--quiet",
+            "--set",
+            "model.arch='mlp'",
+            "--out-dir",
+            str(malicious_checkpoint(d / "checkpoint.pt", m).parent),
+        ],
+        c,
+    ),
     "sweep retry": lambda d, m, c: _sweep_retry(d, m, c),
     "tcdecomp estimate .pt": lambda d, m, c: _cli(["estimate", str(_saved(d / "x.pt", {"x": Payload(m)}))], c),
     "load_arrays .pt": lambda d, m, c: _raises(lambda: load_arrays(_saved(d / "x.pt", Payload(m)))),
@@ -133,8 +149,13 @@ def test_the_package_never_unpickles():
     offenders = []
     for file in (ROOT / "tcdecomp").rglob("*.py"):
         text = file.read_text()
-        for pattern in (r"weights_only\s*=\s*False", r"allow_pickle\s*=\s*True", r"^\s*import pickle", r"pickle\.loads?\(",
-                        r"torch\.load\((?![^)]*weights_only=True)"):
+        for pattern in (
+            r"weights_only\s*=\s*False",
+            r"allow_pickle\s*=\s*True",
+            r"^\s*import pickle",
+            r"pickle\.loads?\(",
+            r"torch\.load\((?![^)]*weights_only=True)",
+        ):
             if re.search(pattern, text, re.M):
                 offenders.append(f"{file.relative_to(ROOT)}: {pattern}")
     assert not offenders, offenders
@@ -154,7 +175,8 @@ def test_evaluate_in_a_fresh_process_refuses_the_payload(tmp_path):
     marker = tmp_path / "ran"
     ckpt = malicious_checkpoint(tmp_path / "run" / "checkpoint.pt", marker)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "tcdecomp", "evaluate", str(ckpt)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "tcdecomp", "evaluate", str(ckpt)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode == 2 and not marker.exists()
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -1,10 +1,13 @@
 import json
 
+import pytest
+
 from tcdecomp.cli import main
 
 from .test_train import write_config
 
 
+@pytest.mark.slow
 def test_train_then_evaluate(tmp_path, capsys):
     cfg = write_config(tmp_path, "run", 30)
     assert main(["train", str(cfg), "--quiet"]) == 0
@@ -23,6 +26,7 @@ def test_missing_checkpoint_is_one_line(tmp_path, capsys):
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_on_a_tiny_subset(tmp_path, capsys, monkeypatch):
     from tcdecomp.vae import demo
 

@@ -1,4 +1,5 @@
 """One writer per folder, and a resume only of what was started, with the config it was started with."""
+
 import json
 import logging
 import os
@@ -263,10 +264,15 @@ def test_killing_a_sweep_kills_its_workers(tmp_path):
 
 
 def test_expanded_runs_use_full_configs_in_records(tmp_path):
-    spec = {"name": "s", "base": {"model": {"arch": "mlp", "capacity": 8, "latent_dim": 2},
-                                  "data": {"subset": {"orientation": 20, "scale": 3, "posX": 8, "posY": 8}},
-                                  "train": {"steps": 2, "batch_size": 8}},
-            "grid": {"train.seed": [0]}}
+    spec = {
+        "name": "s",
+        "base": {
+            "model": {"arch": "mlp", "capacity": 8, "latent_dim": 2},
+            "data": {"subset": {"orientation": 20, "scale": 3, "posX": 8, "posY": 8}},
+            "train": {"steps": 2, "batch_size": 8},
+        },
+        "grid": {"train.seed": [0]},
+    }
     record = run_sweep(spec, tmp_path / "out", progress=False)[0]
     assert record["id"] == expand(spec)[0]["id"]
     assert record["config"]["loss"]["name"] == "beta_stcvae" and "out_dir" not in record["config"]["train"]

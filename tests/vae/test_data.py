@@ -18,7 +18,12 @@ def test_official_grid_and_index_order():
     data = ProceduralDSprites()
     assert len(data) == 737280 and data.factor_sizes == (3, 6, 40, 32, 32)
     assert data.classes([0, 1, 32, 1024, 40960, 245760]).tolist() == [
-        [0, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 1, 0], [0, 0, 1, 0, 0], [0, 1, 0, 0, 0], [1, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 1],
+        [0, 0, 0, 1, 0],
+        [0, 0, 1, 0, 0],
+        [0, 1, 0, 0, 0],
+        [1, 0, 0, 0, 0],
     ]
     np.testing.assert_allclose(data.factor_values[1], np.linspace(0.5, 1, 6))
     np.testing.assert_allclose(data.factor_values[2], np.linspace(0, 2 * np.pi, 40))
@@ -79,7 +84,7 @@ def test_mnist_idx_reader(tmp_path):
 def test_image_folder_centre_crop_and_resize(tmp_path):
     pytest.importorskip("PIL")
     img = np.zeros((218, 178, 3), dtype=np.uint8)
-    img[109 - 74:109 + 74, 89 - 74:89 + 74] = 200  # the centre 148 x 148 square
+    img[109 - 74 : 109 + 74, 89 - 74 : 89 + 74] = 200  # the centre 148 x 148 square
     write_png(tmp_path / "a.png", img)
     x = load_image_folder(tmp_path)
     assert x.shape == (1, 3, 64, 64)

@@ -1,4 +1,5 @@
 """Data parallelism: 2 gloo processes on the CPU must reproduce one process on the global batch."""
+
 import json
 import os
 import socket
@@ -75,8 +76,9 @@ def _worker(rank, world, port, out):
     local = GLOBAL // world
     results = {}
     for name in CASES:
-        total, grads, bank = run_case(name, slice(rank * local, (rank + 1) * local),
-                                      lambda m: DDPModel(DistributedDataParallel(m)))
+        total, grads, bank = run_case(
+            name, slice(rank * local, (rank + 1) * local), lambda m: DDPModel(DistributedDataParallel(m))
+        )
         dist.all_reduce(total)
         results[name] = (total / world, grads, bank)
     if rank == 0:
@@ -90,6 +92,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
     out = tmp_path / "ddp.pt"
     mp.spawn(_worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
@@ -138,13 +141,26 @@ log_every = 3
 def _train(tmp_path, out, *extra):
     cfg = tmp_path / "c.toml"
     cfg.write_text(CONFIG)
-    cmd = [sys.executable, "-m", "tcdecomp", "train", str(cfg), "--nproc", "2", "--quiet", "--out-dir", str(out), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tcdecomp",
+        "train",
+        str(cfg),
+        "--nproc",
+        "2",
+        "--quiet",
+        "--out-dir",
+        str(out),
+        *extra,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return load_checkpoint(Path(out) / "checkpoint.pt")
 
 
+@pytest.mark.slow
 def test_nproc_training_checkpoints_and_resumes_exactly(tmp_path):
     full = _train(tmp_path, tmp_path / "full")
     assert full["step"] == 12 and len(full["torch_rng_ranks"]) == 2
@@ -164,7 +180,9 @@ def test_cli_checks_nproc_and_backend_options(tmp_path, capsys):
     assert main(["train", "--nproc", "0"]) == 2
     assert "--nproc must be a positive number" in capsys.readouterr().err
     sweep = Path(__file__).resolve().parents[2] / "experiments" / "mig_small.toml"
-    assert main(["sweep", str(sweep), "--backend", "submitit", "--ray-address", "auto", "--out-dir", str(tmp_path)]) == 2
+    assert (
+        main(["sweep", str(sweep), "--backend", "submitit", "--ray-address", "auto", "--out-dir", str(tmp_path)]) == 2
+    )
     assert "--ray-address is for --backend ray" in capsys.readouterr().err
 
 

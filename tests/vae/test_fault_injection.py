@@ -6,6 +6,7 @@ file or a store line is written but before it is renamed or synced, or tears a s
 half). After every kill the same command continues. The final result must equal an
 uninterrupted run's; a concurrent second writer and a changed config must be refused.
 """
+
 import json
 import random
 import subprocess
@@ -57,7 +58,9 @@ sys.exit(main(sys.argv[1:]))
 
 def faulty(args, kill_at_fsync=0, tear_append=0, timeout=300):
     env = {**ENV, "TCDECOMP_KILL_AT_FSYNC": str(kill_at_fsync), "TCDECOMP_TEAR_APPEND": str(tear_append)}
-    return subprocess.run([sys.executable, "-c", FAULT, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", FAULT, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def killed_at_random(args, rng, low=0.5, high=6.0):
@@ -174,8 +177,9 @@ def test_evaluate_survives_kills_anywhere(tmp_path):
         assert faulty(args, kill_at_fsync=n).returncode == -9
         for name in ("traversal.png", "reconstructions.png", EVALUATION):
             path = tmp_path / "out" / name
-            assert not path.exists() or path.read_bytes() == (tmp_path / "ref" / name).read_bytes() \
-                or name == EVALUATION, name  # never a half-written file
+            assert (
+                not path.exists() or path.read_bytes() == (tmp_path / "ref" / name).read_bytes() or name == EVALUATION
+            ), name  # never a half-written file
     first = start(["train", str(cfg), "--quiet", "--out-dir", str(tmp_path / "out"), "--set", "train.steps=100000"])
     try:
         wait_for(lambda: lock_held(tmp_path / "out"), what="a writer in the output folder")

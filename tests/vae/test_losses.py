@@ -57,9 +57,13 @@ def test_parts_telescope_to_the_sampled_kl(model_and_x):
     _, parts = run(HFVAE(500, gamma=2.0, group_size=3), model, x)
     torch.manual_seed(1)
     out = model(x)
-    sampled_kl = (gaussian_log_density(out.z, out.mu, out.logvar).sum(1)
-                  - gaussian_log_density(out.z, torch.zeros_like(out.z), torch.zeros_like(out.z)).sum(1)).mean()
-    assert parts["mi"] + parts["tc_groups"] + parts["tc_within"] + parts["dim_kl"] == pytest.approx(float(sampled_kl.detach()), abs=1e-8)
+    sampled_kl = (
+        gaussian_log_density(out.z, out.mu, out.logvar).sum(1)
+        - gaussian_log_density(out.z, torch.zeros_like(out.z), torch.zeros_like(out.z)).sum(1)
+    ).mean()
+    assert parts["mi"] + parts["tc_groups"] + parts["tc_within"] + parts["dim_kl"] == pytest.approx(
+        float(sampled_kl.detach()), abs=1e-8
+    )
     assert parts["tc"] == pytest.approx(parts["tc_groups"] + parts["tc_within"], abs=1e-10)
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from tcdecomp.vae.metrics import elbo_decomposition, mig_discrete, mig_sampled, omniscient_latents
 from tcdecomp.vae.data import ProceduralDSprites
+from tcdecomp.vae.metrics import elbo_decomposition, mig_discrete, mig_sampled, omniscient_latents
 from tcdecomp.vae.models import build_vae
 
 
@@ -21,8 +21,11 @@ def perfect_posteriors(classes, sigma=0.05):
 def test_mig_perfect_duplicated_and_constant(mig):
     classes = grid((3, 6, 8))
     mu, logvar = perfect_posteriors(classes)
-    score = (lambda m, lv: mig_sampled(m, lv, classes, num_samples=3000)) if mig == "sampled" else \
-        (lambda m, lv: mig_discrete(m, classes))
+    score = (
+        (lambda m, lv: mig_sampled(m, lv, classes, num_samples=3000))
+        if mig == "sampled"
+        else (lambda m, lv: mig_discrete(m, classes))
+    )
     assert score(mu, logvar)["mig"] == pytest.approx(1.0, abs=0.05)
     # Factor 0 in two latents: its gap vanishes; the others stay perfect.
     dup = torch.cat([mu[:, :1], mu], 1)
@@ -46,7 +49,7 @@ def test_elbo_decomposition_identities():
     d = elbo_decomposition(model, data, rows, group_size=2, num_samples=4000)
     # KL = MI + TC + dimKL holds in expectation; TC = TC_groups + TC_within exactly per sample.
     total = d["mi"].value + d["tc"].value + d["dim_kl"].value
-    err = np.sqrt(d["mi"].stderr**2 + d["tc"].stderr**2 + d["dim_kl"].stderr**2 + d["kl"].stderr**2)
+    err = np.sqrt(d["mi"].stderr ** 2 + d["tc"].stderr ** 2 + d["dim_kl"].stderr ** 2 + d["kl"].stderr ** 2)
     assert abs(total - d["kl"].value) < 4 * err + 1e-3
     assert d["tc"].value == pytest.approx(d["tc_groups"].value + d["tc_within"].value, abs=1e-5)
     assert d["elbo"].value == pytest.approx(d["recon"].value - d["kl"].value, abs=1e-6)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tcdecomp.vae.config import load_config
 from tcdecomp.vae.checkpoint import load_checkpoint
+from tcdecomp.vae.config import load_config
 from tcdecomp.vae.train import CHECKPOINT, train
 
 CONFIG = """
@@ -48,6 +48,7 @@ def test_config_overrides(tmp_path):
         load_config(None, ["train.epochs=3"])
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_weights(tmp_path):
     steps = 600
     # The uninterrupted reference.

@@ -1,5 +1,6 @@
 """Sweep backends: a local Ray instance that loses a worker mid-run, submitit's local executor,
 and the install messages when the optional extra is missing."""
+
 import json
 import os
 import signal
@@ -37,6 +38,7 @@ def _kill_one_worker_mid_run(out, killed: dict, stop: threading.Event):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_ray_sweep_survives_a_killed_worker_with_every_result_once(tmp_path):
     pytest.importorskip("ray")
     sweep = spec(tmp_path, steps=150)
@@ -56,13 +58,19 @@ def test_ray_sweep_survives_a_killed_worker_with_every_result_once(tmp_path):
     assert all(r["decomposition"]["elbo"]["value"] < 0 for r in records)
 
 
+@pytest.mark.slow
 def test_submitit_local_executor_runs_the_sweep(tmp_path):
     pytest.importorskip("submitit")
     sweep = spec(tmp_path, steps=10)
     sweep["grid"]["train.seed"] = [0]
     out = tmp_path / "out"
-    records = run_sweep(sweep, out, progress=False, backend="submitit",
-                        options={"cluster": "local", "timeout_min": 10, "poll_seconds": 0.5})
+    records = run_sweep(
+        sweep,
+        out,
+        progress=False,
+        backend="submitit",
+        options={"cluster": "local", "timeout_min": 10, "poll_seconds": 0.5},
+    )
     assert sorted(r["id"] for r in records) == sorted(r["id"] for r in expand(sweep))
     # A second call finds everything in the store and submits nothing.
     assert len(run_sweep(sweep, out, progress=False, backend="submitit", options={"cluster": "local"})) == 2

@@ -51,12 +51,16 @@ def test_grid_expansion_uses_every_divisor_but_d(tmp_path):
     assert divisors_below(12) == [1, 2, 3, 4, 6] and grouping_coefficient(2, 12) == pytest.approx(1 / 3)
 
 
+@pytest.mark.slow
 def test_killed_sweep_loses_only_runs_in_flight_and_resumes(tmp_path):
     spec_path = write(tmp_path, steps=300)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, "-m", "tcdecomp", "sweep", str(spec_path), "--out-dir", str(out), "--quiet"],
-                            env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tcdecomp", "sweep", str(spec_path), "--out-dir", str(out), "--quiet"],
+        env=env,
+        start_new_session=True,
+    )
     store = out / "results.jsonl"
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None and len(read_results(store)) < 1:

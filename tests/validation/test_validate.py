@@ -1,7 +1,10 @@
+import pytest
+
 from tcdecomp.cli import main
 from tcdecomp.validation.report import Row
 
 
+@pytest.mark.slow
 def test_small_validation_passes_and_writes_the_report(tmp_path, capsys):
     # CI's small version of `tcdecomp validate`; the full one is `tcdecomp validate --full`.
     assert main(["validate", "--out-dir", str(tmp_path)]) == 0
