@@ -26,7 +26,7 @@ level is scored by bias, variance and MSE over its last 500 steps. The plug-in m
 
     python3 benchmarks/tc_estimation.py                       # gaussian task, every method and path
     python3 benchmarks/tc_estimation.py --tasks gaussian cubic student_t mixture --json out.json
-    python3 benchmarks/tc_estimation.py --report docs/estimators.md --from-json out.json
+    python3 benchmarks/tc_estimation.py --report docs/benchmark-tc-estimation.md --from-json out.json
     python3 benchmarks/tc_estimation.py --levels 2 --steps 300 --methods infonce gaussian   # smoke
 """
 

@@ -1,4 +1,8 @@
-"""Command line: ``tcdecomp estimate``."""
+"""Command line: ``tcdecomp estimate | train | evaluate | validate | sweep | demo``.
+
+Each subcommand parses its arguments, calls the library, and prints; a user mistake is one
+line on stderr and exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -17,21 +21,13 @@ from .io import load_arrays, one_line
 from .plans import PATH_NAMES
 from .posterior import ESTIMATORS, Posterior
 from .samples import METHODS, Samples
+from .validation.families import example_covariance
 
 log = logging.getLogger("tcdecomp")
 
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
-
-
-def example_covariance(n_dims: int = 8) -> np.ndarray:
-    """A built-in correlated Gaussian: strong pairs inside blocks of 4, weaker links between blocks."""
-    idx = np.arange(n_dims)
-    cov = 0.3 ** np.abs(idx[:, None] - idx[None, :])
-    same_pair = (idx[:, None] // 2) == (idx[None, :] // 2)
-    cov = np.where(same_pair & (idx[:, None] != idx[None, :]), 0.8, cov)
-    return cov
 
 
 def _plan_options(args) -> dict:
@@ -197,7 +193,7 @@ def _validate(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .validation.experiments import mig_summary, plot_mig, plot_trajectory, trajectory
+    from .validation.experiments import write_summary
     from .validation.sweep import load_sweep, run_sweep
 
     spec = load_sweep(args.sweep)
@@ -210,14 +206,7 @@ def _sweep(args) -> int:
             raise ValueError(f"--ray-address is for --backend ray, not {backend!r}")
         backend, options = "ray", {"address": args.ray_address}
     records = run_sweep(spec, out, workers=args.workers, progress=not args.quiet, backend=backend, options=options)
-    summary = {"runs": len(records)}
-    if spec.get("kind", "capacity_grouping") == "capacity_grouping":
-        summary["trajectory"] = trajectory(records)
-        plot_trajectory(summary["trajectory"], out / "trajectory.png")
-    else:
-        summary["mig"] = mig_summary(records)
-        plot_mig(summary["mig"], out / "mig.png")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_summary(spec, records, out)
     print(f"{len(records)} runs in {out / 'results.jsonl'}; summary and figure in {out}")
     return 0
 

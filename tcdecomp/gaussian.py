@@ -1,4 +1,4 @@
-"""Gaussian closed forms.
+"""Gaussian closed forms (docs/math.md#the-wishart-log-det-correction for the sample versions).
 
 For ``z ~ N(m, Sigma)`` and a set of dims S,
 ``H(z_S) = 1/2 log det(2 pi e Sigma_SS)``, hence
@@ -8,14 +8,11 @@ For ``z ~ N(m, Sigma)`` and a set of dims S,
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ._checks import as_float64_matrix, check_dims
+from ._constants import LOG_2PI_E
 from .source import Source
-
-LOG_2PI_E = math.log(2.0 * math.pi * math.e)
 
 
 def logdet_spd(matrix: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Kraskov-Stoegbauer-Grassberger (KSG) estimator of multi-information.
+"""Kraskov-Stoegbauer-Grassberger (KSG) estimator of multi-information (docs/math.md#ksg).
 
 Estimator 1 of Kraskov, Stoegbauer & Grassberger, Phys. Rev. E 69, 066138 (2004),
 eq. (8) and its m-variable form (their eq. 9 with the first algorithm):

@@ -1,4 +1,5 @@
-"""Neural per-term mutual-information bounds for raw samples (Bai, Cheng et al., AISTATS 2023,
+"""Neural per-term mutual-information bounds (docs/math.md#neural-bounds) for raw samples
+(Bai, Cheng et al., AISTATS 2023,
 "Estimating Total Correlation with Mutual Information Estimators", arXiv 2011.04794).
 
 Each pairwise term I(A; B) gets its own small network, trained with Adam on a training split

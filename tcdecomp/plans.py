@@ -1,4 +1,4 @@
-"""Decomposition plans: which multi-information terms a path of the TC splits into.
+"""Decomposition plans: which multi-information terms a path of the TC splits into (docs/math.md#plans).
 
 A plan is pure data. Each :class:`Term` names disjoint groups of dims
 ``G_1 .. G_m`` (m >= 2) and stands for their multi-information
@@ -133,7 +133,11 @@ def total_term(n: int) -> Term | None:
 
 
 def line_plan(n: int, order: Sequence[int] | None = None) -> Plan:
-    """Line-like path: ``TC = sum_{i=2..n} I(z_pi(1..i-1); z_pi(i))`` for the order pi."""
+    """Line-like path: ``TC = sum_{i=2..n} I(z_pi(1..i-1); z_pi(i))`` for the order pi.
+
+    >>> [str(term) for term in line_plan(3).terms]
+    ['I(z0; z1)', 'I(z[0-1]; z2)']
+    """
     n = check_n(n)
     order = check_order(order, n)
     terms = tuple(Term((tuple(order[:i]), (order[i],))) for i in range(1, n))

@@ -1,5 +1,7 @@
 """The common interface of every source of TC estimates (closed form, samples, posterior).
 
+Definitions: docs/math.md#total-correlation-and-multi-information.
+
 A source answers questions about sets of dims; plans say which sets to combine.
 Set-based sources implement :meth:`Source._set_stats`, returning for each set S a
 value ``v(S)`` (minus its entropy, or the mean of ``log q(z_S)``) and optionally

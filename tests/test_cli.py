@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from tcdecomp import Gaussian, Posterior
-from tcdecomp.cli import example_covariance, main
+from tcdecomp.cli import main
+from tcdecomp.validation.families import example_covariance
 
 
 def test_example_prints_analytic_and_estimated_decomposition(capsys):

@@ -204,6 +204,10 @@ def needs_float64(z, mu, logvar) -> bool:
 def group_logsumexp(z, mu, logvar, sets, log_w=None, backend: str | None = None) -> torch.Tensor:
     """Grouped log-density logsumexp (B x S).
 
+    >>> z, mu, logvar = torch.zeros(1, 2), torch.zeros(3, 2), torch.zeros(3, 2)
+    >>> group_logsumexp(z, mu, logvar, [[0], [0, 1]])  # log(3 N(0; 0, 1)) and log(3 N(0; 0, I_2))
+    tensor([[ 0.1797, -0.7393]])
+
     ``out[b, s] = logsumexp_m(log_w[b, m] + sum_{k in sets[s]} log N(z_bk; mu_mk, exp(logvar_mk)))``
 
     Args:

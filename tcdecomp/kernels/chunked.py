@@ -15,10 +15,9 @@ import math
 
 import torch
 
+from .._constants import LOG_2PI
 from ._autograd import differentiable_grads, input_grads, save_inputs, saved_inputs
 from .weights import StructuredLogWeights
-
-LOG_2PI = math.log(2.0 * math.pi)
 
 #: elements of one (rows x max(D, S) x cols) tile: about 2 MiB in float32.
 TILE_ELEMENTS = 1 << 19

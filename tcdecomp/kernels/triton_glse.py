@@ -329,14 +329,13 @@ def _dmu_kernel(
 
 
 # -- host side ------------------------------------------------------------------------------------
-import math  # noqa: E402
 
 import torch  # noqa: E402
 
+from .._constants import LOG_2PI  # noqa: E402
 from ._autograd import differentiable_grads, input_grads, save_inputs, saved_inputs  # noqa: E402
 from .weights import StructuredLogWeights  # noqa: E402
 
-LOG_2PI = math.log(2.0 * math.pi)
 BLOCK_B = 32
 BLOCK_M = 64
 #: below this many programs a launch is split along the reduction axis (partials combined on the host)

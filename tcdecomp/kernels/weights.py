@@ -1,4 +1,4 @@
-"""Structured log-weight matrices for minibatch estimators of the aggregate posterior.
+"""Structured log-weight matrices for minibatch estimators of the aggregate posterior (docs/math.md#mss, #bank).
 
 Kept symbolic (three numbers) so that neither the torch path nor a kernel ever
 needs a dense B x M matrix.

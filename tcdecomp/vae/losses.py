@@ -1,4 +1,4 @@
-"""The beta-STCVAE loss family (paper eq. 7-8; docs/math.md#the-beta-stcvae-loss-family).
+"""The beta-STCVAE loss family (paper eq. 7-8; docs/math.md#loss-family).
 
 Every loss is called as ``loss(model, x)`` and returns ``(total, parts)``: the scalar to
 minimise and a dict of named, detached parts for logging, always including the true
@@ -35,7 +35,8 @@ from ..plans import contiguous_groups
 from ..posterior import Posterior, PosteriorBank
 from .models import gaussian_log_density, kl_to_standard_normal
 
-ESTIMATORS = ("mss", "mws", "bank")
+#: the posterior estimators that work on a training minibatch (exact needs the whole data set)
+MINIBATCH_ESTIMATORS = ("mss", "mws", "bank")
 
 
 def _detach(parts: dict) -> dict:
@@ -100,7 +101,7 @@ class TCFamily(VAELoss):
         self.group_size = check_positive_int(group_size, "loss.group_size")
         self.alpha, self.beta = check_weight(alpha, "loss.alpha"), check_weight(beta, "loss.beta")
         self.gamma, self.lam = check_weight(gamma, "loss.gamma"), check_weight(lam, "loss.lam")
-        self.estimator = check_choice(estimator, ESTIMATORS, "loss.estimator")
+        self.estimator = check_choice(estimator, MINIBATCH_ESTIMATORS, "loss.estimator")
         self.bank = None
         if estimator == "bank":
             self.bank = PosteriorBank(

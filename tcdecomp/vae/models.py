@@ -14,8 +14,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._checks import check_choice, check_positive_int
+from .._constants import LOG_2PI
 
-LOG_2PI = math.log(2 * math.pi)
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 

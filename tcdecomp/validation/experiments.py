@@ -57,17 +57,13 @@ def trajectory(records) -> dict:
         if len(caps) >= 3
         else None
     )
-    reference = float(np.mean([1.0 / max(1, _largest_divisor(p["latent_dim"])) for p in points])) if points else None
+    reference = float(np.mean([grouping_coefficient(1, p["latent_dim"]) for p in points])) if points else None
     return {
         "points": points,
         "quadratic": None if fit is None else fit.tolist(),
         "beta_tcvae_coefficient": reference,
         "omniscient_share": {c: float(np.mean(v)) for c, v in sorted(omni.items())},
     }
-
-
-def _largest_divisor(d: int) -> int:
-    return max([i for i in range(1, d) if d % i == 0] or [1])
 
 
 def plot_trajectory(summary: dict, path) -> None:
@@ -174,3 +170,22 @@ def mig_markdown(summary: dict) -> str:
     for label, s in summary["by_label"].items():
         lines.append(f"| {label} | {s['mean']:.3f} | {s['std']:.3f} | {s['seeds']} |")
     return "\n".join(lines)
+
+
+def write_summary(spec: dict, records: list, out) -> dict:
+    """The sweep's experiment summary (``summary.json``) and its figure, written into ``out``."""
+    import json
+    from pathlib import Path
+
+    from ..io import atomic_write_text
+
+    out = Path(out)
+    summary = {"runs": len(records)}
+    if spec.get("kind", "capacity_grouping") == "capacity_grouping":
+        summary["trajectory"] = trajectory(records)
+        plot_trajectory(summary["trajectory"], out / "trajectory.png")
+    else:
+        summary["mig"] = mig_summary(records)
+        plot_mig(summary["mig"], out / "mig.png")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    return summary

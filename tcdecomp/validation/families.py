@@ -23,6 +23,15 @@ class SampleFamily:
     sample: Callable[[int, np.random.Generator], np.ndarray]
 
 
+def example_covariance(n_dims: int = 8) -> np.ndarray:
+    """``tcdecomp estimate --example``'s Gaussian: correlation 0.8 within pairs (0,1), (2,3), ...,
+    and 0.3^|i-j| between the other dims."""
+    idx = np.arange(n_dims)
+    cov = 0.3 ** np.abs(idx[:, None] - idx[None, :])
+    same_pair = (idx[:, None] // 2) == (idx[None, :] // 2)
+    return np.where(same_pair & (idx[:, None] != idx[None, :]), 0.8, cov)
+
+
 def equicorrelated_cov(d: int, tc: float) -> np.ndarray:
     """The equicorrelated correlation matrix of dimension d whose Gaussian TC is ``tc`` nats."""
     f = lambda r: -0.5 * ((d - 1) * np.log(1 - r) + np.log(1 + (d - 1) * r)) - tc
