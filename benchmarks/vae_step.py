@@ -27,7 +27,7 @@ def step_time(loss, batch, repeats):
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
-        total, _ = loss(model, batch)
+        total, _ = loss(model(batch))
         opt.zero_grad()
         total.backward()
         opt.step()

@@ -48,6 +48,23 @@ def _as_tensor(value, name: str) -> torch.Tensor:
     return value
 
 
+def sample_aggregate(mu, logvar, num_samples=None, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draws from the aggregate posterior (1/N) sum_n N(mu_n, diag exp(logvar_n)) and the component of each.
+
+    With ``num_samples`` None, one reparameterised draw per component (differentiable in mu and
+    logvar), else ``num_samples`` draws of uniformly picked components. Random numbers come from
+    ``generator`` on the CPU, so a seed gives the same draws on every device.
+    """
+    N = mu.shape[0]
+    if num_samples is None:
+        pick = torch.arange(N, device=mu.device)
+    else:
+        pick = torch.randint(N, (num_samples,), generator=generator, device="cpu").to(mu.device)
+        mu, logvar = mu[pick], logvar[pick]
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device="cpu").to(mu.device)
+    return mu + torch.exp(0.5 * logvar) * eps, pick
+
+
 class PosteriorBank:
     """A FIFO queue of the ``capacity`` most recent detached encoder posteriors.
 
@@ -188,11 +205,7 @@ class Posterior(Source):
     def _check_or_sample_z(self, z, num_samples, generator):
         mu, logvar = self.mu, self.logvar
         if z is None:
-            if num_samples is not None:
-                idx = torch.randint(mu.shape[0], (num_samples,), generator=generator, device="cpu").to(mu.device)
-                mu, logvar = mu[idx], logvar[idx]
-            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device="cpu").to(mu.device)
-            z = mu + torch.exp(0.5 * logvar) * eps
+            z, _ = sample_aggregate(mu, logvar, num_samples, generator)
             if not bool(torch.isfinite(z.detach()).all()):
                 raise ValueError(
                     f"logvar up to {float(logvar.max()):.4g} makes the sampled z overflow {mu.dtype}; "

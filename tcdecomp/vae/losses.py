@@ -1,11 +1,16 @@
 """The beta-STCVAE loss family (paper eq. 7-8; docs/math.md#loss-family).
 
-Every loss is called as ``loss(model, x)`` and returns ``(total, parts)``: the scalar to
-minimise and a dict of named, detached parts for logging, always including the true
-``elbo = E[log p(x|z)] - KL(q(z|x) || p(z))`` (for group_size > 1 the beta-STCVAE
-objective is not the ELBO). Losses with state (the posterior bank, FactorVAE's
-discriminator) expose ``state_dict`` / ``load_state_dict`` for checkpoints and
-``after_step`` for the work done once the model has been updated.
+A loss is a function of the model's output, a :class:`~tcdecomp.vae.models.VAEOutput` (mu,
+logvar, z and log p(x|z) per example), so any encoder and decoder can use it::
+
+    out = model(x)                  # or VAEOutput(mu, logvar, z, log_px) from your own networks
+    total, parts = loss(out)        # the scalar to minimise, and detached parts for logging
+    total.backward(); optimizer.step()
+    loss.after_step(out)            # the bank's update, FactorVAE's discriminator step
+
+``parts`` always includes the true ``elbo = E[log p(x|z)] - KL(q(z|x) || p(z))`` (for
+group_size > 1 the beta-STCVAE objective is not the ELBO). Losses with state (the posterior
+bank, FactorVAE's discriminator) expose ``state_dict`` / ``load_state_dict`` for checkpoints.
 
 TC family, with log q^ from one Posterior estimator on the minibatch:
     MI        = mean_b[log q(z_b|x_b) - log q^(z_b)]
@@ -31,8 +36,8 @@ from torch.nn import functional as F
 
 from .._checks import check_choice, check_positive_float, check_positive_int, check_weight
 from ..distributed import all_gather_rows, average_gradients
-from ..plans import contiguous_groups
 from ..posterior import Posterior, PosteriorBank
+from .kl import decomposition_sets, kl_terms
 from .models import gaussian_log_density, kl_to_standard_normal
 
 #: the posterior estimators that work on a training minibatch (exact needs the whole data set)
@@ -49,11 +54,9 @@ class VAELoss:
     name = "vae"
     distributed = False
 
-    def base_terms(self, model, x):
-        out = model(x)
-        log_px = model.log_likelihood(x, out.logits)
-        kl = kl_to_standard_normal(out.mu, out.logvar)
-        return out, log_px, kl
+    def base_terms(self, out):
+        """The reconstruction term -E[log p(x|z)] and the analytic KL per example."""
+        return -out.log_px.mean(), kl_to_standard_normal(out.mu, out.logvar)
 
     def after_step(self, out) -> None:
         """Called once per training step after the optimiser step."""
@@ -73,11 +76,10 @@ class BetaVAE(VAELoss):
     def __init__(self, beta: float = 4.0):
         self.beta = check_weight(beta, "loss.beta")
 
-    def __call__(self, model, x):
-        out, log_px, kl = self.base_terms(model, x)
-        recon, kl_mean = -log_px.mean(), kl.mean()
+    def __call__(self, out):
+        recon, kl = self.base_terms(out)
+        kl_mean = kl.mean()
         total = recon + self.beta * kl_mean
-        self.last_output = out
         return total, _detach({"loss": total, "recon": recon, "kl": kl_mean, "elbo": -(recon + kl_mean)})
 
 
@@ -112,15 +114,11 @@ class TCFamily(VAELoss):
 
     def sets(self, latent_dim: int):
         """The joint, then the groups (when grouped), then the single dims: one fused pass evaluates all."""
-        groups = contiguous_groups(latent_dim, self.group_size)  # raises with the valid divisors
-        singles = [[k] for k in range(latent_dim)]
-        middle = [list(g) for g in groups] if 1 < self.group_size < latent_dim else []
-        return [list(range(latent_dim))] + middle + singles, groups
+        return decomposition_sets(latent_dim, self.group_size)
 
     def decomposed(self, out):
-        """MI, TC_groups, TC_within and dimKL (differentiable) from one minibatch."""
-        D = out.mu.shape[1]
-        sets, groups = self.sets(D)
+        """MI, TC_groups, TC_within and dimKL (differentiable minibatch means)."""
+        sets, groups = self.sets(out.mu.shape[1])
         post = Posterior(
             out.mu,
             out.logvar,
@@ -130,33 +128,19 @@ class TCFamily(VAELoss):
             bank=self.bank,
             distributed=self.distributed,
         )
-        log_q = post.log_density(sets)
-        joint, singles = log_q[:, 0], log_q[:, len(sets) - D :]
-        if 1 < self.group_size < D:
-            group_q = log_q[:, 1 : 1 + len(groups)]
-        elif self.group_size == 1:
-            group_q = singles
-        else:
-            group_q = joint[:, None]
-        within = torch.stack([singles[:, list(g)].sum(1) for g in groups], dim=1)
         log_qzx = gaussian_log_density(out.z, out.mu, out.logvar).sum(1)
         log_pz = gaussian_log_density(out.z, torch.zeros_like(out.z), torch.zeros_like(out.z)).sum(1)
-        return {
-            "mi": (log_qzx - joint).mean(),
-            "tc_groups": (joint - group_q.sum(1)).mean(),
-            "tc_within": (group_q - within).mean(0).sum(),
-            "dim_kl": (singles.sum(1) - log_pz).mean(),
-        }
+        return {k: v.mean() for k, v in kl_terms(log_qzx, post.log_density(sets), log_pz, groups).items()}
 
-    def __call__(self, model, x):
-        out, log_px, kl = self.base_terms(model, x)
-        if self.bank is not None and len(self.bank) + x.shape[0] > self.dataset_size:
+    def __call__(self, out):
+        recon, kl = self.base_terms(out)
+        batch = out.mu.shape[0]
+        if self.bank is not None and len(self.bank) + batch > self.dataset_size:
             raise ValueError(
-                f"batch + bank ({x.shape[0]} + {len(self.bank)}) exceed "
-                f"dataset_size={self.dataset_size}; lower bank_capacity"
+                f"batch + bank ({batch} + {len(self.bank)}) exceed "
+                f"dataset_size={self.dataset_size}; lower loss.bank_capacity"
             )
         parts = self.decomposed(out)
-        recon = -log_px.mean()
         total = (
             recon
             + self.alpha * parts["mi"]
@@ -164,7 +148,6 @@ class TCFamily(VAELoss):
             + self.gamma * parts["tc_within"]
             + self.lam * parts["dim_kl"]
         )
-        self.last_output = out
         kl_mean = kl.mean()
         return total, _detach(
             {
@@ -253,14 +236,13 @@ class FactorVAE(VAELoss):
         )
         self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))
 
-    def __call__(self, model, x):
-        out, log_px, kl = self.base_terms(model, x)
+    def __call__(self, out):
+        recon, kl = self.base_terms(out)
         self.discriminator.to(out.z.device)
         logits = self.discriminator(out.z)
         tc = (logits[:, 0] - logits[:, 1]).mean()
-        recon, kl_mean = -log_px.mean(), kl.mean()
+        kl_mean = kl.mean()
         total = recon + kl_mean + self.gamma * tc
-        self.last_output = out
         return total, _detach({"loss": total, "recon": recon, "kl": kl_mean, "tc": tc, "elbo": -(recon + kl_mean)})
 
     def after_step(self, out) -> None:
@@ -292,17 +274,16 @@ class DIPVAE(VAELoss):
         self.lambda_od = check_weight(lambda_od, "loss.lambda_od")
         self.lambda_d = 10.0 * self.lambda_od if lambda_d is None else check_weight(lambda_d, "loss.lambda_d")
 
-    def __call__(self, model, x):
-        out, log_px, kl = self.base_terms(model, x)
+    def __call__(self, out):
+        recon, kl = self.base_terms(out)
         mu = all_gather_rows(out.mu)[0] if self.distributed else out.mu
         centred = mu - mu.mean(0, keepdim=True)
         cov = centred.T @ centred / mu.shape[0]
         diag = torch.diagonal(cov)
         off = cov - torch.diag(diag)
         penalty = self.lambda_od * (off**2).sum() + self.lambda_d * ((diag - 1) ** 2).sum()
-        recon, kl_mean = -log_px.mean(), kl.mean()
+        kl_mean = kl.mean()
         total = recon + kl_mean + penalty
-        self.last_output = out
         return total, _detach(
             {"loss": total, "recon": recon, "kl": kl_mean, "dip": penalty, "elbo": -(recon + kl_mean)}
         )

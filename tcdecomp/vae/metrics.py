@@ -28,8 +28,8 @@ import torch
 
 from .._checks import check_positive_int, input_epsilon
 from ..decomposition import Estimate
-from ..plans import contiguous_groups
-from ..posterior import Posterior
+from ..posterior import Posterior, sample_aggregate
+from .kl import decomposition_sets, kl_terms
 from .models import gaussian_log_density, kl_to_standard_normal
 
 
@@ -65,34 +65,27 @@ def elbo_decomposition(
 ) -> dict:
     """The true ELBO of the examples ``indices`` and its KL decomposition, each an Estimate."""
     mu, logvar = posteriors if posteriors is not None else encode(model, dataset, indices, batch_size, device)
-    N, D = mu.shape
-    g = torch.Generator().manual_seed(seed)
-    pick = torch.randint(N, (num_samples,), generator=g)
-    z = mu[pick] + torch.exp(0.5 * logvar[pick]) * torch.randn(num_samples, D, generator=g)
+    D = mu.shape[1]
+    z, pick = sample_aggregate(mu, logvar, num_samples, torch.Generator().manual_seed(seed))
     log_px = []
     for start in range(0, num_samples, batch_size):
         rows = pick[start : start + batch_size]
         x = dataset.images(np.asarray(indices)[rows.numpy()]).to(device)
         log_px.append(model.log_likelihood(x, model.decode(z[start : start + batch_size].to(device))).float().cpu())
     log_px = torch.cat(log_px)
-    groups = contiguous_groups(D, group_size)
-    sets = [list(range(D))] + [list(g_) for g_ in groups] + [[k] for k in range(D)]
+    sets, groups = decomposition_sets(D, group_size)
     log_q = Posterior(mu, logvar, z=z, estimator="exact").log_density(sets)
-    joint, group_q, singles = log_q[:, 0], log_q[:, 1 : 1 + len(groups)], log_q[:, 1 + len(groups) :]
     log_qzx = gaussian_log_density(z, mu[pick], logvar[pick]).sum(1)
     log_pz = gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
+    terms = kl_terms(log_qzx, log_q, log_pz, groups)
     kl = kl_to_standard_normal(mu, logvar)
-    tc_groups = joint - group_q.sum(1)
-    tc_within = group_q.sum(1) - singles.sum(1)
+    singles = log_q[:, len(sets) - D :]
     return {
         "elbo": Estimate(float(log_px.double().mean() - kl.double().mean()), _estimate(log_px).stderr),
         "recon": _estimate(log_px),
         "kl": _estimate(kl),
-        "mi": _estimate(log_qzx - joint),
-        "tc": _estimate(joint - singles.sum(1)),
-        "tc_groups": _estimate(tc_groups),
-        "tc_within": _estimate(tc_within),
-        "dim_kl": _estimate(singles.sum(1) - log_pz),
+        **{name: _estimate(values) for name, values in terms.items()},
+        "tc": _estimate(terms["tc_groups"] + terms["tc_within"]),
         "marginal_entropies": [float(v) for v in -singles.double().mean(0)],
     }
 
@@ -122,10 +115,8 @@ def _gap(mi: np.ndarray, entropies: np.ndarray) -> tuple[float, np.ndarray]:
 
 def _marginal_entropies(mu, logvar, num_samples: int, g: torch.Generator) -> torch.Tensor:
     """H(z_j) of the aggregate posterior of (mu, logvar), every j at once."""
-    N, D = mu.shape
-    pick = torch.randint(N, (num_samples,), generator=g)
-    z = mu[pick] + torch.exp(0.5 * logvar[pick]) * torch.randn(num_samples, D, generator=g)
-    log_q = Posterior(mu, logvar, z=z, estimator="exact").log_density([[k] for k in range(D)])
+    z, _ = sample_aggregate(mu, logvar, num_samples, g)
+    log_q = Posterior(mu, logvar, z=z, estimator="exact").log_density([[k] for k in range(mu.shape[1])])
     return -log_q.double().mean(0)
 
 
@@ -160,7 +151,7 @@ def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0) ->
         cond = torch.zeros(D, dtype=torch.float64)
         for v, count in zip(values, counts):
             rows = torch.from_numpy(np.flatnonzero(classes[:, f] == v))
-            per_value = max(1, math.ceil(num_samples * count / len(classes)))
+            per_value = max(2, math.ceil(num_samples * count / len(classes)))
             cond += (count / len(classes)) * _marginal_entropies(mu[rows], logvar[rows], per_value, g)
         mi[:, f] = (h_z - cond).numpy()
     score, gaps = _gap(mi, h_v)

@@ -111,10 +111,17 @@ class ConvDecoder(nn.Module):
 
 @dataclass
 class VAEOutput:
+    """What a loss needs from a VAE's forward pass on a batch x (any encoder and decoder can fill it)."""
+
+    #: the encoder's means and log-variances, B x D
     mu: torch.Tensor
     logvar: torch.Tensor
+    #: one reparameterised draw from q(z|x) per example, B x D
     z: torch.Tensor
-    logits: torch.Tensor
+    #: log p(x | z) per example (B,), normalising constants included
+    log_px: torch.Tensor
+    #: the decoder's output for z (for pictures); optional
+    logits: torch.Tensor | None = None
 
 
 class VAE(nn.Module):
@@ -141,7 +148,8 @@ class VAE(nn.Module):
     def forward(self, x) -> VAEOutput:
         mu, logvar = self.encode(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        return VAEOutput(mu, logvar, z, self.decode(z))
+        logits = self.decode(z)
+        return VAEOutput(mu, logvar, z, self.log_likelihood(x, logits), logits)
 
     def log_likelihood(self, x, logits) -> torch.Tensor:
         """log p(x | z) per example (B,)."""

@@ -216,12 +216,13 @@ def _start(run: Run, out: Path, generator: torch.Generator, procs: Processes, re
 
 
 def _step(run: Run, model, x: torch.Tensor) -> dict:
-    """One optimisation step; returns the loss's logged parts."""
-    total, parts = run.loss(model, x)
+    """One optimisation step: the model, then the loss of its output, then the loss's own update."""
+    out = model(x)
+    total, parts = run.loss(out)
     run.optimizer.zero_grad(set_to_none=True)
     total.backward()
     run.optimizer.step()
-    run.loss.after_step(run.loss.last_output)
+    run.loss.after_step(out)
     return parts
 
 
