@@ -4,7 +4,7 @@ from .config import Config, load_config
 from .data import FactorDataset, ProceduralDSprites, render_dsprites
 from .losses import DIPVAE, HFVAE, BetaSTCVAE, BetaTCVAE, BetaVAE, FactorVAE, build_loss
 from .metrics import elbo_decomposition, mig_discrete, mig_sampled, omniscient_latents
-from .models import VAE, build_vae
+from .models import VAE, VAEOutput, build_vae
 from .train import restore, train
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "HFVAE",
     "ProceduralDSprites",
     "VAE",
+    "VAEOutput",
     "build_loss",
     "build_vae",
     "elbo_decomposition",

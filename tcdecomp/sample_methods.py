@@ -1,0 +1,240 @@
+"""The estimators behind ``Samples(x, method=...)``: one small class per method, found by name in
+:data:`METHODS` (POT-style dispatch). Each class gets data that :class:`tcdecomp.Samples` has
+already checked (finite, no constant column, no linear dependence) and answers either per set of
+dims (``set_stats``: plug-ins whose terms telescope exactly) or per term (``evaluate``).
+
+Formulas: docs/math.md#the-wishart-log-det-correction, #copula, #multivariate-t, #ksg, #neural-bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import solve_triangular
+from scipy.special import digamma, ndtri
+from scipy.stats import rankdata
+
+from ._constants import LOG_2PI_E
+from .decomposition import combine_stderr
+from .knn import break_ties, ksg_multi_information
+from .neural import NEURAL_METHODS, NeuralConfig, neural_mi, pairwise_chain
+from .plans import Plan, Term
+from .source import _stderr
+from .student_t import fit_student_t, t_entropy_offset, t_log_density
+
+
+def logdet_bias(n: int, d: int) -> float:
+    """``E[log det S] - log det Sigma`` for the unbiased sample covariance S of n Gaussian rows in d dims.
+
+    S (n-1) ~ Wishart(Sigma, n-1), so ``E[log det S] = log det Sigma + sum_{i=1..d} psi((n-i)/2)
+    + d log(2/(n-1))``. For TC this gives the plug-in bias
+    ``b(n, D) = 1/2 sum_{i=1..D} [psi((n-1)/2) - psi((n-i)/2)] ~ D(D-1) / (4(n-1))``.
+    """
+    i = np.arange(1, d + 1)
+    return float(np.sum(digamma((n - i) / 2.0)) + d * math.log(2.0 / (n - 1)))
+
+
+def normal_scores(x: np.ndarray) -> np.ndarray:
+    """Ranks of each column mapped to standard-normal quantiles ``Phi^-1(rank / (n + 1))`` (ties averaged)."""
+    ranks = rankdata(x, axis=0)
+    return ndtri(ranks / (x.shape[0] + 1.0))
+
+
+@dataclass(frozen=True)
+class SampleData:
+    """Checked samples: ``x`` as given (float64), ``scaled`` with every column divided by its largest
+    magnitude (which changes no TC term), the machine epsilon of the input's precision, a seed."""
+
+    x: np.ndarray
+    scaled: np.ndarray
+    epsilon: float
+    random_state: int
+
+
+class SampleMethod:
+    """Base class: a method prepared from :class:`SampleData`."""
+
+    name: str = ""
+    #: whether the method estimates each term on its own (a decomposition's total then depends on the path)
+    per_term: bool = False
+    #: whether the method needs more rows than dims (a full-rank covariance)
+    needs_n_above_d: bool = False
+
+    def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
+        self.n = data.x.shape[0]
+
+    def set_stats(self, sets):
+        """Per set S: ``-H(z_S)`` and each row's influence on it (for standard errors)."""
+        raise NotImplementedError
+
+    def evaluate(self, terms: list[Term]):
+        """Per-term methods: values, standard errors and the standard error of their sum."""
+        raise NotImplementedError
+
+    def notes(self, plan: Plan) -> tuple[str, ...]:
+        return ()
+
+
+class GaussianPlugin(SampleMethod):
+    """``gaussian``: plug-in entropies of the sample covariance with the exact Wishart correction of
+    ``E[log det S]`` per set, so every term is unbiased for Gaussian data (docs/math.md#the-wishart-log-det-correction).
+
+    Log-dets come from the R factor of a QR of the centred data, never from the covariance (whose
+    rounding squares the condition number). Standard errors use each row's influence
+    ``-1/2 (x_S - m)^T S_SS^-1 (x_S - m)``. Needs n > D.
+    """
+
+    name = "gaussian"
+    needs_n_above_d = True
+
+    def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
+        super().__init__(data, k, neural)
+        values = self.transform(data)
+        self.centred = values - values.mean(axis=0)
+        self.r = np.linalg.qr(self.centred, mode="r")
+
+    def transform(self, data: SampleData) -> np.ndarray:
+        return data.scaled
+
+    def set_stats(self, sets):
+        n = self.n
+        values = np.empty(len(sets))
+        per_sample = np.empty((n, len(sets)))
+        for j, s in enumerate(sets):
+            idx = np.asarray(s)
+            d = len(idx)
+            # cov_SS = R_S^T R_S / (n - 1) with R_S the R factor of the set's columns of R.
+            r_set = np.linalg.qr(self.r[:, idx], mode="r")
+            logdet = 2.0 * float(np.sum(np.log(np.abs(np.diag(r_set))))) - d * math.log(n - 1)
+            values[j] = -0.5 * (d * LOG_2PI_E + logdet - logdet_bias(n, d))
+            # Influence of each row on -H(z_S): -1/2 (quadratic form - d); the constant drops out of the spread.
+            whitened = solve_triangular(r_set.T, self.centred[:, idx].T, lower=True) * math.sqrt(n - 1)
+            per_sample[:, j] = -0.5 * np.sum(whitened * whitened, axis=0)
+        return values, per_sample
+
+
+class GaussianCopula(GaussianPlugin):
+    """``copula``: each column to normal scores of its ranks, then ``gaussian``. TC ignores monotone changes
+    of each margin, so this is exact for Gaussian-copula data whatever the margins (docs/math.md#copula)."""
+
+    name = "copula"
+
+    def transform(self, data: SampleData) -> np.ndarray:
+        return normal_scores(data.x)
+
+
+class StudentTPlugin(SampleMethod):
+    """``student_t``: a multivariate t fitted by maximum likelihood (ECME, df included), then the closed-form
+    entropies of the t with the Wishart correction of each log det (docs/math.md#multivariate-t).
+
+    Exact in the limit for elliptical t data, whose shared scale makes even uncorrelated coordinates
+    dependent (which ``gaussian`` and ``copula`` cannot see); becomes ``gaussian`` as the fitted df grows.
+    Standard errors use each row's fitted log density of the set (the parameters' own noise is left out).
+    Needs n > D and continuous data: on a point mass the fit degenerates and is refused.
+    """
+
+    name = "student_t"
+    needs_n_above_d = True
+
+    def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
+        super().__init__(data, k, neural)
+        self.data = data.scaled
+        try:
+            with np.errstate(over="raise", divide="raise", invalid="raise"):
+                self.loc, self.scale, self.df = fit_student_t(self.data)
+        except (np.linalg.LinAlgError, FloatingPointError):
+            # On data with a point mass the likelihood grows without bound as the scale collapses onto it.
+            raise ValueError(
+                "x: the Student-t fit degenerates (its scale collapses onto repeated values); "
+                "method='student_t' needs continuous data, use 'copula' or 'knn'"
+            ) from None
+
+    def set_stats(self, sets):
+        values = np.empty(len(sets))
+        per_sample = np.empty((self.n, len(sets)))
+        for j, s in enumerate(sets):
+            idx = np.asarray(s)
+            d = len(idx)
+            chol = np.linalg.cholesky(self.scale[np.ix_(idx, idx)])
+            logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
+            values[j] = -(0.5 * (logdet - logdet_bias(self.n, d)) + t_entropy_offset(d, self.df))
+            per_sample[:, j] = t_log_density(self.data[:, idx], self.loc[idx], chol, self.df)
+        return values, per_sample
+
+
+class KSG(SampleMethod):
+    """``knn``: Kraskov-Stoegbauer-Grassberger estimator 1 (max-norm) for each term on ``cKDTree``,
+    O(n log n) (docs/math.md#ksg). Ties are handled first (:func:`tcdecomp.knn.break_ties`): grid data is
+    dequantised with a warning, repeated rows are refused. Per-term estimates do not telescope."""
+
+    name = "knn"
+    per_term = True
+
+    def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
+        super().__init__(data, k, neural)
+        if self.n <= k:
+            raise ValueError(f"k={k} must be below the number of samples n={self.n}")
+        self.k = k
+        # One scale for every column: KSG's max-norm neighbourhoods are unchanged by it.
+        self.x = break_ties(data.x / np.max(np.abs(data.x)), data.epsilon, data.random_state)
+
+    def evaluate(self, terms: list[Term]):
+        per_term = np.stack([ksg_multi_information(self.x, t.groups, self.k) for t in terms], axis=1)
+        errors = [_stderr(per_term[:, t]) for t in range(len(terms))]
+        return list(per_term.mean(axis=0)), errors, _stderr(per_term.sum(axis=1))
+
+    def notes(self, plan: Plan) -> tuple[str, ...]:
+        return (f"knn (KSG, k={self.k}) estimates each term separately: the total depends on the path ({plan.name}).",)
+
+
+class NeuralBound(SampleMethod):
+    """``infonce``, ``nwj``, ``mine``, ``club``: a neural bound per pairwise term (:mod:`tcdecomp.neural`,
+    docs/math.md#neural-bounds), on standardised columns; a term of m > 2 groups is split by the exact chain
+    rule. One network per pairwise term, reused across paths."""
+
+    per_term = True
+
+    def __init__(self, data: SampleData, k: int, neural: NeuralConfig, bound: str):
+        super().__init__(data, k, neural)
+        self.name, self.neural = bound, neural
+        self.x = (data.scaled - data.scaled.mean(0)) / data.scaled.std(0)
+        self.pairs: dict = {}
+
+    def _pair(self, a: tuple, b: tuple):
+        if (a, b) not in self.pairs:
+            self.pairs[a, b] = neural_mi(self.x[:, list(a)], self.x[:, list(b)], self.name, self.neural)
+        return self.pairs[a, b]
+
+    def evaluate(self, terms: list[Term]):
+        values, errors = [], []
+        for term in terms:
+            pairs = [self._pair(a, b) for a, b in pairwise_chain(term.groups)]
+            values.append(sum(v for v, _ in pairs))
+            errors.append(combine_stderr([e for _, e in pairs]))
+        return values, errors, combine_stderr(errors)
+
+    def notes(self, plan: Plan) -> tuple[str, ...]:
+        notes = [
+            f"{self.name} (neural bound) estimates each term separately: the total depends on the path ({plan.name})."
+        ]
+        if self.name == "infonce":
+            notes.append(
+                f"infonce is capped at log(batch) = {math.log(self.neural.batch_size):.3f} nats per pairwise "
+                "term: a term near the cap is only a lower bound."
+            )
+        return tuple(notes)
+
+
+def _bound(name: str):
+    def build(data: SampleData, k: int, neural: NeuralConfig) -> NeuralBound:
+        return NeuralBound(data, k, neural, name)
+
+    build.per_term, build.needs_n_above_d = True, False
+    return build
+
+
+#: ``Samples(x, method=...)``'s methods by name
+METHODS = {cls.name: cls for cls in (GaussianPlugin, GaussianCopula, StudentTPlugin, KSG)}
+METHODS.update({name: _bound(name) for name in NEURAL_METHODS})
