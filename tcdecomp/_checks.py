@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 
-def _refuse_silent_conversion(value, name: str) -> None:
+def refuse_silent_conversion(value, name: str) -> None:
     """Complex and boolean inputs would lose information (or meaning) in a cast to float: refuse them."""
     if isinstance(value, torch.Tensor):
         complex_, boolean = value.is_complex(), value.dtype == torch.bool
@@ -29,7 +29,7 @@ def _refuse_silent_conversion(value, name: str) -> None:
 
 def as_float64_matrix(value, name: str) -> np.ndarray:
     """A finite 2-D float64 numpy array from an array, tensor or nested list."""
-    _refuse_silent_conversion(value, name)
+    refuse_silent_conversion(value, name)
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().double().numpy()
     try:
@@ -56,6 +56,22 @@ def input_epsilon(value) -> float:
     if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8:
         return float(np.finfo(dtype).eps)
     return float(np.finfo(np.float64).eps)
+
+
+def check_float_matrix(value, name: str, numpy_ok: bool = False) -> torch.Tensor:
+    """A non-empty 2-D floating tensor (from a numpy array too with ``numpy_ok``); no finiteness check."""
+    if numpy_ok and isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if not isinstance(value, torch.Tensor):
+        kinds = "a torch.Tensor or numpy array" if numpy_ok else "a torch.Tensor"
+        raise ValueError(f"{name} must be {kinds}, got {type(value).__name__}")
+    if not value.dtype.is_floating_point:
+        raise ValueError(f"{name} must be floating point, got {value.dtype}")
+    if value.dim() != 2:
+        raise ValueError(f"{name} must be 2-D (rows x dims), got shape {tuple(value.shape)}")
+    if value.shape[0] == 0 or value.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(value.shape)})")
+    return value
 
 
 def check_finite_array(arr: np.ndarray, name: str) -> None:

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checks import check_positive_int
+
 NEURAL_METHODS = ("infonce", "nwj", "mine", "club")
 CRITICS = ("separable", "concat")
 
@@ -49,9 +51,7 @@ class NeuralConfig:
         if self.critic not in CRITICS:
             raise ValueError(f"NeuralConfig.critic must be one of {CRITICS}, got {self.critic!r}")
         for name in ("hidden", "steps", "batch_size", "eval_every", "patience", "embed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"NeuralConfig.{name} must be a positive integer, got {value!r}")
+            check_positive_int(getattr(self, name), f"NeuralConfig.{name}")
         if self.batch_size < 2:
             raise ValueError("NeuralConfig.batch_size must be at least 2: the bounds contrast pairs within a batch")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):

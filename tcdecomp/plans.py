@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from ._checks import as_dim
+from ._checks import as_dim, check_positive_int
 
 Group = tuple[int, ...]
 
@@ -106,12 +106,7 @@ class Plan:
 
 
 def check_n(n, name: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n}")
-    return n
+    return check_positive_int(n, name)
 
 
 def check_order(order: Sequence[int] | None, n: int) -> list[int]:

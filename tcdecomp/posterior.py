@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
-from ._checks import check_choice, check_finite_tensor, check_positive_int
+from ._checks import check_choice, check_finite_tensor, check_float_matrix, check_positive_int
 from .distributed import global_components, require_process_group
 from .kernels import bank_log_weights, group_logsumexp, mss_log_weights, needs_float64
 from .source import Source
@@ -34,16 +33,7 @@ ESTIMATORS = ("mss", "mws", "exact", "bank")
 
 
 def _as_tensor(value, name: str) -> torch.Tensor:
-    if isinstance(value, np.ndarray):
-        value = torch.from_numpy(value)
-    if not isinstance(value, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(value).__name__}")
-    if not value.dtype.is_floating_point:
-        raise ValueError(f"{name} must be floating point, got {value.dtype}")
-    if value.dim() != 2:
-        raise ValueError(f"{name} must be 2-D (examples x latent dims), got shape {tuple(value.shape)}")
-    if value.shape[0] == 0 or value.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(value.shape)})")
+    value = check_float_matrix(value, name, numpy_ok=True)
     check_finite_tensor(value.detach(), name)
     return value
 

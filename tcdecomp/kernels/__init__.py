@@ -18,7 +18,7 @@ import os
 
 import torch
 
-from .._checks import check_finite_tensor
+from .._checks import check_finite_tensor, check_float_matrix
 from .chunked import chunked_group_logsumexp
 from .reference import naive_group_logsumexp
 from .weights import StructuredLogWeights, bank_log_weights, mss_log_weights
@@ -115,12 +115,7 @@ def sets_to_membership(sets, n_dims: int, dtype=torch.float32, device=None) -> t
 
 def _check_inputs(z, mu, logvar, log_w):
     for name, t in (("z", z), ("mu", mu), ("logvar", logvar)):
-        if not isinstance(t, torch.Tensor):
-            raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() != 2:
-            raise ValueError(f"{name} must be 2-D, got shape {tuple(t.shape)}")
-        if not t.dtype.is_floating_point:
-            raise ValueError(f"{name} must be a floating tensor, got {t.dtype}")
+        check_float_matrix(t, name)
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
     if z.shape[1] != mu.shape[1]:

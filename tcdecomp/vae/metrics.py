@@ -26,7 +26,13 @@ import math
 import numpy as np
 import torch
 
-from .._checks import check_positive_int, input_epsilon
+from .._checks import (
+    check_finite_tensor,
+    check_float_matrix,
+    check_positive_int,
+    input_epsilon,
+    refuse_silent_conversion,
+)
 from ..decomposition import Estimate
 from ..posterior import Posterior, sample_aggregate
 from .kl import decomposition_sets, kl_terms
@@ -121,19 +127,24 @@ def _marginal_entropies(mu, logvar, num_samples: int, g: torch.Generator) -> tor
 
 
 def _check_mig_inputs(mu, classes, logvar=None, dtype=torch.float32):
-    mu = torch.as_tensor(mu).to(dtype)
+    mu = _finite_matrix(mu, "mu", dtype)
     classes = np.asarray(classes)
-    if mu.dim() != 2:
-        raise ValueError(f"mu must be N x D, got shape {tuple(mu.shape)}")
     if classes.ndim != 2 or len(classes) != len(mu):
         raise ValueError(f"classes must be N x F with N = {len(mu)} rows like mu, got shape {classes.shape}")
     if logvar is not None:
-        logvar = torch.as_tensor(logvar).to(dtype)
+        logvar = _finite_matrix(logvar, "logvar", dtype)
         if logvar.shape != mu.shape:
             raise ValueError(f"logvar must have mu's shape {tuple(mu.shape)}, got {tuple(logvar.shape)}")
-    if not torch.isfinite(mu).all() or (logvar is not None and not torch.isfinite(logvar).all()):
-        raise ValueError("mu and logvar must be finite")
     return mu, classes, logvar
+
+
+def _finite_matrix(value, name: str, dtype) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        refuse_silent_conversion(value, name)
+        value = torch.as_tensor(np.asarray(value, dtype=np.float64))
+    value = check_float_matrix(value, name).to(dtype)
+    check_finite_tensor(value, name)
+    return value
 
 
 def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0) -> dict:
