@@ -4,9 +4,10 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from tcdecomp import Gaussian, Samples
-from tcdecomp.neural import NeuralConfig, neural_mi, pairwise_chain
+from tcdecomp.neural import NeuralConfig, bound, neural_mi, pairwise_chain
 
 FAST = NeuralConfig(hidden=32, steps=300, batch_size=64, eval_every=50, patience=3)
 
@@ -33,11 +34,25 @@ def test_club_is_the_known_loose_upper_bound():
     assert value == pytest.approx(rho**2 / (1 - rho**2), abs=0.3)
 
 
-def test_infonce_never_exceeds_log_batch():
-    x = bivariate(0.99999, 1200)
-    cfg = NeuralConfig(hidden=32, steps=300, batch_size=16, eval_every=50, patience=3)
-    value, _ = neural_mi(x[:, :1], x[:, 1:], "infonce", cfg)
-    assert value <= math.log(16) + 1e-6
+@pytest.mark.parametrize("B", [2, 16, 64])
+def test_infonce_is_at_most_log_batch_for_any_critic(B):
+    # The algebra: joint_i - logsumexp_j f(a_i, b_j) <= 0 because the logsumexp includes j = i, so the
+    # bound (mean over i, plus log B) never exceeds log B; with the diagonal infinitely ahead it reaches it.
+    g = torch.Generator().manual_seed(B)
+
+    class Scores(torch.nn.Module):
+        def __init__(self, scores):
+            super().__init__()
+            self.scores = scores
+
+        def forward(self, a, b):
+            return self.scores
+
+    for scale in (0.1, 10.0, 1e4):
+        scores = torch.randn(B, B, generator=g, dtype=torch.float64) * scale
+        assert float(bound("infonce", Scores(scores), None, None)) <= math.log(B) + 1e-12
+    peaked = torch.eye(B, dtype=torch.float64) * 1e4
+    assert float(bound("infonce", Scores(peaked), None, None)) == pytest.approx(math.log(B), abs=1e-9)
 
 
 def test_independent_data_gives_about_zero():

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import brentq
 
-from tcdecomp import Gaussian, Samples, tc_plugin_bias
+from tcdecomp import Gaussian, Samples, line_plan, tc_plugin_bias
 from tcdecomp.samples import logdet_bias
 
 from .conftest import draw_plan, equicorrelated, random_spd
@@ -156,8 +156,10 @@ def test_knn_non_gaussian_margins_do_not_matter(rng):
 def test_knn_decomposition_notes_path_dependence(rng):
     x = rng.standard_normal((300, 4))
     dec = Samples(x, "knn").decompose("line")
-    assert any("path" in n for n in dec.notes)
-    assert "line" in dec.table()
+    assert any("depends on the path (line)" in n for n in dec.notes)
+    table = dec.table()
+    assert all(str(term) in table for term in line_plan(4).terms)
+    assert dec.total == pytest.approx(sum(v for _, v in dec.terms))
 
 
 def test_student_t_method_recovers_t_dependence_that_gaussian_misses():

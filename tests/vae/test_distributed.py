@@ -109,15 +109,40 @@ def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
             assert torch.equal(bank, d_bank), name
 
 
-def test_rotated_components_keep_the_weights_of_each_row():
-    # Without a process group the global batch is the local one and nothing moves.
+def test_rotated_components_keep_the_weights_of_each_row(monkeypatch):
+    # Process 1 of 2 holds rows 4..7 of a global batch of 8. The gathered components are rotated so
+    # that its row b's own component is column b and the designated one column b + 1 (mod 8), so its
+    # log q^ equals rows 4..7 of one process holding the whole batch.
+    import tcdecomp.distributed as distributed
+    import tcdecomp.posterior as posterior
+
+    g = torch.Generator().manual_seed(0)
+    mu_all = torch.randn(8, 3, generator=g, dtype=torch.float64)
+    lv_all = 0.3 * torch.randn(8, 3, generator=g, dtype=torch.float64)
+    z_all = mu_all + torch.exp(0.5 * lv_all) * torch.randn(8, 3, generator=g, dtype=torch.float64)
+    mine = slice(4, 8)
+
+    def gathered(x):  # what all_gather_rows returns on rank 1: rank 0's rows, then ours; our first row is 4
+        full = mu_all if torch.equal(x, mu_all[mine]) else lv_all
+        return torch.cat([full[:4], x]), 4
+
+    monkeypatch.setattr(distributed, "all_gather_rows", gathered)
+    monkeypatch.setattr(posterior, "require_process_group", lambda: None)
+    sets = [[0, 1, 2], [0], [1, 2]]
+    for estimator in ("mss", "mws"):
+        whole = Posterior(mu_all, lv_all, z=z_all, dataset_size=50, estimator=estimator).log_density(sets)
+        local = Posterior(
+            mu_all[mine], lv_all[mine], z=z_all[mine], dataset_size=50, estimator=estimator, distributed=True
+        ).log_density(sets)
+        torch.testing.assert_close(local, whole[mine], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="minibatch estimators"):
+        Posterior(mu_all, lv_all, estimator="exact", distributed=True)
+
+
+def test_distributed_needs_a_process_group():
     mu, logvar = torch.randn(6, 3, dtype=torch.float64), torch.zeros(6, 3, dtype=torch.float64)
-    post = Posterior(mu, logvar, dataset_size=50, estimator="mss")
-    assert post._components()[0] is mu
     with pytest.raises(ValueError, match="init_process_group"):
         Posterior(mu, logvar, dataset_size=50, estimator="mss", distributed=True)
-    with pytest.raises(ValueError, match="minibatch estimators"):
-        Posterior(mu, logvar, estimator="exact", distributed=True)
 
 
 CONFIG = """
