@@ -100,28 +100,25 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_positive_float(value, name: str) -> float:
-    """A finite number > 0 (ints accepted, bools refused)."""
+def _check_real(value, name: str, bound: str) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float, np.integer, np.floating))
         or not math.isfinite(value)
-        or value <= 0
+        or (value <= 0 if bound == "> 0" else value < 0)
     ):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
     return float(value)
+
+
+def check_positive_float(value, name: str) -> float:
+    """A finite number > 0 (ints accepted, bools and strings refused)."""
+    return _check_real(value, name, "> 0")
 
 
 def check_weight(value, name: str) -> float:
     """A finite number >= 0, e.g. a loss weight (ints accepted, bools and strings refused)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return _check_real(value, name, ">= 0")
 
 
 def as_dim(value, name: str) -> int:

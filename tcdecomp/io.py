@@ -22,6 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 log = logging.getLogger(__name__)
 
 LOCK_FILE = ".lock"
@@ -31,6 +36,18 @@ def one_line(exc: BaseException) -> str:
     """An exception's message folded onto one line (torch's unpickling errors span many)."""
     text = " ".join(str(exc).split())
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def read_toml(path, what: str = "file") -> dict:
+    """A TOML file as a dict; a missing or malformed file is one ``ValueError`` line."""
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"{what} not found: {path}")
+    try:
+        with open(file, "rb") as fh:
+            return tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid TOML: {exc}") from None
 
 
 def describe_load_error(exc: BaseException) -> str:

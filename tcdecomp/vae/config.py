@@ -10,18 +10,13 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 import torch
 
 from .._checks import check_choice, check_positive_int
+from ..io import read_toml, tomllib
 from .data import DATASETS, DSPRITES_FACTORS, DSPRITES_SIZES
 from .models import ARCHS
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 #: train keys that cannot change what a run computes: a resume may change them (steps, to extend it)
 RESUMABLE_KEYS = ("train.steps", "train.log_every", "train.checkpoint_every", "train.out_dir")
@@ -238,16 +233,7 @@ def _parse_value(text: str):
 
 def load_config(path=None, overrides=()) -> Config:
     """A Config from a TOML file (or the defaults) with ``section.key=value`` overrides applied."""
-    data = {}
-    if path is not None:
-        file = Path(path)
-        if not file.is_file():
-            raise ValueError(f"config file not found: {path}")
-        try:
-            with open(file, "rb") as fh:
-                data = tomllib.load(fh)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path} is not valid TOML: {exc}") from None
+    data = {} if path is None else read_toml(path, "config file")
     base = Config.from_dict(data).to_dict()
     for item in overrides:
         if "=" not in item or "." not in item.split("=", 1)[0]:

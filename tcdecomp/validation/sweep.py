@@ -49,12 +49,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .._checks import check_choice, check_positive_int
-from ..io import DirectoryLock, append_jsonl, read_jsonl
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from ..io import DirectoryLock, append_jsonl, read_jsonl, read_toml
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +75,7 @@ def grouping_coefficient(group_size: int, latent_dim: int) -> float:
 
 def load_sweep(path) -> dict:
     """A sweep file, every key and value checked, and every run it expands to validated: one line on a mistake."""
-    file = Path(path)
-    if not file.is_file():
-        raise ValueError(f"sweep file not found: {path}")
-    try:
-        with open(file, "rb") as fh:
-            spec = tomllib.load(fh)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not valid TOML: {exc}") from None
+    spec = read_toml(path, "sweep file")
     try:
         check_sweep(spec)
     except ValueError as exc:
