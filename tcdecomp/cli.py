@@ -143,8 +143,6 @@ def _train(args) -> int:
     from .vae.config import load_config
     from .vae.train import train
 
-    if args.nproc < 1:
-        raise ValueError(f"--nproc must be a positive number of processes, got {args.nproc}")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         load_config(args.config, args.set)  # fail here on a bad config, not in every process
         return _launch_processes(args)
@@ -193,26 +191,46 @@ def _validate(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .validation.experiments import write_summary
     from .validation.sweep import load_sweep, run_sweep
 
     spec = load_sweep(args.sweep)
-    if args.workers is not None and args.workers < 1:
-        raise CLIError(f"--workers must be a positive number of processes, got {args.workers}")
     out = Path(args.out_dir or Path("sweeps") / spec["name"])
     backend, options = args.backend, None
     if args.ray_address:
         if backend not in (None, "ray"):
             raise ValueError(f"--ray-address is for --backend ray, not {backend!r}")
         backend, options = "ray", {"address": args.ray_address}
-    records = run_sweep(spec, out, workers=args.workers, progress=not args.quiet, backend=backend, options=options)
-    write_summary(spec, records, out)
+    records = run_sweep(
+        spec, out, workers=args.workers, progress=not args.quiet, backend=backend, options=options, summarise=True
+    )
     print(f"{len(records)} runs in {out / 'results.jsonl'}; summary and figure in {out}")
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr (exit status 2), like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _count(minimum: int):
+    """An argparse type: an integer >= minimum."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tcdecomp", description="Total correlation: estimate and decompose.")
+    parser = OneLineParser(prog="tcdecomp", description="Total correlation: estimate and decompose.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True)
     est = sub.add_parser("estimate", help="estimate TC of samples or posteriors and decompose it along a path")
@@ -220,18 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument(
         "--example", action="store_true", help="use a built-in correlated Gaussian, compared with its closed form"
     )
-    est.add_argument("--n-example", type=int, help="samples drawn for --example (default 5000)")
+    est.add_argument("--n-example", type=_count(1), help="samples drawn for --example (default 5000)")
     est.add_argument("--path", choices=PATH_NAMES, default="bottom_up", help="decomposition path (default bottom_up)")
-    est.add_argument("--levels", type=int, help="bottom_up only: stop after this many pairing levels")
-    est.add_argument("--group-size", type=int, help="grouped only: size of the contiguous groups")
+    est.add_argument("--levels", type=_count(0), help="bottom_up only: stop after this many pairing levels")
+    est.add_argument("--group-size", type=_count(1), help="grouped only: size of the contiguous groups")
     est.add_argument("--method", choices=METHODS, help="estimator for samples x (default gaussian)")
     est.add_argument(
         "--estimator", choices=ESTIMATORS, help="estimator for posteriors (default exact, or mss with --dataset-size)"
     )
-    est.add_argument("--dataset-size", type=int, help="N, when mu/logvar are a minibatch of a larger data set")
-    est.add_argument("--num-samples", type=int, help="exact estimator: draws from q(z) (default one per example)")
-    est.add_argument("-k", type=int, help="neighbours for --method knn (default 3)")
-    est.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    est.add_argument("--dataset-size", type=_count(1), help="N, when mu/logvar are a minibatch of a larger data set")
+    est.add_argument("--num-samples", type=_count(1), help="exact estimator: draws from q(z) (default one per example)")
+    est.add_argument("-k", type=_count(1), help="neighbours for --method knn (default 3)")
+    est.add_argument("--seed", type=_count(0), default=0, help="random seed (default 0)")
     est.add_argument("--json", action="store_true", help="print JSON instead of a table")
     est.set_defaults(handler=_estimate)
 
@@ -249,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.add_argument(
         "--nproc",
-        type=int,
+        type=_count(1),
         default=1,
         help="data-parallel processes on this machine (torchrun; gloo on CPU, nccl with train.device=cuda). "
         "For several machines launch `torchrun ... -m tcdecomp train` yourself (docs/distributed.md)",
@@ -259,21 +277,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="held-out ELBO decomposition, MIG and pictures of a trained model")
     ev.add_argument("checkpoint", help="checkpoint file or run folder")
     ev.add_argument("--out-dir", help="where the PNGs go (default: the checkpoint's folder)")
-    ev.add_argument("--num-samples", type=int, default=10000, help="draws from q(z) (default 10000)")
-    ev.add_argument("--mig-points", type=int, help="encode only this many images for MIG (default all)")
+    ev.add_argument("--num-samples", type=_count(1), default=10000, help="draws from q(z) (default 10000)")
+    ev.add_argument("--mig-points", type=_count(1), help="encode only this many images for MIG (default all)")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=_evaluate)
 
     va = sub.add_parser("validate", help="check every estimator against ground truths; markdown report + PNG plots")
     va.add_argument("--out-dir", default="validation-report")
     va.add_argument("--full", action="store_true", help="the full version (D=10, n up to 8000; tens of minutes)")
-    va.add_argument("--seed", type=int, default=0)
+    va.add_argument("--seed", type=_count(0), default=0)
     va.set_defaults(handler=_validate)
 
     sw = sub.add_parser("sweep", help="run (or resume) a grid of training runs and plot the paper's experiment")
     sw.add_argument("sweep", help="sweep TOML (see tcdecomp.validation.sweep and experiments/)")
     sw.add_argument("--out-dir", help="store and figures (default sweeps/NAME)")
-    sw.add_argument("--workers", type=int, help="worker processes (default: the file's, else 1)")
+    sw.add_argument("--workers", type=_count(1), help="worker processes (default: the file's, else 1)")
     sw.add_argument(
         "--backend",
         choices=["local", "ray", "submitit"],
@@ -285,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     de = sub.add_parser("demo", help="train beta-STCVAE on procedural dSprites (~5 min on 2 CPU cores) and report")
     de.add_argument("--out-dir", default="runs/demo")
-    de.add_argument("--steps", type=int, help="training steps (default: the demo's)")
+    de.add_argument("--steps", type=_count(1), help="training steps (default: the demo's)")
     de.add_argument("--quiet", action="store_true")
     de.set_defaults(handler=_demo)
     return parser
@@ -293,7 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage mistake already printed as one line
+        return int(exc.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return args.handler(args)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_positive_int
+from ._checks import check_positive_float, check_positive_int
 
 NEURAL_METHODS = ("infonce", "nwj", "mine", "club")
 CRITICS = ("separable", "concat")
@@ -54,8 +54,7 @@ class NeuralConfig:
             check_positive_int(getattr(self, name), f"NeuralConfig.{name}")
         if self.batch_size < 2:
             raise ValueError("NeuralConfig.batch_size must be at least 2: the bounds contrast pairs within a batch")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"NeuralConfig.lr must be a positive number, got {self.lr!r}")
+        check_positive_float(self.lr, "NeuralConfig.lr")
         if not 0.0 < self.holdout < 1.0:
             raise ValueError(f"NeuralConfig.holdout must be in (0, 1), got {self.holdout!r}")
 
@@ -159,7 +158,7 @@ def neural_mi(a: np.ndarray, b: np.ndarray, method: str, config: NeuralConfig | 
     rng = np.random.default_rng(cfg.seed)
     n = len(a)
     perm = rng.permutation(n)
-    n_test = max(cfg.batch_size, int(round(cfg.holdout * n)))
+    n_test = max(2 * cfg.batch_size, int(round(cfg.holdout * n)))  # two held-out batches at least: a spread
     if n - n_test < cfg.batch_size:
         raise ValueError(f"x has {n} rows: too few for a held-out split and batches of {cfg.batch_size}")
     to = lambda v: torch.as_tensor(v, dtype=torch.float32, device=cfg.device)
@@ -195,7 +194,12 @@ def neural_mi(a: np.ndarray, b: np.ndarray, method: str, config: NeuralConfig | 
     if best_state is not None:
         net.load_state_dict(best_state)
     values = _held_out(method, net, a_te, b_te, cfg.batch_size, np.random.default_rng(1))
-    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"the {method} critic diverged (a non-finite bound on held-out batches); "
+            "lower NeuralConfig.lr or NeuralConfig.hidden"
+        )
+    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values)))
 
 
 def pairwise_chain(groups):

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import digamma, gammaln
 
-from ._checks import check_dims
+from ._checks import check_dims, check_positive_int
 from ._constants import LOG_2PI
 from .gaussian import check_covariance, logdet_spd
 from .source import Source
@@ -88,6 +88,7 @@ class StudentT(Source):
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n draws: a Gaussian with covariance ``scale`` divided by sqrt(chi2_df / df)."""
+        n = check_positive_int(n, "n")
         z = rng.standard_normal((n, self.n_dims)) @ np.linalg.cholesky(self.scale).T
         return z / np.sqrt(rng.chisquare(self.df, size=n) / self.df)[:, None]
 

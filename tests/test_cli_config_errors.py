@@ -82,6 +82,9 @@ def truncated_checkpoint(tmp_path):
     return str(path)
 
 
+#: cases that train a real checkpoint before the mistake
+TRAIN_FIRST = {"evaluate a truncated checkpoint", "evaluate one sample"}
+
 CASES = {
     # sweep files: unknown keys and values, empty or ill-formed grids
     "sweep wokers": (lambda t: ["sweep", sweep_file(t, top="wokers = 1")], "wokers"),
@@ -157,7 +160,7 @@ CASES = {
     "out_dir is a file": (lambda t: TRAIN + ["--out-dir", str(t / "afile")], "is a file"),
     "config file missing": (lambda t: ["train", str(t / "nope.toml")], "nope.toml"),
     "config file not toml": (lambda t: ["train", str(t / "fake.npz")], "TOML"),
-    "demo --steps 0": (lambda t: ["demo", "--steps", "0", "--out-dir", str(t / "demo")], "train.steps"),
+    "demo --steps 0": (lambda t: ["demo", "--steps", "0", "--out-dir", str(t / "demo")], "--steps"),
     # files that are not what they claim
     "evaluate an empty file": (lambda t: ["evaluate", str(t / "empty.pt")], "checkpoint"),
     "evaluate a text file": (lambda t: ["evaluate", str(t / "text.pt")], "checkpoint"),
@@ -213,6 +216,16 @@ CASES = {
     ),
     "--estimator with --example": (lambda t: ["estimate", "--example", "--estimator", "mss"], "--estimator"),
     "estimate a text file": (lambda t: ["estimate", str(t / "text.pt")], "text.pt"),
+    "negative seed": (lambda t: ["estimate", "--example", "--seed", "-1"], "--seed"),
+    "k not an integer": (lambda t: ["estimate", "--example", "--method", "knn", "-k", "2.5"], "-k"),
+    "unknown subcommand": (lambda t: ["estmate"], "estmate"),
+    "sweep ray option typo": (lambda t: ["sweep", sweep_file(t, rest="[ray]\nadress = 'auto'")], "adress"),
+    "sweep local options": (lambda t: ["sweep", sweep_file(t, rest="[local]\nworkers = 2")], "[local]"),
+    "sweep variants that change nothing": (
+        lambda t: ["sweep", sweep_file(t, rest='[[variants]]\nlabel = "a"\n[[variants]]\nlabel = "b"')],
+        "same config",
+    ),
+    "evaluate one sample": (lambda t: ["evaluate", str(real_checkpoint(t)), "--num-samples", "1"], "num_samples"),
 }
 
 
@@ -228,7 +241,7 @@ def test_one_line_naming_the_argument(case, tmp_path, capsys, monkeypatch):
     assert len(err.splitlines()) == 1, err
     assert fragment in err, err
     # Nothing was trained: the error came before the first step.
-    assert not list(tmp_path.rglob("metrics.jsonl")) or case.startswith("evaluate a truncated")
+    assert not list(tmp_path.rglob("metrics.jsonl")) or case in TRAIN_FIRST
 
 
 API_CASES = {

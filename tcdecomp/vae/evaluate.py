@@ -39,7 +39,7 @@ def evaluate(
 
     With ``out_dir``, the PNGs and ``evaluation.json`` go there, written atomically under the
     folder's lock (a second writer of the folder, e.g. a training run, is refused)."""
-    num_samples = check_positive_int(num_samples, "num_samples")
+    num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
     if mig_points is not None:
         check_positive_int(mig_points, "mig_points")
     check_positive_float(epsilon, "epsilon")

@@ -70,6 +70,7 @@ def elbo_decomposition(
     posteriors=None,
 ) -> dict:
     """The true ELBO of the examples ``indices`` and its KL decomposition, each an Estimate."""
+    num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
     mu, logvar = posteriors if posteriors is not None else encode(model, dataset, indices, batch_size, device)
     D = mu.shape[1]
     z, pick = sample_aggregate(mu, logvar, num_samples, torch.Generator().manual_seed(seed))
@@ -129,6 +130,10 @@ def _marginal_entropies(mu, logvar, num_samples: int, g: torch.Generator) -> tor
 def _check_mig_inputs(mu, classes, logvar=None, dtype=torch.float32):
     mu = _finite_matrix(mu, "mu", dtype)
     classes = np.asarray(classes)
+    if classes.dtype.kind not in "iu" and not (
+        classes.dtype.kind == "f" and np.all(np.isfinite(classes)) and np.all(classes == np.round(classes))
+    ):
+        raise ValueError(f"classes must hold integer factor classes, got dtype {classes.dtype}")
     if classes.ndim != 2 or len(classes) != len(mu):
         raise ValueError(f"classes must be N x F with N = {len(mu)} rows like mu, got shape {classes.shape}")
     if logvar is not None:
@@ -149,6 +154,7 @@ def _finite_matrix(value, name: str, dtype) -> torch.Tensor:
 
 def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0) -> dict:
     """MIG of Chen et al. (2018) from posteriors (N x D) and factor classes (N x F)."""
+    num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
     mu, classes, logvar = _check_mig_inputs(mu, classes, logvar)
     g = torch.Generator().manual_seed(seed)
     h_z = _marginal_entropies(mu, logvar, num_samples, g)

@@ -20,6 +20,7 @@ when an estimator leaves its documented accuracy band:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import asdict, dataclass
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..io import DirectoryLock, atomic_write_text
 from ..posterior import Posterior, PosteriorBank
 from ..samples import Samples
 from .families import mixture_posterior, sample_families
@@ -215,9 +217,12 @@ def run_validation(out_dir, scale: str = "small", seed: int = 0) -> tuple[bool, 
     """Run the validation at ``scale`` ("small" for CI, "full"); returns (all bands met, report path)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {tuple(SCALES)}, got {scale!r}")
+    with DirectoryLock(out_dir, "validation"):
+        return _run_validation(Path(out_dir), scale, seed)
+
+
+def _run_validation(out: Path, scale: str, seed: int) -> tuple[bool, Path]:
     cfg = SCALES[scale]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     log.info("sample estimators: D=%d, n in %s, %d repeats", cfg["dims"], cfg["budgets"], cfg["reps"])
     sample_rows, terms = validate_samples(cfg["dims"], cfg["budgets"], cfg["reps"], seed)
     log.info("posterior estimators: N=%d, B in %s", cfg["N"], cfg["batches"])
@@ -265,8 +270,8 @@ def run_validation(out_dir, scale: str = "small", seed: int = 0) -> tuple[bool, 
         )
     lines += [""] + [f"![{p}]({p})" for p in pictures]
     report = out / "report.md"
-    report.write_text("\n".join(lines) + "\n")
-    (out / "rows.json").write_text(
-        __import__("json").dumps([asdict(r) | {"ok": r.ok} for r in sample_rows + post_rows], indent=1)
+    atomic_write_text(report, "\n".join(lines) + "\n")
+    atomic_write_text(
+        out / "rows.json", json.dumps([asdict(r) | {"ok": r.ok} for r in sample_rows + post_rows], indent=1)
     )
     return ok, report

@@ -60,6 +60,8 @@ SPEC_FILE = "sweep.json"
 SPEC_FREE_KEYS = ("grid", "workers", "backend", "local", "ray", "submitit")
 KINDS = ("capacity_grouping", "mig")
 TOP_KEYS = {"name", "kind", "workers", "base", "grid", "variants", "evaluate", "backend", "local", "ray", "submitit"}
+#: the option tables of the backends (None: passed on to the engine, which checks them itself)
+BACKEND_OPTIONS = {"local": set(), "ray": {"address", "num_cpus", "num_gpus", "max_retries"}, "submitit": None}
 EVALUATE_KEYS = {"num_samples": "a positive integer", "mig": "true or false", "mig_points": "a positive integer"}
 
 
@@ -104,6 +106,10 @@ def check_sweep(spec: dict) -> None:
     if "workers" in spec:
         check_positive_int(spec["workers"], "workers")
     check_choice(spec.get("backend", "local"), BACKENDS, "backend")
+    for table, known in BACKEND_OPTIONS.items():
+        extra = set(spec.get(table, {})) - known if known is not None else set()
+        if not isinstance(spec.get(table, {}), dict) or extra:
+            raise ValueError(f"[{table}] has unknown keys {sorted(extra)}; known: {sorted(known)}")
     evaluate = spec.get("evaluate", {})
     if not isinstance(evaluate, dict) or set(evaluate) - set(EVALUATE_KEYS):
         raise ValueError(
@@ -123,6 +129,14 @@ def check_sweep(spec: dict) -> None:
     runs = expand(spec)
     if not runs:
         raise ValueError("the grid expands to no runs")
+    seen = {}
+    for run in runs:
+        if run["id"] in seen:
+            raise ValueError(
+                f"runs {seen[run['id']] or run['id']!r} and {run['label'] or run['id']!r} have the same "
+                "config: a variant or grid value changes nothing"
+            )
+        seen[run["id"]] = run["label"]
     for run in runs:
         try:
             check_config(Config.from_dict(run["config"]))
@@ -291,11 +305,13 @@ def run_sweep(
     progress: bool = True,
     backend: str | None = None,
     options: dict | None = None,
+    summarise: bool = False,
 ) -> list[dict]:
     """Run every unfinished run of ``spec`` on ``backend``; returns all records in the store.
 
     ``backend`` (default: the file's ``backend``, else ``"local"``) and ``options`` (merged over
-    the file's table of that name) are described in :mod:`tcdecomp.validation.backends`.
+    the file's table of that name) are described in :mod:`tcdecomp.validation.backends`. With
+    ``summarise``, the experiment's summary and figure are written too, under the same lock.
     """
     from .backends import BACKENDS, RUNNERS
 
@@ -320,4 +336,9 @@ def run_sweep(
             done.add(record["id"])
             bar.update(1)
         bar.close()
-        return read_results(store)
+        records = read_results(store)
+        if summarise:
+            from .experiments import write_summary
+
+            write_summary(spec, records, out)
+        return records
