@@ -113,10 +113,9 @@ def check_order(order: Sequence[int] | None, n: int) -> list[int]:
     """Validate a permutation of ``range(n)``; None means the identity."""
     if order is None:
         return list(range(n))
-    try:
-        order = [int(d) for d in order]
-    except (TypeError, ValueError):
-        raise ValueError(f"order must be a permutation of range({n}), got {order!r}") from None
+    if isinstance(order, (str, bytes)) or not hasattr(order, "__iter__"):
+        raise ValueError(f"order must be a permutation of range({n}), got {order!r}")
+    order = [as_dim(d, "order") for d in order]
     if sorted(order) != list(range(n)):
         raise ValueError(f"order must be a permutation of range({n}), got {order}")
     return order

@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from tcdecomp import Gaussian, Posterior, Samples, StudentT, gaussian_entropy, group_logsumexp
+from tcdecomp import (
+    Gaussian,
+    Posterior,
+    Samples,
+    StudentT,
+    bottom_up_plan,
+    gaussian_entropy,
+    group_logsumexp,
+    line_plan,
+)
 from tcdecomp.kernels import mss_log_weights, naive_group_logsumexp
 from tcdecomp.vae.data import load_mnist
 from tcdecomp.vae.metrics import mig_discrete, mig_sampled
@@ -248,12 +257,15 @@ DIMS = {
     "decompose grouped float groups": lambda: Gaussian(COV).decompose("grouped", groups=[[0.0, 1.0], [2.0]]),
     "kernel set 1.5": lambda: group_logsumexp(*kernel_inputs(), [[1.5]]),
     "kernel set -1": lambda: group_logsumexp(*kernel_inputs(), [[-1]]),
+    "line order with floats": lambda: line_plan(3, order=[0.0, 1, 2]),
+    "bottom_up order negative": lambda: bottom_up_plan(4, order=[3, 2, 1, -1]),
+    "grouped negative dim": lambda: Gaussian(COV).decompose("grouped", groups=[[0, -1], [1, 2]]),
 }
 
 
 @pytest.mark.parametrize("case", sorted(DIMS))
 def test_dims_must_be_nonnegative_integers(case):
-    with pytest.raises(ValueError, match="dim|groups|sets"):
+    with pytest.raises(ValueError, match="dim|groups|sets|order"):
         DIMS[case]()
 
 
