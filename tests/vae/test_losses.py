@@ -131,7 +131,17 @@ def test_bank_estimator_updates_after_step(model_and_x):
 def test_beta_vae_and_dip_vae_formulas(model_and_x):
     model, x = model_and_x
     total, parts = run(BetaVAE(beta=4.0), model, x)
-    assert float(total.detach()) == pytest.approx(parts["recon"] + 4.0 * parts["kl"], abs=1e-8)
+    # Independently in float64: Bernoulli log-likelihood from the logits, KL in closed form
+    # (Kingma & Welling 2014, appendix B): 1/2 sum_k (mu^2 + sigma^2 - 1 - log sigma^2).
+    torch.manual_seed(1)
+    with torch.no_grad():
+        out = model(x)
+        p = torch.sigmoid(out.logits)
+        recon = -(x * torch.log(p) + (1 - x) * torch.log1p(-p)).flatten(1).sum(1).mean()
+        kl = 0.5 * (out.mu**2 + out.logvar.exp() - 1 - out.logvar).sum(1).mean()
+    assert parts["recon"] == pytest.approx(float(recon), rel=1e-9)
+    assert parts["kl"] == pytest.approx(float(kl), rel=1e-9)
+    assert float(total.detach()) == pytest.approx(float(recon + 4.0 * kl), rel=1e-9)
     total, parts = run(DIPVAE(lambda_od=2.0, lambda_d=3.0), model, x)
     torch.manual_seed(1)
     mu = model(x).mu.detach()
