@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 from .._checks import (
+    check_choice,
+    check_dims,
     check_finite_tensor,
     check_float_matrix,
     check_positive_int,
@@ -111,20 +113,56 @@ def _factor_entropy(labels: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def _gap(mi: np.ndarray, entropies: np.ndarray) -> tuple[float, np.ndarray]:
-    """MIG from an (latents x factors) MI matrix; factors with zero entropy are skipped."""
+def _gap(mi: np.ndarray, entropies: np.ndarray, factors=None) -> tuple[float, np.ndarray]:
+    """MIG from a (variables x factors) MI matrix; factors with zero entropy, or outside ``factors``, are skipped."""
     keep = entropies > 0
+    if factors is not None:
+        keep &= np.isin(np.arange(len(entropies)), factors)
     top = np.sort(mi[:, keep], axis=0)[::-1]
     second = top[1] if mi.shape[0] > 1 else np.zeros(top.shape[1])
     gaps = (top[0] - second) / entropies[keep]
     return float(np.mean(gaps)), gaps
 
 
-def _marginal_entropies(mu, logvar, num_samples: int, g: torch.Generator) -> torch.Tensor:
-    """H(z_j) of the aggregate posterior of (mu, logvar), every j at once."""
+def _marginal_entropies(mu, logvar, num_samples: int, g: torch.Generator, variables) -> torch.Tensor:
+    """H(z_G) of the aggregate posterior of (mu, logvar) for every variable G (a set of dims), in one pass."""
     z, _ = sample_aggregate(mu, logvar, num_samples, g)
-    log_q = Posterior(mu, logvar, z=z, estimator="exact").log_density([[k] for k in range(mu.shape[1])])
+    log_q = Posterior(mu, logvar, z=z, estimator="exact").log_density(variables)
     return -log_q.double().mean(0)
+
+
+#: which factors count in MIG. Chen et al. (2018) leave dSprites' shape out of their MIG;
+#: disentanglement_lib (Locatello et al. 2019) keeps every factor.
+FACTOR_CONVENTIONS = ("all", "chen2018")
+
+
+def factor_selection(factor_names, convention: str = "all") -> list[int]:
+    """The indices of the factors MIG counts under a named ``convention``."""
+    check_choice(convention, FACTOR_CONVENTIONS, "convention")
+    names = list(factor_names)
+    if convention == "chen2018":
+        return [f for f, name in enumerate(names) if name != "shape"]
+    return list(range(len(names)))
+
+
+def mig_under(result: dict, factors) -> dict:
+    """A MIG result re-scored with only ``factors`` counting (the MI matrix is the same)."""
+    score, gaps = _gap(np.asarray(result["mi"]), np.asarray(result["factor_entropy"]), list(factors))
+    return {"mig": score, "per_factor": gaps.tolist(), "factors": list(factors)}
+
+
+def _check_variables(groups, n_dims: int) -> list[list[int]]:
+    if groups is None:
+        return [[k] for k in range(n_dims)]
+    if isinstance(groups, (str, bytes)) or not hasattr(groups, "__iter__"):
+        raise ValueError(f"groups must be a list of groups of dims, got {groups!r}")
+    variables = [check_dims(g, n_dims, f"groups[{i}]") for i, g in enumerate(groups)]
+    seen: set[int] = set()
+    for g in variables:
+        if seen.intersection(g):
+            raise ValueError(f"groups must be disjoint; dims {sorted(seen.intersection(g))} repeat")
+        seen.update(g)
+    return variables
 
 
 def _check_mig_inputs(mu, classes, logvar=None, dtype=torch.float32):
@@ -152,27 +190,46 @@ def _finite_matrix(value, name: str, dtype) -> torch.Tensor:
     return value
 
 
-def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0) -> dict:
-    """MIG of Chen et al. (2018) from posteriors (N x D) and factor classes (N x F)."""
+def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0, groups=None, factors=None) -> dict:
+    """MIG of Chen et al. (2018) from posteriors (N x D) and factor classes (N x F) (docs/math.md#mig).
+
+    ``groups``: None scores every single dim as a latent variable; a list of disjoint groups of dims
+    (e.g. ``contiguous_groups(D, i)`` for a grouped model) scores each group as one variable, with
+    ``I(z_G; v_k) = H(z_G) - sum_v p(v) H(z_G | v_k = v)`` from the exact aggregate-posterior mixture
+    density over the group's dims. ``factors``: the indices of the factors that count (all by default;
+    :func:`factor_selection` names the published conventions).
+
+    Returns ``mig``, ``per_factor`` (the normalised gaps of the counted factors), ``mi`` (the variables x
+    factors MI matrix, every factor), ``factor_entropy``, ``variables`` and ``factors``.
+    """
     num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
     mu, classes, logvar = _check_mig_inputs(mu, classes, logvar)
+    variables = _check_variables(groups, mu.shape[1])
+    F = classes.shape[1]
+    counted = list(range(F)) if factors is None else [check_dims([f], F, "factors")[0] for f in factors]
     g = torch.Generator().manual_seed(seed)
-    h_z = _marginal_entropies(mu, logvar, num_samples, g)
-    D, F = mu.shape[1], classes.shape[1]
-    mi = np.zeros((D, F))
+    h_z = _marginal_entropies(mu, logvar, num_samples, g, variables)
+    mi = np.zeros((len(variables), F))
     h_v = np.array([_factor_entropy(classes[:, f]) for f in range(F)])
     for f in range(F):
         if h_v[f] == 0:
             continue
         values, counts = np.unique(classes[:, f], return_counts=True)
-        cond = torch.zeros(D, dtype=torch.float64)
+        cond = torch.zeros(len(variables), dtype=torch.float64)
         for v, count in zip(values, counts):
             rows = torch.from_numpy(np.flatnonzero(classes[:, f] == v))
             per_value = max(2, math.ceil(num_samples * count / len(classes)))
-            cond += (count / len(classes)) * _marginal_entropies(mu[rows], logvar[rows], per_value, g)
+            cond += (count / len(classes)) * _marginal_entropies(mu[rows], logvar[rows], per_value, g, variables)
         mi[:, f] = (h_z - cond).numpy()
-    score, gaps = _gap(mi, h_v)
-    return {"mig": score, "per_factor": gaps.tolist(), "mi": mi.tolist(), "factor_entropy": h_v.tolist()}
+    score, gaps = _gap(mi, h_v, counted)
+    return {
+        "mig": score,
+        "per_factor": gaps.tolist(),
+        "mi": mi.tolist(),
+        "factor_entropy": h_v.tolist(),
+        "variables": variables,
+        "factors": counted,
+    }
 
 
 def _discrete_mi(a: np.ndarray, b: np.ndarray) -> float:

@@ -98,18 +98,23 @@ def plot_trajectory(summary: dict, path) -> None:
 
 
 def mig_summary(records) -> dict:
-    by_label = defaultdict(list)
+    """Per model label: per-dim MIG (sampled) over seeds, and group MIG where the model is grouped."""
+    by_label, by_group = defaultdict(list), defaultdict(list)
     by_capacity = defaultdict(lambda: defaultdict(list))
     for r in records:
         if "mig_sampled" not in r:
             continue
         by_label[r["label"]].append(r["mig_sampled"]["mig"])
         by_capacity[r["label"]][r["config"]["model"]["capacity"]].append(r["mig_sampled"]["mig"])
+        if "group_mig_sampled" in r:
+            by_group[r["label"]].append(r["group_mig_sampled"]["mig"])
+
+    def stats(values):
+        return {"mean": float(np.mean(values)), "std": float(np.std(values)), "seeds": len(values), "values": values}
+
     return {
-        "by_label": {
-            k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "seeds": len(v), "values": v}
-            for k, v in by_label.items()
-        },
+        "by_label": {k: stats(v) for k, v in by_label.items()},
+        "group_by_label": {k: stats(v) for k, v in by_group.items()},
         "by_capacity": {k: {c: float(np.mean(v)) for c, v in sorted(d.items())} for k, d in by_capacity.items()},
     }
 
@@ -166,9 +171,11 @@ def trajectory_markdown(summary: dict) -> str:
 
 
 def mig_markdown(summary: dict) -> str:
-    lines = ["| model | MIG mean | std | seeds |", "| --- | ---: | ---: | ---: |"]
+    lines = ["| model | MIG mean | std | group MIG mean | std | seeds |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for label, s in summary["by_label"].items():
-        lines.append(f"| {label} | {s['mean']:.3f} | {s['std']:.3f} | {s['seeds']} |")
+        g = summary.get("group_by_label", {}).get(label)
+        group = f"{g['mean']:.3f} | {g['std']:.3f}" if g else "- | -"
+        lines.append(f"| {label} | {s['mean']:.3f} | {s['std']:.3f} | {group} | {s['seeds']} |")
     return "\n".join(lines)
 
 
