@@ -146,6 +146,7 @@ CASES = {
     "arch unknown": (lambda t: TRAIN + ["--set", "model.arch='resnet'"], "model.arch"),
     "capacity 0": (lambda t: TRAIN + ["--set", "model.capacity=0"], "model.capacity"),
     "group_size not dividing": (lambda t: TRAIN + ["--set", "loss.group_size=3"], "loss.group_size"),
+    "group_size equal to latent_dim": (lambda t: TRAIN + ["--set", "loss.group_size=4"], "TC_groups is identically 0"),
     "beta not a number": (lambda t: TRAIN + ["--set", "loss.beta='abc'"], "loss.beta"),
     "beta negative": (lambda t: TRAIN + ["--set", "loss.beta=-1"], "loss.beta"),
     "loss name typo": (lambda t: TRAIN + ["--set", "loss.name='beta_tcave'"], "loss.name"),

@@ -189,6 +189,8 @@ def check_config(config: Config, dataset_size: int | None = None) -> None:
         raise ValueError(
             f"loss.group_size={group_size} must divide model.latent_dim={latent_dim}; choose one of {divisors}"
         )
+    if hasattr(loss, "sets"):
+        loss.sets(latent_dim)  # the loss's own checks of its grouping
     batch = config.train.batch_size
     if getattr(loss, "estimator", None) == "mss" and batch < 2:
         raise ValueError(f"train.batch_size={batch}: the mss estimator needs at least 2 examples per batch")

@@ -198,6 +198,15 @@ class BetaSTCVAE(TCFamily):
     def __init__(self, dataset_size: int, group_size: int = 2, beta: float = 6.0, **kw):
         super().__init__(dataset_size, beta=beta, group_size=group_size, gamma=0.0, **kw)
 
+    def sets(self, latent_dim: int):
+        if self.group_size == latent_dim > 1:
+            divisors = [i for i in range(1, latent_dim) if latent_dim % i == 0]
+            raise ValueError(
+                f"loss.group_size={self.group_size} equals model.latent_dim: one group holds every dim, so "
+                f"TC_groups is identically 0 and beta does nothing (the paper excludes it); choose one of {divisors}"
+            )
+        return super().sets(latent_dim)
+
 
 class HFVAE(TCFamily):
     """HFVAE (Esmaeili et al. 2019; paper eq. 8): beta between groups and gamma within them."""

@@ -267,7 +267,7 @@ def test_expanded_runs_use_full_configs_in_records(tmp_path):
     spec = {
         "name": "s",
         "base": {
-            "model": {"arch": "mlp", "capacity": 8, "latent_dim": 2},
+            "model": {"arch": "mlp", "capacity": 8, "latent_dim": 4},
             "data": {"subset": {"orientation": 20, "scale": 3, "posX": 8, "posY": 8}},
             "train": {"steps": 2, "batch_size": 8},
         },
