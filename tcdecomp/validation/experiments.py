@@ -23,23 +23,38 @@ def _elbo(record) -> float:
     return record["decomposition"]["elbo"]["value"]
 
 
-def trajectory(records) -> dict:
-    """Per (latent_dim, capacity): mean held-out ELBO per coefficient, the best coefficient, omniscient share."""
+def record_beta(record) -> float:
+    """The loss's beta of a record (the loss class's default when the config leaves it out)."""
+    import inspect
+
+    from ..vae.losses import LOSSES
+
+    loss = record["config"]["loss"]
+    if "beta" in loss:
+        return float(loss["beta"])
+    default = inspect.signature(LOSSES[loss["name"]].__init__).parameters.get("beta")
+    return float(default.default) if default is not None else float("nan")
+
+
+def trajectory(records, epsilon: float = 1e-3, delta: float = 0.1) -> dict:
+    """Per (beta, latent_dim, capacity): mean held-out ELBO per coefficient and the best coefficient; a quadratic
+    per beta. Records of different betas are never pooled (the paper's best trajectory moves with beta)."""
     cells = defaultdict(lambda: defaultdict(list))
     omni = defaultdict(list)
     for r in records:
         dim, cap = r["config"]["model"]["latent_dim"], r["config"]["model"]["capacity"]
         coef = grouping_coefficient(r["config"]["loss"].get("group_size", 1), dim)
-        cells[dim, cap][coef].append(_elbo(r))
+        cells[record_beta(r), dim, cap][coef].append(_elbo(r))
         omni[cap].append(bool(r["omniscient_latents"]))
     points = []
-    for (dim, cap), by_coef in sorted(cells.items()):
+    for (beta, dim, cap), by_coef in sorted(cells.items()):
         means = {c: float(np.mean(v)) for c, v in by_coef.items()}
         spreads = {c: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for c, v in by_coef.items()}
         best = max(means, key=means.get)
         tcvae = means.get(min(means))  # the smallest coefficient is i = 1
         points.append(
             {
+                "beta": beta,
                 "latent_dim": dim,
                 "capacity": cap,
                 "best_coefficient": best,
@@ -50,20 +65,50 @@ def trajectory(records) -> dict:
                 "seeds": len(by_coef[best]),
             }
         )
-    caps = sorted({p["capacity"] for p in points})
-    # The quadratic is fitted in log2(capacity): the paper's capacity axis is an index into a geometric list.
-    fit = (
-        np.polyfit(np.log2([p["capacity"] for p in points]), [p["best_coefficient"] for p in points], 2)
-        if len(caps) >= 3
-        else None
-    )
+    quadratics = {}
+    for beta in sorted({p["beta"] for p in points}):
+        sel = [p for p in points if p["beta"] == beta]
+        # Fitted in log2(capacity): the paper's capacity axis is an index into a geometric list.
+        if len({p["capacity"] for p in sel}) >= 3:
+            fit = np.polyfit(np.log2([p["capacity"] for p in sel]), [p["best_coefficient"] for p in sel], 2)
+            quadratics[str(beta)] = fit.tolist()
     reference = float(np.mean([grouping_coefficient(1, p["latent_dim"]) for p in points])) if points else None
     return {
         "points": points,
-        "quadratic": None if fit is None else fit.tolist(),
+        "quadratic": quadratics,
         "beta_tcvae_coefficient": reference,
         "omniscient_share": {c: float(np.mean(v)) for c, v in sorted(omni.items())},
+        "omniscient_regions": omniscient_regions(records, epsilon, delta),
     }
+
+
+def omniscient_regions(records, epsilon: float = 1e-3, delta: float = 0.1) -> list[dict]:
+    """Settings (capacity, coefficient, beta) with an omniscient latent in the paper's sense (eq. 9):
+    a dim i with P[H(z_i) < epsilon] >= 1 - delta over the trained repeats of that setting."""
+    if not 0 <= delta < 1:
+        raise ValueError(f"delta must be in [0, 1), got {delta!r}")
+    settings = defaultdict(list)
+    for r in records:
+        dim = r["config"]["model"]["latent_dim"]
+        coef = grouping_coefficient(r["config"]["loss"].get("group_size", 1), dim)
+        key = (r["config"]["model"]["capacity"], coef, record_beta(r), dim)
+        settings[key].append(np.asarray(r["decomposition"]["marginal_entropies"]) < epsilon)
+    regions = []
+    for (cap, coef, beta, dim), repeats in sorted(settings.items()):
+        share = np.mean(repeats, axis=0)  # per dim: the fraction of repeats where it is omniscient
+        dims = np.flatnonzero(share >= 1 - delta).tolist()
+        if dims:
+            regions.append(
+                {
+                    "capacity": cap,
+                    "coefficient": coef,
+                    "beta": beta,
+                    "latent_dim": dim,
+                    "dims": dims,
+                    "repeats": len(repeats),
+                }
+            )
+    return regions
 
 
 def plot_trajectory(summary: dict, path) -> None:
@@ -78,12 +123,17 @@ def plot_trajectory(summary: dict, path) -> None:
     for cap, share in summary["omniscient_share"].items():
         if share > 0:
             ax.axvspan(cap * 0.9, cap * 1.1, color="0.5", alpha=0.15 + 0.35 * share, lw=0)
-    for dim in sorted({p["latent_dim"] for p in pts}):
-        sel = [p for p in pts if p["latent_dim"] == dim]
-        ax.scatter([p["capacity"] for p in sel], [p["best_coefficient"] for p in sel], label=f"D={dim}", zorder=3)
-    if summary["quadratic"] is not None:
-        xs = np.geomspace(min(caps), max(caps), 100)
-        ax.plot(xs, np.polyval(summary["quadratic"], np.log2(xs)), "k-", lw=1, label="quadratic fit (log2 capacity)")
+    for beta, dim in sorted({(p["beta"], p["latent_dim"]) for p in pts}):
+        sel = [p for p in pts if p["latent_dim"] == dim and p["beta"] == beta]
+        ax.scatter(
+            [p["capacity"] for p in sel],
+            [p["best_coefficient"] for p in sel],
+            label=f"D={dim}, beta={beta:g}",
+            zorder=3,
+        )
+    xs = np.geomspace(min(caps), max(caps), 100) if caps else None
+    for beta, coefs in summary["quadratic"].items():  # one trajectory per beta, never pooled
+        ax.plot(xs, np.polyval(coefs, np.log2(xs)), lw=1, label=f"quadratic fit, beta={float(beta):g}")
     ax.axhline(summary["beta_tcvae_coefficient"], color="r", ls=":", label="beta-TCVAE (i=1)")
     ax.set(
         xscale="log",
@@ -119,6 +169,27 @@ def mig_summary(records) -> dict:
     }
 
 
+def stcvae_capacity_series(records) -> dict:
+    """The paper's Fig. 3 summary: per capacity, beta-STCVAE's MIG averaged over every grouping coefficient
+    except i = 1 (which is beta-TCVAE), next to beta-TCVAE's; group MIG where recorded."""
+    stcvae, tcvae, group = defaultdict(list), defaultdict(list), defaultdict(list)
+    for r in records:
+        if "mig_sampled" not in r:
+            continue
+        cap, loss = r["config"]["model"]["capacity"], r["config"]["loss"]
+        if loss["name"] == "beta_stcvae" and loss.get("group_size", 2) > 1:
+            stcvae[cap].append(r["mig_sampled"]["mig"])
+            if "group_mig_sampled" in r:
+                group[cap].append(r["group_mig_sampled"]["mig"])
+        elif loss["name"] == "beta_tcvae" or (loss["name"] == "beta_stcvae" and loss.get("group_size") == 1):
+            tcvae[cap].append(r["mig_sampled"]["mig"])
+
+    def means(d):
+        return {c: {"mean": float(np.mean(v)), "runs": len(v)} for c, v in sorted(d.items())}
+
+    return {"beta_stcvae": means(stcvae), "beta_stcvae_group": means(group), "beta_tcvae": means(tcvae)}
+
+
 def plot_mig(summary: dict, path) -> None:
     import matplotlib
 
@@ -149,11 +220,11 @@ def plot_mig(summary: dict, path) -> None:
 
 
 def trajectory_markdown(summary: dict) -> str:
-    """Experiment 1 as a table: held-out ELBO per grouping coefficient, per (D, capacity)."""
+    """Experiment 1 as a table: held-out ELBO per grouping coefficient, per (beta, D, capacity)."""
     coefs = sorted({c for p in summary["points"] for c in p["elbo_by_coefficient"]})
     lines = [
-        "| D | capacity | " + " | ".join(f"i/m={c:.2f}" for c in coefs) + " | best i/m | best - beta-TCVAE |",
-        "| ---: | ---: | " + " | ".join("---:" for _ in coefs) + " | ---: | ---: |",
+        "| beta | D | capacity | " + " | ".join(f"i/m={c:.2f}" for c in coefs) + " | best i/m | best - beta-TCVAE |",
+        "| ---: | ---: | ---: | " + " | ".join("---:" for _ in coefs) + " | ---: | ---: |",
     ]
     for p in summary["points"]:
         cells = [
@@ -163,7 +234,7 @@ def trajectory_markdown(summary: dict) -> str:
             for c in coefs
         ]
         lines.append(
-            f"| {p['latent_dim']} | {p['capacity']} | "
+            f"| {p['beta']:g} | {p['latent_dim']} | {p['capacity']} | "
             + " | ".join(cells)
             + f" | {p['best_coefficient']:.2f} | {p['best_elbo'] - p['beta_tcvae_elbo']:+.2f} |"
         )
@@ -193,6 +264,7 @@ def write_summary(spec: dict, records: list, out) -> dict:
         plot_trajectory(summary["trajectory"], out / "trajectory.png")
     else:
         summary["mig"] = mig_summary(records)
+        summary["stcvae_capacity_series"] = stcvae_capacity_series(records)
         plot_mig(summary["mig"], out / "mig.png")
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     return summary
