@@ -176,9 +176,11 @@ def _check_grid(grid, variants) -> None:
         if not isinstance(variant, dict) or not isinstance(variant.get("label"), str) or not variant["label"]:
             raise ValueError(f'every [[variants]] table needs a label = "...", got {variant!r}')
         labels.append(variant["label"])
-        for key in variant:
+        for key, value in variant.items():
             if key != "label":
                 _check_dotted(key, f"variant {variant['label']!r}")
+            if value == "divisors" and key != "loss.group_size":
+                raise ValueError(f'variant {variant["label"]!r}: "divisors" applies to loss.group_size only')
     if len(set(labels)) != len(labels):
         raise ValueError(f"variant labels repeat: {labels}")
 
@@ -191,30 +193,30 @@ def _set(config: dict, dotted: str, value) -> None:
 
 
 def expand(spec: dict) -> list[dict]:
-    """Every run of the sweep: {"id", "label", "config"} with the config as a plain dict."""
-    grid = dict(spec["grid"])
-    divisor_key = [k for k, v in grid.items() if v == "divisors"]
-    for k in divisor_key:
-        grid.pop(k)
+    """Every run of the sweep: {"id", "label", "config"} with the config as a plain dict.
+
+    ``"loss.group_size" = "divisors"``, in the grid or in one variant, expands to every divisor of
+    that run's latent dim except the dim itself."""
+    grid = {k: v for k, v in spec["grid"].items() if v != "divisors"}
+    grid_divisors = [k for k, v in spec["grid"].items() if v == "divisors"]
     keys = list(grid)
     runs = []
     variants = spec.get("variants") or [{"label": ""}]
     for variant in variants:
+        divisor_keys = grid_divisors + [k for k, v in variant.items() if v == "divisors"]
         for values in itertools.product(*(grid[k] for k in keys)):
             config = copy.deepcopy(spec["base"])
             for k, v in variant.items():
-                if k != "label":
+                if k != "label" and v != "divisors":
                     _set(config, k, v)
             for k, v in zip(keys, values):
                 _set(config, k, v)
             dim = config.get("model", {}).get("latent_dim", 10)
-            for group_sizes in [divisors_below(dim)] if divisor_key else [[None]]:
-                for i in group_sizes:
-                    run = copy.deepcopy(config)
-                    if i is not None:
-                        for k in divisor_key:
-                            _set(run, k, i)
-                    runs.append({"id": run_id(run), "label": variant.get("label", ""), "config": run})
+            for i in divisors_below(dim) if divisor_keys else [None]:
+                run = copy.deepcopy(config)
+                for k in divisor_keys:
+                    _set(run, k, i)
+                runs.append({"id": run_id(run), "label": variant.get("label", ""), "config": run})
     return runs
 
 

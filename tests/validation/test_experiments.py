@@ -58,3 +58,22 @@ def test_fig3_averages_beta_stcvae_over_coefficients_except_one():
     series = stcvae_capacity_series(records)
     assert series["beta_stcvae"][64] == {"mean": pytest.approx(0.3), "runs": 3}
     assert series["beta_tcvae"][64] == {"mean": pytest.approx(0.2), "runs": 1}
+
+
+def test_a_variant_can_run_every_grouping_factor():
+    from tcdecomp.validation.sweep import check_sweep, expand
+
+    spec = {
+        "name": "s",
+        "base": {"model": {"arch": "mlp", "capacity": 8}, "data": {"subset": {"orientation": 20}}},
+        "grid": {"train.seed": [0]},
+        "variants": [
+            {"label": "stcvae", "model.latent_dim": 12, "loss.name": "beta_stcvae", "loss.group_size": "divisors"},
+            {"label": "tcvae", "model.latent_dim": 8, "loss.name": "beta_tcvae"},
+        ],
+    }
+    check_sweep(spec)
+    runs = expand(spec)
+    sizes = sorted(r["config"]["loss"]["group_size"] for r in runs if r["label"] == "stcvae")
+    assert sizes == [1, 2, 3, 4, 6] and sum(r["label"] == "tcvae" for r in runs) == 1
+    assert all("group_size" not in r["config"]["loss"] for r in runs if r["label"] == "tcvae")
