@@ -24,6 +24,10 @@ import triton.language as tl
 
 # Globals read inside @triton.jit functions must be constexpr (compiled Triton rejects others).
 NEG_INF = tl.constexpr(float("-inf"))
+#: the weight modes (the WEIGHTS constexpr): none, structured (own / designated / rest), a dense B x M matrix
+NO_WEIGHTS, STRUCTURED_WEIGHTS, DENSE_WEIGHTS = 0, 1, 2
+STRUCTURED = tl.constexpr(STRUCTURED_WEIGHTS)
+DENSE = tl.constexpr(DENSE_WEIGHTS)
 
 
 @triton.jit
@@ -70,12 +74,12 @@ def _tile_exponent(
         acc += diff * diff * ivk[None, :]
     const = tl.load(const_t_ptr + s * M + cols, mask=col_mask, other=0.0).to(tl.float32)
     a = const[None, :] - 0.5 * acc
-    if WEIGHTS == 1:  # structured: own column b, designated column (b + 1) % period, else rest
+    if WEIGHTS == STRUCTURED:  # own column b, designated column (b + 1) % period, else rest
         designated_col = (rows + 1) % period
         w = tl.where(cols[None, :] == designated_col[:, None], designated, rest)
         w = tl.where(cols[None, :] == rows[:, None], own, w)
         a += w
-    if WEIGHTS == 2:  # dense B x M
+    if WEIGHTS == DENSE:  # a B x M matrix
         w = tl.load(
             logw_ptr + rows[:, None] * M + cols[None, :], mask=row_mask[:, None] & col_mask[None, :], other=0.0
         ).to(tl.float32)
@@ -330,6 +334,8 @@ def _dmu_kernel(
 
 # -- host side ------------------------------------------------------------------------------------
 
+import functools  # noqa: E402
+
 import torch  # noqa: E402
 
 from .._constants import LOG_2PI  # noqa: E402
@@ -338,8 +344,21 @@ from .weights import StructuredLogWeights  # noqa: E402
 
 BLOCK_B = 32
 BLOCK_M = 64
-#: below this many programs a launch is split along the reduction axis (partials combined on the host)
-TARGET_PROGRAMS = 264
+#: the (BLOCK_B, BLOCK_M, num_warps) launches in use; every one passes the compile test for sm_80 and sm_90
+LAUNCH_CONFIGS = ((BLOCK_B, BLOCK_M, 4),)
+#: programs per streaming multiprocessor a launch aims for: below that it is split along the reduction axis
+#: (partials combined on the host)
+PROGRAMS_PER_SM = 2
+#: the target where no CUDA device answers (the interpreter): an H100's 132 SMs
+DEFAULT_TARGET_PROGRAMS = 264
+
+
+@functools.cache
+def target_programs(device: torch.device) -> int:
+    """PROGRAMS_PER_SM times the device's multiprocessor count, looked up once per device."""
+    if device.type == "cuda" and torch.cuda.is_available():
+        return PROGRAMS_PER_SM * torch.cuda.get_device_properties(device).multi_processor_count
+    return DEFAULT_TARGET_PROGRAMS
 
 
 def _csr(member: torch.Tensor):
@@ -351,16 +370,16 @@ def _csr(member: torch.Tensor):
 
 def _weight_args(log_w, device):
     if log_w is None:
-        return 0, torch.empty(1, device=device), 0.0, 0.0, 0.0, 1
+        return NO_WEIGHTS, torch.empty(1, device=device), 0.0, 0.0, 0.0, 1
     if isinstance(log_w, StructuredLogWeights):
-        return 1, torch.empty(1, device=device), log_w.own, log_w.designated, log_w.rest, log_w.period
-    return 2, log_w.contiguous(), 0.0, 0.0, 0.0, 1
+        return STRUCTURED_WEIGHTS, torch.empty(1, device=device), log_w.own, log_w.designated, log_w.rest, log_w.period
+    return DENSE_WEIGHTS, log_w.contiguous(), 0.0, 0.0, 0.0, 1
 
 
-def _splits(n_programs: int, length: int, block: int) -> tuple[int, int]:
+def _splits(n_programs: int, length: int, block: int, device: torch.device) -> tuple[int, int]:
     """Split the reduction axis when the grid is too small to fill the GPU; returns (splits, length per split)."""
     tiles = triton.cdiv(length, block)
-    splits = max(1, min(tiles, TARGET_PROGRAMS // max(n_programs, 1)))
+    splits = max(1, min(tiles, target_programs(device) // max(n_programs, 1)))
     per_split = triton.cdiv(tiles, splits) * block
     return triton.cdiv(length, per_split), per_split
 
@@ -399,7 +418,7 @@ class _Prepared:
 def _forward(prep: _Prepared) -> torch.Tensor:
     B, M, S = prep.B, prep.M, prep.S
     row_tiles = triton.cdiv(B, BLOCK_B)
-    splits, per_split = _splits(row_tiles * S, M, BLOCK_M)
+    splits, per_split = _splits(row_tiles * S, M, BLOCK_M, prep.z.device)
     run_max = torch.empty(splits, B, S, dtype=torch.float32, device=prep.z.device)
     run_sum = torch.empty_like(run_max)
     _forward_kernel[(row_tiles, S, splits)](
@@ -428,7 +447,7 @@ def _backward(prep: _Prepared, out, grad_out, want_dz, want_dmu, want_logw):
     dz = dmu = dlv = dlogw = None
     if want_dz:
         row_tiles = triton.cdiv(B, BLOCK_B)
-        splits, per_split = _splits(row_tiles, M, BLOCK_M)
+        splits, per_split = _splits(row_tiles, M, BLOCK_M, dev)
         dz_parts = torch.zeros(splits, B, D, dtype=torch.float32, device=dev)
         _dz_kernel[(row_tiles, splits)](
             *prep.common(),
@@ -447,7 +466,7 @@ def _backward(prep: _Prepared, out, grad_out, want_dz, want_dmu, want_logw):
         dz = dz_parts.sum(0)
     if want_dmu or want_logw:
         col_tiles = triton.cdiv(M, BLOCK_M)
-        splits, per_split = (1, B) if want_logw else _splits(col_tiles, B, BLOCK_B)
+        splits, per_split = (1, B) if want_logw else _splits(col_tiles, B, BLOCK_B, dev)
         dmu_parts = torch.zeros(splits, D, M, dtype=torch.float32, device=dev)
         dlv_parts = torch.zeros_like(dmu_parts)
         dlogw = torch.zeros(B, M, dtype=torch.float32, device=dev) if want_logw else torch.empty(1, device=dev)
