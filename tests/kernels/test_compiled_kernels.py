@@ -17,9 +17,9 @@ import pytest
 pytest.importorskip("triton")
 
 #: registers per thread the kernels may use at their launch configurations (255 is the hardware limit).
-#: Measured with triton 3.9 at 32 x 64 with 4 warps (docs/kernel.md): forward 124-209 (209 with a dense
-#: log_w), backward 162-255; the backward kernels sit at the limit, which docs/kernel.md discusses.
-REGISTER_BUDGET = {"_forward_kernel": 224, "_dz_kernel": 255, "_dmu_kernel": 255}
+#: Measured at 32 x 64 with 4 warps (docs/kernel.md): forward 124-209 with triton 3.9 and up to 238 with
+#: triton 3.6 (a dense log_w), backward 162-255; the backward kernels sit at the limit (docs/kernel.md).
+REGISTER_BUDGET = {"_forward_kernel": 240, "_dz_kernel": 255, "_dmu_kernel": 255}
 
 SCRIPT = r"""
 import json, sys
