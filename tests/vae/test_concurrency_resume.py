@@ -276,3 +276,19 @@ def test_expanded_runs_use_full_configs_in_records(tmp_path):
     record = run_sweep(spec, tmp_path / "out", progress=False)[0]
     assert record["id"] == expand(spec)[0]["id"]
     assert record["config"]["loss"]["name"] == "beta_stcvae" and "out_dir" not in record["config"]["train"]
+
+
+def test_a_checkpoint_from_before_digests_still_restores_safely(tmp_path, caplog):
+    run = train(tiny_config(tmp_path / "run"), progress=False)
+    state = load_checkpoint(tmp_path / "run")
+    legacy = {k: v for k, v in state.items() if k not in ("sha256", "format")}
+    torch.save(legacy, tmp_path / "legacy.pt")
+    with caplog.at_level(logging.WARNING):
+        restored = restore(tmp_path / "legacy.pt")
+    assert "no content digest" in caplog.text
+    for name, value in run.model.state_dict().items():
+        assert torch.equal(value, restored.model.state_dict()[name])
+    legacy["model"][next(iter(legacy["model"]))].fill_(float("inf"))  # corruption it cannot detect by digest
+    torch.save(legacy, tmp_path / "legacy_bad.pt")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        restore(tmp_path / "legacy_bad.pt")
