@@ -82,8 +82,8 @@ def load_checkpoint(path) -> dict:
             f"corrupted or foreign checkpoint {path}: it does not load as plain tensors and values "
             f"({describe_load_error(exc)})"
         ) from None
-    if not isinstance(state, dict) or "config" not in state or "model" not in state:
-        raise ValueError(f"{path} is not a tcdecomp checkpoint (no config or model); train to create one")
+    if not isinstance(state, dict) or not {"config", "model", "step"} <= set(state):
+        raise ValueError(f"{path} is not a tcdecomp checkpoint (no config, model or step); train to create one")
     if DIGEST not in state:
         # Written before checkpoints carried a digest: still loaded safely; the strict state-dict load and the
         # finiteness check on restore are what guard it against corruption.

@@ -185,16 +185,22 @@ def _resume(run: Run, out: Path, generator: torch.Generator, procs: Processes) -
     _load_weights(run.model, state["model"], "model", path)
     _load_weights(run.optimizer, state["optimizer"], "optimizer", path)
     _load_weights(run.loss, state["loss"], "loss", path)
-    states = state["torch_rng_ranks"]
-    if len(states) == procs.world:
-        torch.set_rng_state(states[procs.rank])
-    else:
-        log.warning("checkpoint from %d processes resumed on %d: noise streams restart", len(states), procs.world)
-    generator.set_state(state["generator"])
+    try:
+        states = state["torch_rng_ranks"]
+        if len(states) == procs.world:
+            torch.set_rng_state(states[procs.rank])
+        else:
+            log.warning("checkpoint from %d processes resumed on %d: noise streams restart", len(states), procs.world)
+        generator.set_state(state["generator"])
+        position = Position(int(state["step"]), state["order"], int(state["pos"]))
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"corrupted checkpoint {path}: its RNG or position state does not load ({one_line(exc)})"
+        ) from None
     if procs.main:
         _truncate_metrics(out / METRICS, state["step"])
     log.info("resumed %s at step %d", out, state["step"])
-    return Position(state["step"], state["order"], state["pos"])
+    return position
 
 
 def _start(run: Run, out: Path, generator: torch.Generator, procs: Processes, resume) -> Position:
