@@ -21,6 +21,7 @@ from .io import load_arrays, one_line
 from .plans import PATH_NAMES
 from .posterior import ESTIMATORS, Posterior
 from .samples import METHODS, Samples
+from .vae.evaluate import SUITE
 from .validation.families import example_covariance
 
 log = logging.getLogger("tcdecomp")
@@ -163,7 +164,7 @@ def _evaluate(args) -> int:
     out_dir = args.out_dir or (
         Path(args.checkpoint) if Path(args.checkpoint).is_dir() else Path(args.checkpoint).parent
     )
-    result = evaluate(run, out_dir, num_samples=args.num_samples, mig_points=args.mig_points)
+    result = evaluate(run, out_dir, num_samples=args.num_samples, mig_points=args.mig_points, suite=args.metrics)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0
 
@@ -278,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("checkpoint", help="checkpoint file or run folder")
     ev.add_argument("--out-dir", help="where the PNGs go (default: the checkpoint's folder)")
     ev.add_argument("--num-samples", type=_count(1), default=10000, help="draws from q(z) (default 10000)")
+    ev.add_argument(
+        "--metrics",
+        nargs="*",
+        choices=SUITE,
+        default=[],
+        help="also disentanglement_lib's metrics on the encoder means: dci sap modularity (needs scikit-learn)",
+    )
     ev.add_argument("--mig-points", type=_count(1), help="encode only this many images for MIG (default all)")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=_evaluate)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .._checks import check_positive_float, check_positive_int
+from .._checks import check_choice, check_positive_float, check_positive_int
 from ..io import DirectoryLock, atomic_write_text
 from ..plans import contiguous_groups
 from .metrics import (
@@ -35,6 +36,16 @@ def held_out_rows(run: Run) -> np.ndarray:
 EVALUATION = "evaluation.json"
 
 
+#: disentanglement_lib's metrics evaluate can add (tcdecomp.vae.suite)
+SUITE = ("dci", "sap", "modularity")
+
+
+def _suite_metric(name: str):
+    from . import suite  # scikit-learn is an optional extra: imported only when asked for
+
+    return {"dci": suite.dci, "sap": suite.sap, "modularity": suite.modularity_explicitness}[name]
+
+
 def evaluate(
     run: Run,
     out_dir=None,
@@ -43,24 +54,30 @@ def evaluate(
     epsilon: float = 1e-3,
     seed: int = 0,
     with_mig: bool = True,
+    suite: tuple = (),
 ) -> dict:
     """Everything ``tcdecomp evaluate`` reports, as a dict.
 
+    ``suite`` adds disentanglement_lib's metrics on the encoder means of the MIG rows: any of "dci",
+    "sap", "modularity" (:mod:`tcdecomp.vae.suite`; needs scikit-learn), each with its time.
     With ``out_dir``, the PNGs and ``evaluation.json`` go there, written atomically under the
     folder's lock (a second writer of the folder, e.g. a training run, is refused)."""
+    suite = tuple(suite)
+    for name in suite:
+        check_choice(name, SUITE, "metrics")
     num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
     if mig_points is not None:
         check_positive_int(mig_points, "mig_points")
     check_positive_float(epsilon, "epsilon")
     if out_dir is None:
-        return _evaluate(run, None, num_samples, mig_points, epsilon, seed, with_mig)
+        return _evaluate(run, None, num_samples, mig_points, epsilon, seed, with_mig, suite)
     with DirectoryLock(out_dir, "evaluation"):
-        result = _evaluate(run, Path(out_dir), num_samples, mig_points, epsilon, seed, with_mig)
+        result = _evaluate(run, Path(out_dir), num_samples, mig_points, epsilon, seed, with_mig, suite)
         atomic_write_text(Path(out_dir) / EVALUATION, json.dumps(result, indent=2))
     return result
 
 
-def _evaluate(run: Run, out_dir, num_samples, mig_points, epsilon, seed, with_mig) -> dict:
+def _evaluate(run: Run, out_dir, num_samples, mig_points, epsilon, seed, with_mig, suite) -> dict:
     model, dataset = run.model, run.dataset
     device = run.config.train.device
     group_size = getattr(run.loss, "group_size", 1)  # the loss's own grouping; 1 for non-TC losses
@@ -101,6 +118,11 @@ def _evaluate(run: Run, out_dir, num_samples, mig_points, epsilon, seed, with_mi
             for key in ("mig_sampled", "group_mig_sampled"):
                 if key in result:
                     result[key]["chen2018"] = mig_under(result[key], chen)
+        result["timings"] = {}
+        for name in suite:
+            start = time.perf_counter()
+            result[name] = _suite_metric(name)(mu.numpy(), classes, seed=seed)
+            result["timings"][name] = time.perf_counter() - start
     if out_dir is not None:
         x = dataset.images(held_out[:8]).to(device)
         save_traversal(model, x, out_dir / "traversal.png")
@@ -162,6 +184,10 @@ def format_report(result: dict) -> str:
         )
     )
     lines.append(f"  per factor (sampled): {per}")
+    for name, label in (("dci", "DCI"), ("sap", "SAP"), ("modularity", "modularity/explicitness")):
+        if name in result:
+            values = ", ".join(f"{k} {v:.3f}" for k, v in result[name].items() if isinstance(v, float))
+            lines.append(f"{label}: {values}   ({result['timings'][name]:.1f} s)")
     best = result.get("group_mig_sampled", result["mig_sampled"])
     kind = "group" if "group_mig_sampled" in result else "dim"
     lines.append(f"  where the factors went, I({kind}; factor) in nats:")

@@ -1,0 +1,113 @@
+"""disentanglement_lib's metric suite: the formulas against independent float64 computations, and the
+metrics on perfect, structured and random codes."""
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from tcdecomp.vae.suite import (  # noqa: E402
+    dci,
+    dci_scores,
+    modularity_explicitness,
+    modularity_from_mi,
+    sap,
+    sap_from_scores,
+    split_rows,
+)
+
+
+def _dci_reference(R):
+    # Eastwood & Williams (2018), eq. 1-2 and the weighted average, written out with loops.
+    D, K = R.shape
+    dis, weights = [], []
+    for i in range(D):
+        p = [R[i, j] / R[i].sum() for j in range(K)]
+        dis.append(1 + sum(q * math.log(q, K) for q in p if q > 0))
+        weights.append(R[i].sum() / R.sum())
+    com = []
+    for j in range(K):
+        p = [R[i, j] / R[:, j].sum() for i in range(D)]
+        com.append(1 + sum(q * math.log(q, D) for q in p if q > 0))
+    return sum(w * d for w, d in zip(weights, dis)), sum(com) / K
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_dci_formulas_match_a_loop_reference(seed):
+    R = np.random.default_rng(seed).random((6, 4)) ** 3
+    assert dci_scores(R) == pytest.approx(_dci_reference(R), abs=1e-12)
+    assert dci_scores(np.eye(4)) == pytest.approx((1.0, 1.0))
+    assert dci_scores(np.ones((4, 4))) == pytest.approx((0.0, 0.0), abs=1e-12)
+
+
+def test_sap_and_modularity_formulas():
+    scores = np.array([[0.9, 0.2], [0.5, 0.8], [0.1, 0.75]])
+    assert sap_from_scores(scores) == pytest.approx(((0.9 - 0.5) + (0.8 - 0.75)) / 2)
+    mi = np.array([[1.0, 0.0, 0.0], [0.2, 0.4, 0.0]])
+    # code 0 is perfectly modular; code 1: theta 0.4, deviation (0.2^2) / (0.4^2 * 2) = 0.125
+    assert modularity_from_mi(mi) == pytest.approx((1.0 + (1 - 0.125)) / 2)
+
+
+def _codes(kind, n=1200, seed=0):
+    rng = np.random.default_rng(seed)
+    factors = rng.integers(0, 4, (n, 3))
+    if kind == "perfect":
+        codes = factors + 0.05 * rng.standard_normal((n, 3))
+    elif kind == "structured":  # code 3 mixes factors 0 and 1; code 2 is noise
+        codes = np.c_[factors[:, 0], factors[:, 1], rng.standard_normal(n), factors[:, 0] + factors[:, 1]]
+        codes = codes + 0.05 * rng.standard_normal(codes.shape)
+    else:
+        codes = rng.standard_normal((n, 3))
+    return codes, factors
+
+
+def test_perfect_codes_score_high_and_random_codes_low():
+    perfect, random_ = dci(*_codes("perfect")), dci(*_codes("random"))
+    assert perfect["disentanglement"] > 0.9 and perfect["completeness"] > 0.9
+    assert perfect["informativeness_test"] > 0.95 and random_["informativeness_test"] < 0.4
+    # A single-code linear SVM separates 4 ordered classes only in part: about 0.5 gap on perfect codes.
+    assert sap(*_codes("perfect"))["sap"] > 0.4 and sap(*_codes("random"))["sap"] < 0.1
+    me_perfect, me_random = modularity_explicitness(*_codes("perfect")), modularity_explicitness(*_codes("random"))
+    assert me_perfect["modularity"] > 0.95 and me_perfect["explicitness_test"] > 0.95
+    assert me_random["explicitness_test"] < 0.6
+
+
+def test_structured_codes_are_less_disentangled_than_perfect_ones():
+    structured = dci(*_codes("structured"))
+    assert structured["disentanglement"] < dci(*_codes("perfect"))["disentanglement"]
+    importance = np.asarray(structured["importance"])
+    assert importance[2, :2].sum() < 0.05  # the noise code matters to neither encoded factor
+    assert sap(*_codes("structured"))["sap"] < sap(*_codes("perfect"))["sap"]
+    assert modularity_explicitness(*_codes("structured"))["modularity"] < 0.9
+
+
+def test_test_rows_are_used_when_given_and_split_is_seeded():
+    codes, factors = _codes("perfect", n=100)
+    a = split_rows(codes, factors, seed=3)
+    b = split_rows(codes, factors, seed=3)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b)) and len(a[2]) == 20
+    given = split_rows(codes[:80], factors[:80], codes[80:], factors[80:])
+    assert np.array_equal(given[2], codes[80:])
+    with pytest.raises(ValueError, match="codes_test"):
+        split_rows(codes, factors, codes_test=codes)
+    with pytest.raises(ValueError, match="integer factor classes"):
+        dci(codes, factors.astype(float))
+
+
+def test_evaluate_reports_the_suite_with_its_time(tmp_path):
+    from tcdecomp.vae.evaluate import evaluate, format_report
+    from tcdecomp.vae.train import train
+
+    from .runs import tiny_config
+
+    run = train(tiny_config(tmp_path / "run"), progress=False)
+    result = evaluate(run, None, num_samples=100, mig_points=300, suite=("dci", "sap", "modularity"))
+    assert {"disentanglement", "completeness", "informativeness_test"} <= set(result["dci"])
+    assert "sap" in result["sap"] and "modularity" in result["modularity"]
+    assert set(result["timings"]) == {"dci", "sap", "modularity"}
+    report = format_report(result)
+    assert "DCI:" in report and "SAP:" in report and "modularity" in report
+    with pytest.raises(ValueError, match="metrics"):
+        evaluate(run, None, num_samples=100, suite=("irs",))
