@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         choices=SUITE,
         default=[],
-        help="also disentanglement_lib's metrics on the encoder means: dci sap modularity (needs scikit-learn)",
+        help="also disentanglement_lib's metrics: dci sap modularity factorvae betavae (needs scikit-learn)",
     )
     ev.add_argument("--mig-points", type=_count(1), help="encode only this many images for MIG (default all)")
     ev.add_argument("--json", action="store_true")

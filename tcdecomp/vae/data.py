@@ -53,6 +53,13 @@ class FactorDataset(torch.utils.data.Dataset):
     def sample_classes(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.classes(rng.integers(0, len(self), size=n))
 
+    def sample_with_fixed_factor(self, factor: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Rows of n examples that share one (random) class of ``factor``, every other factor drawn at random:
+        the batches of the FactorVAE and beta-VAE scores."""
+        classes = self.sample_classes(n, rng)
+        classes[:, factor] = classes[0, factor]
+        return self.index_of(classes)
+
     # -- subclasses provide the grid --------------------------------------------------------
     def _grid_classes(self, rows) -> np.ndarray:
         raise NotImplementedError

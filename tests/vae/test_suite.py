@@ -96,18 +96,74 @@ def test_test_rows_are_used_when_given_and_split_is_seeded():
         dci(codes, factors.astype(float))
 
 
-def test_evaluate_reports_the_suite_with_its_time(tmp_path):
+def test_evaluate_reports_the_suite_with_its_time(tmp_path, monkeypatch):
     from tcdecomp.vae.evaluate import evaluate, format_report
     from tcdecomp.vae.train import train
 
     from .runs import tiny_config
 
     run = train(tiny_config(tmp_path / "run"), progress=False)
-    result = evaluate(run, None, num_samples=100, mig_points=300, suite=("dci", "sap", "modularity"))
+    import tcdecomp.vae.evaluate as ev
+
+    monkeypatch.setattr(ev, "SCORE_TRAIN", 30)  # small: the scores' own tests check their values
+    monkeypatch.setattr(ev, "SCORE_EVAL", 20)
+    result = evaluate(run, None, num_samples=100, mig_points=300, suite=ev.SUITE)
     assert {"disentanglement", "completeness", "informativeness_test"} <= set(result["dci"])
     assert "sap" in result["sap"] and "modularity" in result["modularity"]
-    assert set(result["timings"]) == {"dci", "sap", "modularity"}
+    assert set(result["timings"]) == set(ev.SUITE)
+    assert 0 <= result["factorvae"]["eval_accuracy"] <= 1 and 0 <= result["betavae"]["eval_accuracy"] <= 1
     report = format_report(result)
     assert "DCI:" in report and "SAP:" in report and "modularity" in report
     with pytest.raises(ValueError, match="metrics"):
         evaluate(run, None, num_samples=100, suite=("irs",))
+
+
+class _CodeModel:
+    """An 'encoder' whose means are the image's pixels (here: its factor classes) plus noise, or pure noise."""
+
+    def __init__(self, informative: bool, seed: int = 0):
+        import torch
+
+        self.informative, self.g = informative, torch.Generator().manual_seed(seed)
+
+    def eval(self):
+        return self
+
+    def encode(self, x):
+        import torch
+
+        flat = x.flatten(1).double()
+        noise = 0.05 * torch.randn(flat.shape, generator=self.g, dtype=torch.float64)
+        mu = flat + noise if self.informative else torch.randn(flat.shape, generator=self.g, dtype=torch.float64)
+        return mu, torch.zeros_like(mu)
+
+
+def _grid_dataset(sizes=(3, 4, 5)):
+    from tcdecomp.vae.data import ArrayFactorDataset
+
+    classes = np.stack(np.unravel_index(np.arange(int(np.prod(sizes))), sizes), axis=1).astype(np.float32)
+    return ArrayFactorDataset(classes[:, None, None, :], ("a", "b", "c"), sizes, likelihood="gaussian")
+
+
+@pytest.mark.parametrize("score_name", ["factor_vae_score", "beta_vae_score"])
+def test_intervention_scores_on_perfect_and_random_codes(score_name):
+    from tcdecomp.vae import suite
+
+    score = getattr(suite, score_name)
+    data = _grid_dataset()
+    kw = dict(num_train=300, num_eval=200, batch_size=16, seed=1)
+    if score_name == "factor_vae_score":
+        kw["num_variance_estimate"] = 500
+    perfect = score(_CodeModel(True), data, **kw)
+    noise = score(_CodeModel(False), data, **kw)
+    assert perfect["eval_accuracy"] > 0.95
+    assert noise["eval_accuracy"] < 0.6  # chance is 1/3
+
+
+def test_fixed_factor_batches_share_that_factor():
+    from tcdecomp.vae.data import ProceduralDSprites
+
+    data = ProceduralDSprites({"orientation": range(0, 40, 10), "posX": range(0, 32, 4), "posY": range(0, 32, 4)})
+    rows = data.sample_with_fixed_factor(2, 32, np.random.default_rng(0))
+    classes = data.classes(rows)
+    assert np.all(rows >= 0) and len(set(classes[:, 2])) == 1 and len(set(map(tuple, classes))) > 1
