@@ -26,7 +26,7 @@ from torch import distributed as dist
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tcdecomp.vae.config import load_config  # noqa: E402
-from tcdecomp.vae.train import DDPModel, build_run  # noqa: E402
+from tcdecomp.vae.train import DDPModel, _step, build_run  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
 
@@ -56,12 +56,7 @@ def _worker(rank, world, port, args, queue):
         x = run.dataset.images(idx[rank * local : (rank + 1) * local]).to(device)
         dist.barrier()
         start = time.perf_counter()
-        out = model(x)
-        total, _ = run.loss(out)
-        run.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        run.optimizer.step()
-        run.loss.after_step(out)
+        _step(run, model, x)  # the training loop's own step
         if cuda:
             torch.cuda.synchronize()
         dist.barrier()

@@ -33,6 +33,18 @@ def test_stcvae_group_size_one_is_beta_tcvae(model_and_x):
     assert pa["tc_within"] == pytest.approx(0.0, abs=1e-9)
 
 
+def dense_terms(out, N):
+    """log q^ with the MSS weights written out densely (a B x B x D tensor), independently of Posterior and the
+    kernel: the per-dim log densities, the weight matrix, log q^(z), log q(z|x) and log p(z)."""
+    B = out.z.shape[0]
+    W = mss_log_weights(B, N).dense(B, B)
+    dens = gaussian_log_density(out.z[:, None], out.mu[None], out.logvar[None])  # B x B x D
+    log_qz = torch.logsumexp(dens.sum(2) + W, dim=1)
+    log_qzx = gaussian_log_density(out.z, out.mu, out.logvar).sum(1)
+    log_pz = gaussian_log_density(out.z, torch.zeros_like(out.z), torch.zeros_like(out.z)).sum(1)
+    return dens, W, log_qz, log_qzx, log_pz
+
+
 def test_beta_tcvae_matches_the_materialised_mss_formula(model_and_x):
     """beta-TCVAE's loss written out with a dense B x B x D tensor and the MSS weight matrix."""
     model, x = model_and_x
@@ -40,13 +52,8 @@ def test_beta_tcvae_matches_the_materialised_mss_formula(model_and_x):
     total, parts = run(BetaTCVAE(N, beta=beta), model, x)
     torch.manual_seed(1)
     out = model(x)
-    B = x.shape[0]
-    W = mss_log_weights(B, N).dense(B, B)
-    dens = gaussian_log_density(out.z[:, None], out.mu[None], out.logvar[None])  # B x B x D
-    log_qz = torch.logsumexp(dens.sum(2) + W, dim=1)
+    dens, W, log_qz, log_qzx, log_pz = dense_terms(out, N)
     log_prod = torch.logsumexp(dens + W[:, :, None], dim=1).sum(1)
-    log_qzx = gaussian_log_density(out.z, out.mu, out.logvar).sum(1)
-    log_pz = gaussian_log_density(out.z, torch.zeros_like(out.z), torch.zeros_like(out.z)).sum(1)
     recon = -model.log_likelihood(x, out.logits).mean()
     expected = recon + (log_qzx - log_qz).mean() + beta * (log_qz - log_prod).mean() + (log_prod - log_pz).mean()
     assert float(total.detach()) == pytest.approx(float(expected.detach()), abs=1e-8)
@@ -85,15 +92,10 @@ def test_grouped_losses_match_a_dense_float64_computation(model_and_x, gamma):
     total, parts = run(loss, model, x)
     torch.manual_seed(1)
     out = model(x)
-    B = x.shape[0]
-    W = mss_log_weights(B, N).dense(B, B)
-    dens = gaussian_log_density(out.z[:, None], out.mu[None], out.logvar[None])  # B x B x D
-    log_qz = torch.logsumexp(dens.sum(2) + W, dim=1)
+    dens, W, log_qz, log_qzx, log_pz = dense_terms(out, N)
     pairs = [torch.logsumexp(dens[:, :, [2 * g, 2 * g + 1]].sum(2) + W, dim=1) for g in range(3)]
     log_groups = torch.stack(pairs, 1).sum(1)
     log_singles = torch.logsumexp(dens + W[:, :, None], dim=1).sum(1)
-    log_qzx = gaussian_log_density(out.z, out.mu, out.logvar).sum(1)
-    log_pz = gaussian_log_density(out.z, torch.zeros_like(out.z), torch.zeros_like(out.z)).sum(1)
     recon = -out.log_px.mean()
     mi, tc_groups = (log_qzx - log_qz).mean(), (log_qz - log_groups).mean()
     tc_within, dim_kl = (log_groups - log_singles).mean(), (log_singles - log_pz).mean()
