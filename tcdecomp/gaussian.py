@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float64_matrix, check_dims
+from ._checks import RANK_TOLERANCE_EPSILONS, as_float64_matrix, check_dims
 from ._constants import LOG_2PI_E
 from .source import Source
 
@@ -32,6 +32,17 @@ def check_covariance(cov, name: str = "cov") -> np.ndarray:
         np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
         raise ValueError(f"{name} is not positive definite; every eigenvalue must be > 0") from None
+    # Scale-free, as TC is: the correlation matrix's eigenvalues. One within rounding of 0 means dependent dims
+    # (infinite TC), and sub-blocks of such a matrix may fail to factorise however the whole one did.
+    sd = np.sqrt(np.diag(cov))
+    eigenvalues, vectors = np.linalg.eigh(cov / sd[:, None] / sd[None, :])
+    if eigenvalues[0] < RANK_TOLERANCE_EPSILONS * np.finfo(np.float64).eps * eigenvalues[-1]:
+        weights = np.abs(vectors[:, 0])
+        dims = np.flatnonzero(weights > 1e-6 * weights.max()).tolist()
+        raise ValueError(
+            f"{name} is singular to working precision (dims {dims} are linearly dependent, a relative "
+            f"eigenvalue of {eigenvalues[0] / eigenvalues[-1]:.2g}): their TC is infinite"
+        )
     return cov
 
 

@@ -249,6 +249,18 @@ class Posterior(Source):
         log_q = self.log_density(sets)
         return log_q.mean(0), log_q.detach()
 
+    def _evaluate(self, terms):
+        values, errors, total_error = super()._evaluate(terms)
+        finite = all(bool(torch.isfinite(v.detach())) for v in values)
+        if not finite or not all(math.isfinite(e) for e in [*errors, total_error]):
+            # Terms are differences of log-densities; far from every component those reach 1e36 and more,
+            # and their differences overflow float32 even where each density did not.
+            raise ValueError(
+                f"the estimate overflows {self.mu.dtype}: z lies far outside the components' "
+                "support at this precision; pass float64 mu, logvar and z"
+            )
+        return values, errors, total_error
+
     def _zero(self):
         return self.mu.new_zeros(())
 

@@ -349,3 +349,25 @@ def test_silent_conversions_are_refused(case):
     call, name = CONVERSIONS[case]
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_far_out_samples_in_float32_raise_instead_of_overflowing():
+    # Found by fuzzing: z = 0 far (at logvar = -89) from every component; each log density fits float32,
+    # their differences did not: TC came back -inf.
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(5, 2, generator=g)
+    logvar = torch.full((5, 2), -89.0)
+    for z in (torch.zeros(5, 2), torch.full((5, 2), 30.0)):
+        with pytest.raises(ValueError, match="float32"):
+            Posterior(mu, logvar, z=z, dataset_size=5).total_correlation()
+    tc64 = Posterior(mu.double(), logvar.double(), z=torch.full((5, 2), 30.0, dtype=torch.float64), dataset_size=5)
+    assert math.isfinite(float(tc64.total_correlation()))
+
+
+def test_a_covariance_singular_to_working_precision_is_refused():
+    # Found by fuzzing: a near rank-1 covariance passes a Cholesky factorisation while one of its blocks fails.
+    cov = np.ones((4, 4)) + 1e-14 * np.eye(4)
+    np.linalg.cholesky(cov)  # the old check alone accepts it
+    for source in (lambda: Gaussian(cov), lambda: StudentT(cov, 5.0), lambda: gaussian_entropy(cov, [0, 1])):
+        with pytest.raises(ValueError, match=r"singular to working precision \(dims \[0, 1, 2, 3\]"):
+            source()
