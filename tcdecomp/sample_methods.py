@@ -196,9 +196,9 @@ class NeuralBound(SampleMethod):
 
     per_term = True
 
-    def __init__(self, data: SampleData, k: int, neural: NeuralConfig, bound: str):
+    def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         super().__init__(data, k, neural)
-        self.name, self.neural = bound, neural
+        self.neural = neural
         self.x = (data.scaled - data.scaled.mean(0)) / data.scaled.std(0)
         self.pairs: dict = {}
 
@@ -227,14 +227,6 @@ class NeuralBound(SampleMethod):
         return tuple(notes)
 
 
-def _bound(name: str):
-    def build(data: SampleData, k: int, neural: NeuralConfig) -> NeuralBound:
-        return NeuralBound(data, k, neural, name)
-
-    build.per_term, build.needs_n_above_d = True, False
-    return build
-
-
-#: ``Samples(x, method=...)``'s methods by name
+#: ``Samples(x, method=...)``'s methods by name; each neural bound is NeuralBound named after it
 METHODS = {cls.name: cls for cls in (GaussianPlugin, GaussianCopula, StudentTPlugin, KSG)}
-METHODS.update({name: _bound(name) for name in NEURAL_METHODS})
+METHODS.update({name: type(f"NeuralBound_{name}", (NeuralBound,), {"name": name}) for name in NEURAL_METHODS})

@@ -164,19 +164,20 @@ def needs_float64(z, mu, logvar) -> bool:
     float32 long before float64; such inputs (logvar <= -89, logvar >= 100, |mu| ~ 1e6 with
     logvar = -60, ...) are promoted rather than turned into NaN or -inf.
     """
-    for name, t in (("z", z), ("mu", mu), ("logvar", logvar)):
-        check_finite_tensor(t.detach(), name)
-    lv_min, lv_max, z_max, mu_max = (
-        float(v)
-        for v in torch.stack(
-            [
-                logvar.detach().amin().double(),
-                logvar.detach().amax().double(),
-                z.detach().abs().amax().double(),
-                mu.detach().abs().amax().double(),
-            ]
-        ).tolist()
-    )
+    # One reduction and one device sync per call (this runs every training step); NaN and inf propagate into
+    # these extremes, and only then is each tensor searched for the culprit's index.
+    stats = torch.stack(
+        [
+            logvar.detach().amin().double(),
+            logvar.detach().amax().double(),
+            z.detach().abs().amax().double(),
+            mu.detach().abs().amax().double(),
+        ]
+    ).tolist()
+    if not all(math.isfinite(v) for v in stats):
+        for name, t in (("z", z), ("mu", mu), ("logvar", logvar)):
+            check_finite_tensor(t.detach(), name)
+    lv_min, lv_max, z_max, mu_max = stats
     worst = max(-lv_min, lv_max)
     if worst > LOGVAR_LIMIT:
         value = lv_min if -lv_min >= lv_max else lv_max

@@ -175,9 +175,10 @@ class Config:
         return cls(model=values["model"], loss=dict(loss), data=values["data"], train=values["train"])
 
 
-def check_config(config: Config, dataset_size: int | None = None) -> None:
+def check_config(config: Config, dataset_size: int | None = None):
     """The checks across sections, before any work: the loss and its parameters, the grouping, and with
-    ``dataset_size`` (training images) the batch and the bank against the data."""
+    ``dataset_size`` (training images) the batch and the bank against the data. Returns the loss built on the
+    way (for ``dataset_size`` training images; a placeholder size without it)."""
     from .losses import build_loss
 
     params = {k: v for k, v in config.loss.items() if k != "name"}
@@ -195,7 +196,7 @@ def check_config(config: Config, dataset_size: int | None = None) -> None:
     if getattr(loss, "estimator", None) == "mss" and batch < 2:
         raise ValueError(f"train.batch_size={batch}: the mss estimator needs at least 2 examples per batch")
     if dataset_size is None:
-        return
+        return loss
     if batch > dataset_size:
         raise ValueError(f"train.batch_size={batch} exceeds the {dataset_size} training images; lower it")
     bank = getattr(loss, "bank", None)
@@ -204,6 +205,7 @@ def check_config(config: Config, dataset_size: int | None = None) -> None:
             f"loss.bank_capacity={bank.capacity} plus train.batch_size={batch} exceed the "
             f"{dataset_size} training images; lower loss.bank_capacity below {dataset_size - batch + 1}"
         )
+    return loss
 
 
 def _flatten(config: dict, prefix: str = "") -> dict:

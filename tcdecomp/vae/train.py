@@ -27,7 +27,6 @@ from ..io import DirectoryLock, atomic_write_text, one_line, read_jsonl
 from .checkpoint import CHECKPOINT, check_finite_state, load_checkpoint, save_checkpoint
 from .config import RESUMABLE_KEYS, Config, changed_keys, check_config, check_device_available
 from .data import FactorDataset, build_dataset
-from .losses import build_loss
 from .models import build_vae
 
 log = logging.getLogger(__name__)
@@ -65,12 +64,10 @@ def build_run(config: Config) -> Run:
     torch.manual_seed(config.train.seed)
     dataset = build_dataset(config.data)
     train_idx, test_idx = split_indices(len(dataset), config.data.holdout)
-    check_config(config, dataset_size=len(train_idx))
     model = build_vae(
         config.model.arch, config.model.latent_dim, config.model.capacity, dataset.image_shape, dataset.likelihood
     ).to(config.train.device)
-    params = {k: v for k, v in config.loss.items() if k != "name"}
-    loss = build_loss(config.loss["name"], dataset_size=len(train_idx), latent_dim=config.model.latent_dim, **params)
+    loss = check_config(config, dataset_size=len(train_idx))  # checks, and builds the loss once
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr)
     return Run(config, dataset, train_idx, test_idx, model, loss, optimizer)
 
