@@ -46,6 +46,8 @@ def sample_aggregate(mu, logvar, num_samples=None, generator=None) -> tuple[torc
     ``generator`` on the CPU, so a seed gives the same draws on every device.
     """
     N = mu.shape[0]
+    if num_samples is not None:
+        check_positive_int(num_samples, "num_samples")
     if num_samples is None:
         pick = torch.arange(N, device=mu.device)
     else:

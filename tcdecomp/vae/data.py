@@ -56,6 +56,13 @@ class FactorDataset(torch.utils.data.Dataset):
     def sample_with_fixed_factor(self, factor: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """Rows of n examples that share one (random) class of ``factor``, every other factor drawn at random:
         the batches of the FactorVAE and beta-VAE scores."""
+        check_positive_int(n, "n")
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, (int, np.integer))
+            or not 0 <= factor < len(self.factor_sizes)
+        ):
+            raise ValueError(f"factor must be a factor index in 0..{len(self.factor_sizes) - 1}, got {factor!r}")
         classes = self.sample_classes(n, rng)
         classes[:, factor] = classes[0, factor]
         return self.index_of(classes)

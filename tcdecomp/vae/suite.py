@@ -66,10 +66,17 @@ def _entropy(p: np.ndarray, base: int, axis: int) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=axis) / np.log(base)
 
 
+def _score_matrix(value, name: str) -> np.ndarray:
+    m = np.asarray(value, dtype=np.float64)
+    if m.ndim != 2 or m.size == 0 or not np.all(np.isfinite(m)):
+        raise ValueError(f"{name} must be a finite, non-empty codes x factors matrix, got shape {m.shape}")
+    return m
+
+
 def dci_scores(importance: np.ndarray) -> tuple[float, float]:
     """(disentanglement, completeness) from a codes x factors importance matrix R (Eastwood & Williams 2018):
     D = sum_i rho_i (1 - H_K(P_i.)), rho_i = R_i. / R.., C = mean_j (1 - H_D(P_.j))."""
-    R = np.abs(np.asarray(importance, dtype=np.float64))
+    R = np.abs(_score_matrix(importance, "importance"))
     D, K = R.shape
     rows = R.sum(1)
     p_rows = R / np.where(rows > 0, rows, 1.0)[:, None]
@@ -83,14 +90,14 @@ def dci_scores(importance: np.ndarray) -> tuple[float, float]:
 
 def sap_from_scores(scores: np.ndarray) -> float:
     """The mean over factors of the gap between the two best codes' scores (codes x factors)."""
-    top = np.sort(np.asarray(scores, dtype=np.float64), axis=0)[::-1]
+    top = np.sort(_score_matrix(scores, "scores"), axis=0)[::-1]
     return float(np.mean(top[0] - top[1])) if top.shape[0] > 1 else float(np.mean(top[0]))
 
 
 def modularity_from_mi(mi: np.ndarray) -> float:
     """Ridgeway & Mozer (2018): per code, 1 - sum_j (m_ij - t_ij)^2 / (theta_i^2 (K - 1)) with theta_i its largest
     MI and t_i keeping only that entry; averaged over codes that carry any information."""
-    m = np.asarray(mi, dtype=np.float64)
+    m = _score_matrix(mi, "mi")
     K = m.shape[1]
     theta = m.max(axis=1)
     template = np.where(m == theta[:, None], theta[:, None], 0.0)
@@ -190,6 +197,13 @@ def _codes(model, dataset, rows, device) -> np.ndarray:
     return encode(model, dataset, np.asarray(rows), device=device)[0].double().numpy()
 
 
+def _check_counts(minimum: int = 1, **counts) -> None:
+    from .._checks import check_positive_int
+
+    for name, value in counts.items():
+        check_positive_int(value, name, minimum=minimum)
+
+
 def _varying_factors(dataset) -> list[int]:
     return [f for f, size in enumerate(dataset.factor_sizes) if size > 1]
 
@@ -208,6 +222,8 @@ def factor_vae_score(
     fixed; the code dim of least variance (codes divided by their global standard deviation; dims with
     global variance below 0.05 are inactive) votes for that factor; a majority-vote classifier from dims to
     factors is trained on ``num_train`` votes and scored on ``num_eval`` others."""
+    _check_counts(num_train=num_train, num_eval=num_eval, num_variance_estimate=num_variance_estimate)
+    _check_counts(minimum=2, batch_size=batch_size)
     rng = np.random.default_rng(seed)
     factors = _varying_factors(dataset)
     if not factors:
@@ -246,6 +262,8 @@ def beta_vae_score(
     _sklearn()
     from sklearn.linear_model import LogisticRegression
 
+    _check_counts(num_train=num_train, num_eval=num_eval)
+    _check_counts(minimum=2, batch_size=batch_size)
     rng = np.random.default_rng(seed)
     factors = _varying_factors(dataset)
     if len(factors) < 2:

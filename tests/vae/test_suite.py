@@ -167,3 +167,29 @@ def test_fixed_factor_batches_share_that_factor():
     rows = data.sample_with_fixed_factor(2, 32, np.random.default_rng(0))
     classes = data.classes(rows)
     assert np.all(rows >= 0) and len(set(classes[:, 2])) == 1 and len(set(map(tuple, classes))) > 1
+
+
+@pytest.mark.parametrize(
+    "call,name",
+    [
+        (lambda: dci_scores([[1.0, float("nan")]]), "importance"),
+        (lambda: sap_from_scores([]), "scores"),
+        (lambda: modularity_from_mi(np.ones(3)), "mi"),
+        (
+            lambda: __import__("tcdecomp.vae.suite", fromlist=["x"]).factor_vae_score(
+                _CodeModel(True), _grid_dataset(), num_train=0
+            ),
+            "num_train",
+        ),
+        (
+            lambda: __import__("tcdecomp.vae.suite", fromlist=["x"]).beta_vae_score(
+                _CodeModel(True), _grid_dataset(), batch_size=1
+            ),
+            "batch_size",
+        ),
+        (lambda: _grid_dataset().sample_with_fixed_factor(3, 8, np.random.default_rng(0)), "factor"),
+    ],
+)
+def test_suite_arguments_are_checked(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
