@@ -25,6 +25,7 @@ from torch import distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tcdecomp.distributed import end_worker_process, leave_process_group  # noqa: E402
 from tcdecomp.vae.config import load_config  # noqa: E402
 from tcdecomp.vae.train import DDPModel, _step, build_run  # noqa: E402
 
@@ -64,7 +65,10 @@ def _worker(rank, world, port, args, queue):
             times.append(time.perf_counter() - start)
     if rank == 0:
         queue.put(statistics.median(times))
-    dist.destroy_process_group()
+        queue.close()
+        queue.join_thread()  # the result is in the pipe before the process ends without finalisation
+    leave_process_group()
+    end_worker_process(0)
 
 
 def free_port() -> int:

@@ -153,6 +153,10 @@ def _train(args) -> int:
     train(config, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {config.train.steps} steps; checkpoint and metrics in {config.train.out_dir}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a torchrun worker: see end_worker_process
+        from .distributed import end_worker_process
+
+        end_worker_process(0)
     return 0
 
 

@@ -14,6 +14,11 @@ losses, which (with equal local batches) is the single-process loss of the globa
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+from typing import NoReturn
+
 import torch
 from torch import distributed as dist
 
@@ -112,3 +117,26 @@ def mean_over_processes(values: dict) -> dict:
     t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return {k: float(v) / world for k, v in zip(keys, t)}
+
+
+def leave_process_group() -> None:
+    """Wait until every process is done, then destroy the default process group."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def end_worker_process(code: int = 0) -> NoReturn:
+    """End a worker process of a finished data-parallel run without interpreter finalisation.
+
+    Why: once DistributedDataParallel has run, torch's gloo process group outlives
+    ``destroy_process_group`` (its worker threads keep running), and a worker thread that drops
+    the last reference to a finished collective's tensor while the interpreter finalises must
+    take the GIL, which then aborts the process (SIGABRT, "terminate called without an active
+    exception") after all the work was done and saved. Skipping finalisation closes that race;
+    everything this package writes is flushed and closed before this is called.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)

@@ -22,7 +22,7 @@ import torch
 from torch import distributed as dist
 from tqdm.auto import tqdm
 
-from ..distributed import mean_over_processes
+from ..distributed import leave_process_group, mean_over_processes
 from ..io import DirectoryLock, atomic_write_text, one_line, read_jsonl
 from .checkpoint import CHECKPOINT, check_finite_state, load_checkpoint, save_checkpoint
 from .config import RESUMABLE_KEYS, Config, changed_keys, check_config, check_device_available
@@ -304,7 +304,7 @@ def train(config: Config, resume=False, progress: bool = True, wait_for_lock: bo
         run.model.train()
         _loop(run, model, out, generator, procs, position, device, progress)
     if procs.started_group:
-        dist.destroy_process_group()
+        leave_process_group()
     return run
 
 

@@ -14,6 +14,7 @@ from torch import distributed as dist
 from torch import nn
 
 from tcdecomp import Posterior
+from tcdecomp.distributed import end_worker_process, leave_process_group
 from tcdecomp.vae.checkpoint import load_checkpoint
 from tcdecomp.vae.losses import build_loss
 from tcdecomp.vae.models import VAEOutput, build_vae
@@ -85,7 +86,8 @@ def _worker(rank, world, port, out):
         results[name] = (total / world, grads, bank)
     if rank == 0:
         torch.save(results, out)
-    dist.destroy_process_group()
+    leave_process_group()
+    end_worker_process(0)
 
 
 def free_port():
@@ -107,6 +109,24 @@ def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
         assert float(torch.cat([g.flatten() for g in grads]).abs().max()) > 1e-3  # gradients are not trivially zero
         if bank is not None:  # the bank took the global batch, in the same order
             assert torch.equal(bank, d_bank), name
+
+
+def test_a_worker_ends_with_its_code_and_its_output_flushed(tmp_path):
+    # end_worker_process skips interpreter finalisation; what was printed or logged must still arrive.
+    log = tmp_path / "worker.log"
+    script = (
+        "import logging, sys\n"
+        "from tcdecomp.distributed import end_worker_process\n"
+        f"logging.getLogger().addHandler(logging.FileHandler({str(log)!r}))\n"
+        "logging.getLogger().warning('logged line')\n"
+        "sys.stdout.write('unterminated stdout'); sys.stderr.write('unterminated stderr')\n"
+        "end_worker_process(3)\n"
+        "print('not reached')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert done.stdout == "unterminated stdout" and done.stderr.endswith("unterminated stderr")
+    assert log.read_text() == "logged line\n"
 
 
 def test_rotated_components_keep_the_weights_of_each_row(monkeypatch):
