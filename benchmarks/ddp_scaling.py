@@ -54,7 +54,7 @@ def _worker(rank, world, port, args, queue):
     times = []
     for step in range(args.warmup + args.steps):
         idx = run.train_idx[torch.randint(len(run.train_idx), (args.batch,), generator=g).numpy()]
-        x = run.dataset.images(idx[rank * local : (rank + 1) * local]).to(device)
+        x = run.dataset.images(idx[rank * local : (rank + 1) * local], device=device)
         dist.barrier()
         start = time.perf_counter()
         _step(run, model, x)  # the training loop's own step

@@ -67,7 +67,11 @@ class FactorDataset(torch.utils.data.Dataset):
         classes[:, factor] = classes[0, factor]
         return self.index_of(classes)
 
-    # -- subclasses provide the grid --------------------------------------------------------
+    # -- subclasses provide the images and the grid ---------------------------------------------
+    def images(self, indices, device=None) -> torch.Tensor:
+        """Float images (N x C x H x W) of data-set rows ``indices``, made on ``device`` (default CPU)."""
+        raise NotImplementedError
+
     def _grid_classes(self, rows) -> np.ndarray:
         raise NotImplementedError
 
@@ -95,13 +99,49 @@ def dsprites_factor_values() -> tuple[np.ndarray, ...]:
     )
 
 
-def _inside(shape: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Whether local coordinates (u, v) (about [-1, 1], v up) fall inside each shape."""
-    square = np.maximum(np.abs(u), np.abs(v)) <= 1.0
-    ellipse = u**2 + (v / 0.55) ** 2 <= 1.0
+def _inside(shape: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Whether local coordinates (u, v) (about [-1, 1], v up) fall inside one shape (0, 1, 2)."""
+    if shape == 0:
+        return torch.maximum(u.abs(), v.abs()) <= 1.0
+    if shape == 1:
+        return u**2 + (v / 0.55) ** 2 <= 1.0
     hu, hv = 1.15 * u, 1.15 * v + 0.15  # the classic heart curve (x^2 + y^2 - 1)^3 = x^2 y^3, centred
-    heart = (hu**2 + hv**2 - 1.0) ** 3 - hu**2 * hv**3 <= 0.0
-    return np.where(shape == 0, square, np.where(shape == 1, ellipse, heart))
+    return (hu**2 + hv**2 - 1.0) ** 3 - hu**2 * hv**3 <= 0.0
+
+
+def _check_classes(classes: np.ndarray) -> np.ndarray:
+    classes = np.asarray(classes, dtype=np.int64)
+    if classes.ndim != 2 or classes.shape[1] != 5:
+        raise ValueError(f"classes must be N x 5 (shape, scale, orientation, posX, posY), got shape {classes.shape}")
+    if (classes < 0).any() or (classes >= np.asarray(DSPRITES_SIZES)).any():
+        raise ValueError(f"classes must lie below the factor sizes {DSPRITES_SIZES}")
+    return classes
+
+
+def render_dsprites_tensor(classes, size: int = 64, device=None) -> torch.Tensor:
+    """:func:`render_dsprites` as a uint8 tensor drawn on ``device`` (a GPU draws a batch in a few ms).
+
+    Float64 on every device; a pixel whose centre lies within rounding of a sprite's edge may
+    differ between devices whose cos/sin differ in the last bit.
+    """
+    classes = _check_classes(classes)
+    values = [
+        torch.as_tensor(v[classes[:, f]], dtype=torch.float64, device=device)[:, None, None]
+        for f, v in enumerate(dsprites_factor_values())
+    ]
+    _, scale, theta, pos_x, pos_y = values
+    grid = (torch.arange(size, dtype=torch.float64, device=device) + 0.5) / size
+    dx = grid[None, None, :] - (0.2 + 0.6 * pos_x)
+    dy = (0.2 + 0.6 * pos_y) - grid[None, :, None]  # y up in local coordinates
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    half = 0.13 * scale
+    u = (cos * dx + sin * dy) / half
+    v = (-sin * dx + cos * dy) / half
+    out = torch.empty(u.shape, dtype=torch.uint8, device=device)
+    for shape in np.unique(classes[:, 0]):  # each image tests its own shape only
+        rows = torch.as_tensor(np.flatnonzero(classes[:, 0] == shape), device=device)
+        out[rows] = _inside(int(shape), u[rows], v[rows]).to(torch.uint8)
+    return out
 
 
 def render_dsprites(classes: np.ndarray, size: int = 64) -> np.ndarray:
@@ -113,25 +153,7 @@ def render_dsprites(classes: np.ndarray, size: int = 64) -> np.ndarray:
     the orientation; a pixel is on when its centre lies inside the shape (square,
     ellipse of axes 1 : 0.55, or heart curve) in the sprite's local coordinates.
     """
-    values = dsprites_factor_values()
-    classes = np.asarray(classes, dtype=np.int64)
-    if classes.ndim != 2 or classes.shape[1] != 5:
-        raise ValueError(f"classes must be N x 5 (shape, scale, orientation, posX, posY), got shape {classes.shape}")
-    if (classes < 0).any() or (classes >= np.asarray(DSPRITES_SIZES)).any():
-        raise ValueError(f"classes must lie below the factor sizes {DSPRITES_SIZES}")
-    shape = classes[:, 0][:, None, None]
-    scale = values[1][classes[:, 1]][:, None, None]
-    theta = values[2][classes[:, 2]][:, None, None]
-    cx = (0.2 + 0.6 * values[3][classes[:, 3]])[:, None, None]
-    cy = (0.2 + 0.6 * values[4][classes[:, 4]])[:, None, None]
-    grid = (np.arange(size) + 0.5) / size
-    dx = grid[None, None, :] - cx
-    dy = cy - grid[None, :, None]  # y up in local coordinates
-    cos, sin = np.cos(theta), np.sin(theta)
-    half = 0.13 * scale
-    u = (cos * dx + sin * dy) / half
-    v = (-sin * dx + cos * dy) / half
-    return _inside(shape, u, v).astype(np.uint8)
+    return render_dsprites_tensor(classes, size).numpy()
 
 
 class ProceduralDSprites(FactorDataset):
@@ -183,8 +205,48 @@ class ProceduralDSprites(FactorDataset):
         out[ok] = np.ravel_multi_index(tuple(local[ok].T), self.factor_sizes)
         return out
 
-    def images(self, indices) -> torch.Tensor:
-        return torch.from_numpy(render_dsprites(self.classes(indices), self.size)).float()[:, None]
+    def images(self, indices, device=None) -> torch.Tensor:
+        return render_dsprites_tensor(self.classes(indices), self.size, device).float()[:, None]
+
+
+# -- the whole data set in accelerator memory -------------------------------------------------------
+#: a data set is cached on an accelerator only when its images take at most this share of free memory.
+CACHE_SHARE_OF_FREE_MEMORY = 0.25
+CACHE_CHUNK_ROWS = 8192
+
+
+class DeviceImageCache:
+    """Every image of a data set, made once into accelerator memory, then indexed per batch.
+
+    Images whose pixels are multiples of 1/255 (binary dSprites, 8-bit files) are held as uint8,
+    one byte a pixel (full dSprites: 3 GiB); others as float32. A training step then reads its
+    batch from device memory instead of drawing or copying it.
+    """
+
+    def __init__(self, dataset: FactorDataset, device):
+        self.device = torch.device(device)
+        parts = []
+        for start in range(0, len(dataset), CACHE_CHUNK_ROWS):
+            chunk = dataset.images(np.arange(start, min(len(dataset), start + CACHE_CHUNK_ROWS)), device=self.device)
+            parts.append(chunk)
+        images = torch.cat(parts)
+        scaled = torch.round(images * 255)
+        self.eight_bit = bool(torch.equal(scaled / 255, images))
+        self._images = scaled.to(torch.uint8) if self.eight_bit else images
+
+    @staticmethod
+    def fits(dataset: FactorDataset, device) -> bool:
+        """Whether the data set's images (at one byte a pixel) fit the cache's share of ``device``'s free memory."""
+        device = torch.device(device)
+        if device.type != "cuda":
+            return False
+        free, _ = torch.cuda.mem_get_info(device)
+        return len(dataset) * int(np.prod(dataset.image_shape)) <= CACHE_SHARE_OF_FREE_MEMORY * free
+
+    def images(self, indices, device=None) -> torch.Tensor:
+        rows = torch.as_tensor(np.asarray(indices, dtype=np.int64), device=self.device)
+        batch = self._images[rows]
+        return (batch.float() / 255 if self.eight_bit else batch).to(device or self.device)
 
 
 # -- loaders for real files --------------------------------------------------------------------------
@@ -216,8 +278,8 @@ class ArrayFactorDataset(FactorDataset):
     def _grid_classes(self, rows):
         return np.stack(np.unravel_index(rows, self.factor_sizes), axis=1)
 
-    def images(self, indices) -> torch.Tensor:
-        batch = torch.from_numpy(np.asarray(self._images[np.asarray(indices)]))
+    def images(self, indices, device=None) -> torch.Tensor:
+        batch = torch.from_numpy(np.asarray(self._images[np.asarray(indices)])).to(device)
         if batch.dtype == torch.uint8:
             batch = batch.float() / (255.0 if batch.max() > 1 else 1.0)
         return batch.float()

@@ -138,7 +138,7 @@ def _evaluate(run: Run, out_dir, num_samples, mig_points, epsilon, seed, with_mi
             result[name] = _suite_metric(name, run, mu, classes, seed)
             result["timings"][name] = time.perf_counter() - start
     if out_dir is not None:
-        x = dataset.images(held_out[:8]).to(device)
+        x = dataset.images(held_out[:8], device=device)
         save_traversal(model, x, out_dir / "traversal.png")
         save_reconstructions(model, x, out_dir / "reconstructions.png")
         result["pictures"] = [str(out_dir / "traversal.png"), str(out_dir / "reconstructions.png")]

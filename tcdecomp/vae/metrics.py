@@ -47,7 +47,7 @@ def encode(model, dataset, indices, batch_size: int = 512, device="cpu"):
     mus, logvars = [], []
     model.eval()
     for start in range(0, len(indices), batch_size):
-        x = dataset.images(indices[start : start + batch_size]).to(device)
+        x = dataset.images(indices[start : start + batch_size], device=device)
         mu, logvar = model.encode(x)
         mus.append(mu.float().cpu())
         logvars.append(logvar.float().cpu())
@@ -79,7 +79,7 @@ def elbo_decomposition(
     log_px = []
     for start in range(0, num_samples, batch_size):
         rows = pick[start : start + batch_size]
-        x = dataset.images(np.asarray(indices)[rows.numpy()]).to(device)
+        x = dataset.images(np.asarray(indices)[rows.numpy()], device=device)
         log_px.append(model.log_likelihood(x, model.decode(z[start : start + batch_size].to(device))).float().cpu())
     log_px = torch.cat(log_px)
     sets, groups = decomposition_sets(D, group_size)

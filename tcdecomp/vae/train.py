@@ -26,7 +26,7 @@ from ..distributed import leave_process_group, mean_over_processes
 from ..io import DirectoryLock, atomic_write_text, one_line, read_jsonl
 from .checkpoint import CHECKPOINT, check_finite_state, load_checkpoint, save_checkpoint
 from .config import RESUMABLE_KEYS, Config, changed_keys, check_config, check_device_available
-from .data import FactorDataset, build_dataset
+from .data import DeviceImageCache, FactorDataset, build_dataset
 from .models import build_vae
 
 log = logging.getLogger(__name__)
@@ -245,13 +245,17 @@ def _loop(
         total=cfg.steps, initial=position.step, disable=not (progress and procs.main), desc="train", dynamic_ncols=True
     )
     train_idx = torch.from_numpy(run.train_idx)
+    source = run.dataset
+    if DeviceImageCache.fits(run.dataset, device):
+        source = DeviceImageCache(run.dataset, device)
+        log.info("data set made once into %s memory", device)
     with open(out / METRICS, "a") if procs.main else open(os.devnull, "w") as metrics:
         while position.step < cfg.steps:
             if position.order is None or position.pos + cfg.batch_size > len(position.order):
                 position.order, position.pos = train_idx[torch.randperm(len(train_idx), generator=generator)], 0
             batch = position.order[position.pos + procs.rank * local : position.pos + (procs.rank + 1) * local]
             position.pos += cfg.batch_size
-            parts = _step(run, model, run.dataset.images(batch.numpy()).to(device))
+            parts = _step(run, model, source.images(batch.numpy(), device=device))
             position.step += 1
             if position.step % cfg.log_every == 0 or position.step == cfg.steps:
                 parts = mean_over_processes(parts)

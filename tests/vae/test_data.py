@@ -96,3 +96,20 @@ def test_render_rejects_bad_classes():
         render_dsprites(np.zeros((2, 4), dtype=int))
     with pytest.raises(ValueError, match="factor sizes"):
         render_dsprites(np.array([[3, 0, 0, 0, 0]]))
+
+
+def test_device_image_cache_returns_the_data_sets_own_images():
+    # The cache is for accelerators (fits() is False on the CPU), but its indexing is the same anywhere.
+    from tcdecomp.vae.data import ArrayFactorDataset, DeviceImageCache
+
+    data = ProceduralDSprites(subset={"orientation": [0, 7, 13], "posX": [0, 31], "posY": [3, 30]})
+    cache = DeviceImageCache(data, "cpu")
+    rows = np.random.default_rng(0).integers(0, len(data), 50)
+    assert cache.eight_bit and cache._images.dtype == torch.uint8
+    assert torch.equal(cache.images(rows), data.images(rows))
+    assert not DeviceImageCache.fits(data, "cpu")
+    grey = torch.rand(12, 1, 4, 4, generator=torch.Generator().manual_seed(0))  # not multiples of 1/255
+    arrays = ArrayFactorDataset(grey.numpy(), ["a", "b"], [3, 4])
+    cache = DeviceImageCache(arrays, "cpu")
+    assert not cache.eight_bit
+    assert torch.equal(cache.images([11, 0, 5]), grey[[11, 0, 5]])
