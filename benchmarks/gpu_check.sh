@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
-# GPU check for the Triton kernel: the kernel tests compiled for real, then the
-# benchmarks. Results go under $OUT (default ./gpu-results). Run from the repository root:
+# The GPU pack (see benchmarks/gpu_check.py): run it first whenever a GPU is lent, from the
+# repository root, with nothing to install:
 #   OUT=gpu-results bash benchmarks/gpu_check.sh
+#   OUT=/tmp/pack bash benchmarks/gpu_check.sh --dry-run     # the CPU rehearsal CI runs
+# summary.json, summary.md and the log go under $OUT.
 set -uo pipefail
 OUT=${OUT:-./gpu-results}
 mkdir -p "$OUT"
-export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}.
-export TRITON_INTERPRET=0 PYTHONUNBUFFERED=1
-{
-  echo "== versions"; python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
-  echo "== kernel tests (compiled)"; python3 -m pytest -q tests/kernels -p no:cacheprovider
-  echo "== sweep"; python3 benchmarks/group_logsumexp.py --sweep --device cuda --repeats 5
-  echo "== exact at dSprites scale"; python3 benchmarks/exact_dsprites.py --device cuda
-} 2>&1 | tee "$OUT/gpu_check.log"
+export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+python3 benchmarks/gpu_check.py --out "$OUT" "$@" 2>&1 | tee "$OUT/gpu_check.log"
+exit "${PIPESTATUS[0]}"

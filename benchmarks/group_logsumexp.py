@@ -8,11 +8,15 @@ B = M = 4096, D = 32, sets = the D/2 pairs plus the joint.
     python3 benchmarks/group_logsumexp.py                 # the default size
     python3 benchmarks/group_logsumexp.py --B 1024 --D 10 # another size
 
+The peer: with pykeops installed, the joint term (one set: pykeops's LazyTensor logsumexp
+cannot reduce grouped sets in one pass) at B = M = --B, D = 10, float32 and float64,
+forward, against pykeops, with the ratio; without it, a note says it was skipped.
+
 GPU sweep: B = M in {1024, 4096, 16384}, D in {10, 64}, sets in {joint,
 D/2 pairs + joint, D singles + joint}; forward and forward+backward times (CUDA
 events, median of repeats) and peak memory (torch.cuda.max_memory_allocated) of
-naive, chunked and Triton, with the ratios against Triton. Naive runs that do not
-fit in memory print OOM.
+naive, chunked, Triton and (joint only) pykeops, with the ratios against Triton. Naive
+runs that do not fit in memory print OOM.
 
     python3 benchmarks/group_logsumexp.py --sweep --device cuda
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -31,7 +36,54 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tcdecomp._constants import LOG_2PI  # noqa: E402
 from tcdecomp.kernels import group_logsumexp, naive_group_logsumexp  # noqa: E402
+
+
+def pykeops_available() -> bool:
+    try:
+        import pykeops.torch  # noqa: F401
+    except Exception:  # absent, or present without a working compiler
+        return False
+    return True
+
+
+def keops_joint_logsumexp(z, mu, logvar, sets=None):
+    """The joint term log sum_m N(z_b; mu_m, diag exp(logvar_m)) by pykeops (B x 1); ``sets`` is ignored."""
+    from pykeops.torch import LazyTensor
+
+    const = -0.5 * (logvar + LOG_2PI).sum(1)
+    quad = ((LazyTensor(z[:, None, :]) - LazyTensor(mu[None])) ** 2 * LazyTensor(torch.exp(-logvar)[None])).sum(-1)
+    return (LazyTensor(const[None, :, None]) - 0.5 * quad).logsumexp(dim=1)
+
+
+def peer_comparison(B: int, D: int = 10, repeats: int = 3) -> list[dict]:
+    """Forward joint term: tcdecomp vs pykeops at B = M, float32 and float64 (best of ``repeats``), both
+    on every core (pykeops's CPU code is OpenMP-parallel)."""
+    torch.set_num_threads(os.cpu_count() or 1)
+    rows = []
+    for dtype in (torch.float32, torch.float64):
+        z, mu, logvar = (t.detach().to(dtype) for t in make_inputs(B, B, D))
+        joint = [list(range(D))]
+        ours = group_logsumexp(z, mu, logvar, joint)[:, 0]
+        theirs = keops_joint_logsumexp(z, mu, logvar)[:, 0]  # the first call compiles
+        seconds = {}
+        for name, fn in (("tcdecomp", group_logsumexp), ("pykeops", keops_joint_logsumexp)):
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn(z, mu, logvar, joint)
+                best = min(best, time.perf_counter() - start)
+            seconds[name] = best
+        rows.append(
+            {
+                "dtype": str(dtype).replace("torch.", ""),
+                "max_abs_diff": float((ours - theirs).abs().max()),
+                **{f"{k}_s": v for k, v in seconds.items()},
+                "pykeops_over_tcdecomp": seconds["pykeops"] / seconds["tcdecomp"],
+            }
+        )
+    return rows
 
 
 def make_inputs(B, M, D, seed=0):
@@ -127,6 +179,8 @@ def sweep(args):
         "chunked": partial(group_logsumexp, backend="torch"),
         "triton": partial(group_logsumexp, backend="triton"),
     }
+    if pykeops_available():
+        variants["pykeops"] = keops_joint_logsumexp
     print(
         f"device: {torch.cuda.get_device_name() if device.startswith('cuda') else device} "
         "(times: median wall ms after a warm-up call)"
@@ -142,6 +196,9 @@ def sweep(args):
                 for backward in (False, True):
                     cells, ms = [], {}
                     for name, fn in variants.items():
+                        if name == "pykeops" and kind != "joint":
+                            cells.append(f"{'-':>11} {'-':>11}")
+                            continue
                         try:
                             ms[name], mib = device_measure(fn, z, mu, logvar, sets, backward, args.repeats)
                             cells.append(f"{ms[name]:>11.3f} {mib:>11.1f}")
@@ -185,6 +242,15 @@ def main():
         print(f"{v:<10}{mem[v]:>16.1f}{secs[v]:>22.3f}")
     print(f"memory ratio naive/chunked: {mem['naive'] / max(mem['chunked'], 1e-9):.1f}x  (bar: >= 20x)")
     print(f"time ratio naive/chunked:   {secs['naive'] / secs['chunked']:.2f}x  (bar: >= 1x)")
+    if not pykeops_available():
+        print("pykeops: not installed (pip install pykeops; it compiles at first use); peer comparison skipped")
+        return
+    print(f"joint term, forward, B = M = {args.B}, D = 10, {torch.get_num_threads()} threads, vs pykeops:")
+    for row in peer_comparison(args.B):
+        print(
+            f"  {row['dtype']}: tcdecomp {row['tcdecomp_s']:.3f} s, pykeops {row['pykeops_s']:.3f} s, "
+            f"pykeops/tcdecomp {row['pykeops_over_tcdecomp']:.2f}x (max |difference| {row['max_abs_diff']:.2g})"
+        )
 
 
 if __name__ == "__main__":
