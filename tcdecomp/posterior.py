@@ -32,9 +32,16 @@ from .source import Source
 ESTIMATORS = ("mss", "mws", "exact", "bank")
 
 
+def _values_checked_by_the_op() -> bool:
+    """Inside a torch.compile graph, value checks (NaN/inf, magnitudes) would break the graph; the
+    ``tcdecomp::group_logsumexp`` op that every log-density goes through runs them at run time."""
+    return torch.compiler.is_compiling()
+
+
 def _as_tensor(value, name: str) -> torch.Tensor:
     value = check_float_matrix(value, name, numpy_ok=True)
-    check_finite_tensor(value.detach(), name)
+    if not _values_checked_by_the_op():
+        check_finite_tensor(value.detach(), name)
     return value
 
 
@@ -171,7 +178,8 @@ class Posterior(Source):
         if self.z.shape[0] < 2:
             name = "z" if z is not None else ("num_samples" if estimator == "exact" else "mu")
             raise ValueError(f"{name} gives one sample z; an estimate with a standard error needs at least 2")
-        needs_float64(self.z, self.mu, self.logvar)  # refuses, here, magnitudes that no precision can evaluate
+        if not _values_checked_by_the_op():
+            needs_float64(self.z, self.mu, self.logvar)  # refuses, here, magnitudes that no precision can evaluate
 
     def _check_dataset_size(self, dataset_size, M: int) -> int:
         if self.estimator == "exact":

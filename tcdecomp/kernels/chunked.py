@@ -16,7 +16,6 @@ import math
 import torch
 
 from .._constants import LOG_2PI
-from ._autograd import differentiable_grads, input_grads, save_inputs, saved_inputs
 from .weights import StructuredLogWeights
 
 #: elements of one (rows x max(D, S) x cols) tile: about 2 MiB in float32.
@@ -95,36 +94,6 @@ class _Columns:
         return a, scaled, quad
 
 
-class _GroupLogSumExp(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, z, mu, logvar, dense_log_w, member, structured_log_w, compute_dtype, out_dtype):
-        log_w = structured_log_w if structured_log_w is not None else dense_log_w
-        z_, mu_, lv_ = (t.to(compute_dtype) for t in (z, mu, logvar))
-        out = _forward(z_, mu_, lv_, member.to(compute_dtype), log_w)
-        # The backward's softmax weights need the output at compute precision, not rounded to out_dtype.
-        save_inputs(ctx, z, mu, logvar, dense_log_w, member, structured_log_w, out)
-        ctx.compute_dtype = compute_dtype
-        return out.to(out_dtype)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        z, mu, logvar, dense, member, out, log_w = saved_inputs(ctx)
-        dt = ctx.compute_dtype
-        if torch.is_grad_enabled():  # create_graph=True: differentiate a recomputation instead
-            return differentiable_grads(ctx, z, mu, logvar, dense, member, log_w, grad_out, dt) + (None,) * 4
-        grads = _backward(
-            z.to(dt),
-            mu.to(dt),
-            logvar.to(dt),
-            member.to(dt),
-            log_w,
-            out,
-            grad_out.to(dt),
-            want_log_w=dense is not None and ctx.needs_input_grad[3],
-        )
-        return input_grads(ctx, z, mu, logvar, dense, *grads) + (None,) * 4
-
-
 def differentiable_group_logsumexp(z, mu, logvar, member, log_w, compute_dtype):
     """The same values from plain torch ops, every intermediate kept for autograd (B x M x D memory).
 
@@ -147,7 +116,7 @@ def differentiable_group_logsumexp(z, mu, logvar, member, log_w, compute_dtype):
     return torch.cat(parts)
 
 
-def _forward(z, mu, logvar, member, log_w):
+def forward(z, mu, logvar, member, log_w):
     """Online logsumexp over column tiles: each tile's logsumexp is merged into a running one."""
     B, D = z.shape
     M, S = mu.shape[0], member.shape[1]
@@ -167,7 +136,7 @@ def _forward(z, mu, logvar, member, log_w):
     return out
 
 
-def _backward(z, mu, logvar, member, log_w, out, grad_out, want_log_w):
+def backward(z, mu, logvar, member, log_w, out, grad_out, want_log_w):
     """Gradients from the softmax weights p[b, s, m] = exp(a[b, s, m] - out[b, s]) times the upstream
     gradient, recomputing each tile's exponent instead of storing it."""
     B, D = z.shape
@@ -197,16 +166,3 @@ def _backward(z, mu, logvar, member, log_w, out, grad_out, want_log_w):
             if dlog_w is not None:
                 dlog_w[b0:b1, m0:m1] = weight.sum(1)
     return dz, dmu_t.t(), dlogvar_t.t(), dlog_w
-
-
-def chunked_group_logsumexp(z, mu, logvar, member, log_w=None, compute_dtype=None):
-    """Autograd-aware chunked evaluation; ``member`` is the D x S 0/1 set-membership matrix.
-
-    Arguments are assumed validated (see :func:`tcdecomp.kernels.group_logsumexp`). The output is
-    float64 for float64 inputs and float32 otherwise; ``compute_dtype`` (default: that dtype) may
-    promote the arithmetic to float64.
-    """
-    out_dtype = torch.float64 if z.dtype == torch.float64 else torch.float32
-    structured = log_w if isinstance(log_w, StructuredLogWeights) else None
-    dense = None if structured is not None else log_w
-    return _GroupLogSumExp.apply(z, mu, logvar, dense, member, structured, compute_dtype or out_dtype, out_dtype)

@@ -339,7 +339,6 @@ import functools  # noqa: E402
 import torch  # noqa: E402
 
 from .._constants import LOG_2PI  # noqa: E402
-from ._autograd import differentiable_grads, input_grads, save_inputs, saved_inputs  # noqa: E402
 from .weights import StructuredLogWeights  # noqa: E402
 
 BLOCK_B = 32
@@ -384,7 +383,7 @@ def _splits(n_programs: int, length: int, block: int, device: torch.device) -> t
     return triton.cdiv(length, per_split), per_split
 
 
-class _Prepared:
+class Prepared:
     """Float32, dims-first copies of the per-component inputs and the CSR sets."""
 
     def __init__(self, z, mu, logvar, member, log_w):
@@ -415,7 +414,7 @@ class _Prepared:
         )
 
 
-def _forward(prep: _Prepared) -> torch.Tensor:
+def forward(prep: Prepared) -> torch.Tensor:
     B, M, S = prep.B, prep.M, prep.S
     row_tiles = triton.cdiv(B, BLOCK_B)
     splits, per_split = _splits(row_tiles * S, M, BLOCK_M, prep.z.device)
@@ -439,7 +438,7 @@ def _forward(prep: _Prepared) -> torch.Tensor:
     return torch.log((run_sum * torch.exp(run_max - shift)).sum(0)) + shift
 
 
-def _backward(prep: _Prepared, out, grad_out, want_dz, want_dmu, want_logw):
+def backward(prep: Prepared, out, grad_out, want_dz, want_dmu, want_logw):
     B, M, D, S = prep.B, prep.M, prep.D, prep.S
     dev = prep.z.device
     grad_out = grad_out.float().contiguous()
@@ -490,34 +489,3 @@ def _backward(prep: _Prepared, out, grad_out, want_dz, want_dmu, want_logw):
         dmu, dlv = dmu_parts.sum(0).t(), dlv_parts.sum(0).t()
         dlogw = dlogw if want_logw else None
     return dz, dmu, dlv, dlogw
-
-
-class TritonGroupLogSumExp(torch.autograd.Function):
-    """Autograd wrapper: saves the inputs and the B x S output, recomputes in the backward."""
-
-    @staticmethod
-    def forward(ctx, z, mu, logvar, dense_log_w, member, structured_log_w):
-        log_w = structured_log_w if structured_log_w is not None else dense_log_w
-        out = _forward(_Prepared(z, mu, logvar, member, log_w))
-        save_inputs(ctx, z, mu, logvar, dense_log_w, member, structured_log_w, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        z, mu, logvar, dense, member, out, log_w = saved_inputs(ctx)
-        if torch.is_grad_enabled():  # create_graph=True: differentiate a torch recomputation instead
-            return differentiable_grads(ctx, z, mu, logvar, dense, member, log_w, grad_out, torch.float32) + (
-                None,
-                None,
-            )
-        need = ctx.needs_input_grad
-        prep = _Prepared(z, mu, logvar, member, log_w)
-        grads = _backward(prep, out, grad_out, need[0], need[1] or need[2], dense is not None and need[3])
-        return input_grads(ctx, z, mu, logvar, dense, *grads) + (None, None)
-
-
-def triton_group_logsumexp(z, mu, logvar, member, log_w=None) -> torch.Tensor:
-    """Fused Triton evaluation (float32 compute and output); arguments validated by the caller."""
-    structured = log_w if isinstance(log_w, StructuredLogWeights) else None
-    dense = None if structured is not None else log_w
-    return TritonGroupLogSumExp.apply(z, mu, logvar, dense, member, structured)

@@ -132,7 +132,8 @@ class TCFamily(VAELoss):
         log_pz = gaussian_log_density(out.z, torch.zeros_like(out.z), torch.zeros_like(out.z)).sum(1)
         return {k: v.mean() for k, v in kl_terms(log_qzx, post.log_density(sets), log_pz, groups).items()}
 
-    def __call__(self, out):
+    def objective(self, out) -> tuple[torch.Tensor, dict]:
+        """The loss and its parts, all tensors: what ``torch.compile(fullgraph=True)`` can trace."""
         recon, kl = self.base_terms(out)
         batch = out.mu.shape[0]
         if self.bank is not None and len(self.bank) + batch > self.dataset_size:
@@ -149,16 +150,18 @@ class TCFamily(VAELoss):
             + self.lam * parts["dim_kl"]
         )
         kl_mean = kl.mean()
-        return total, _detach(
-            {
-                "loss": total,
-                "recon": recon,
-                **parts,
-                "tc": parts["tc_groups"] + parts["tc_within"],
-                "kl": kl_mean,
-                "elbo": -(recon + kl_mean),
-            }
-        )
+        return total, {
+            "loss": total,
+            "recon": recon,
+            **parts,
+            "tc": parts["tc_groups"] + parts["tc_within"],
+            "kl": kl_mean,
+            "elbo": -(recon + kl_mean),
+        }
+
+    def __call__(self, out):
+        total, parts = self.objective(out)
+        return total, _detach(parts)
 
     def after_step(self, out) -> None:
         if self.bank is None:
