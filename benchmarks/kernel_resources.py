@@ -25,19 +25,19 @@ def main() -> None:
     for v in variants():
         for cap in CAPABILITIES:
             u = resource_usage(compile_variant(v, cap))
-            key = (v.kernel, v.weights, v.want_logw, v.block_b, v.block_m, v.num_warps)
+            key = (v.kernel, v.weights, v.want_logw, v.block_b, v.block_m, v.num_warps, v.num_stages)
             rows[key].setdefault(cap, []).append((v.dtype, u))
     print(f"Compiled with triton {triton.__version__}; weights 0 = none, 1 = structured (mss/bank), 2 = dense.")
     print("Registers per thread over the input dtypes (fp32, fp16, bf16); warps/SM is the occupancy the")
     print("registers allow (of 64); LOCAL is spilled bytes.\n")
     head = (
-        "| kernel | weights | tile | warps | "
+        "| kernel | weights | tile | warps | stages | "
         + " | ".join(f"sm_{c} registers | sm_{c} warps/SM | sm_{c} LOCAL | sm_{c} shared" for c in CAPABILITIES)
         + " |"
     )
     print(head)
-    print("| --- | --- | --- | ---: | " + " | ".join("---: | ---: | ---: | ---:" for _ in CAPABILITIES) + " |")
-    for (kernel, weights, want, bb, bm, warps), by_cap in sorted(rows.items()):
+    print("| --- | --- | --- | ---: | ---: | " + " | ".join("---: | ---: | ---: | ---:" for _ in CAPABILITIES) + " |")
+    for (kernel, weights, want, bb, bm, warps, stages), by_cap in sorted(rows.items()):
         cells = []
         for cap in CAPABILITIES:
             regs = [u.registers for _, u in by_cap[cap]]
@@ -46,7 +46,7 @@ def main() -> None:
                 f"{max(u.local_bytes for _, u in by_cap[cap])} | {max(u.shared_bytes for _, u in by_cap[cap])}"
             )
         name = kernel.strip("_") + (" (+dlog_w)" if want else "")
-        print(f"| {name} | {weights} | {bb}x{bm} | {warps} | " + " | ".join(cells) + " |")
+        print(f"| {name} | {weights} | {bb}x{bm} | {warps} | {stages} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

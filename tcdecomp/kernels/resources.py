@@ -33,12 +33,13 @@ class Variant:
     block_b: int
     block_m: int
     num_warps: int
+    num_stages: int
 
     def label(self) -> str:
         logw = ", dlog_w" if self.want_logw else ""
         return (
             f"{self.kernel} weights={self.weights}{logw} {self.dtype} "
-            f"{self.block_b}x{self.block_m} warps={self.num_warps}"
+            f"{self.block_b}x{self.block_m} warps={self.num_warps} stages={self.num_stages}"
         )
 
 
@@ -54,12 +55,12 @@ def variants() -> list[Variant]:
     from . import triton_glse as k
 
     out = []
-    for block_b, block_m, warps in k.LAUNCH_CONFIGS:
+    for config in k.LAUNCH_CONFIGS:
         for dtype, weights in itertools.product(INPUT_DTYPES, (k.NO_WEIGHTS, k.STRUCTURED_WEIGHTS, k.DENSE_WEIGHTS)):
-            out.append(Variant("_forward_kernel", weights, False, dtype, block_b, block_m, warps))
-            out.append(Variant("_dz_kernel", weights, False, dtype, block_b, block_m, warps))
+            out.append(Variant("_forward_kernel", weights, False, dtype, *config))
+            out.append(Variant("_dz_kernel", weights, False, dtype, *config))
             for want in (False, True) if weights == k.DENSE_WEIGHTS else (False,):
-                out.append(Variant("_dmu_kernel", weights, want, dtype, block_b, block_m, warps))
+                out.append(Variant("_dmu_kernel", weights, want, dtype, *config))
     return out
 
 
@@ -90,12 +91,13 @@ def compile_variant(variant: Variant, capability: int):
 
     from . import triton_glse as k
 
-    fn = getattr(k, variant.kernel)
+    fn = getattr(k, variant.kernel).fn  # the jit function under the autotuner
     constexprs = {"WEIGHTS": variant.weights, "BLOCK_B": variant.block_b, "BLOCK_M": variant.block_m}
     if "WANT_LOGW" in fn.arg_names:
         constexprs["WANT_LOGW"] = variant.want_logw
     source = ASTSource(fn=fn, signature=_signature(fn, variant.dtype), constexprs=constexprs)
-    return triton.compile(source, target=GPUTarget("cuda", capability, 32), options={"num_warps": variant.num_warps})
+    options = {"num_warps": variant.num_warps, "num_stages": variant.num_stages}
+    return triton.compile(source, target=GPUTarget("cuda", capability, 32), options=options)
 
 
 def cuobjdump() -> str:

@@ -29,6 +29,21 @@ NO_WEIGHTS, STRUCTURED_WEIGHTS, DENSE_WEIGHTS = 0, 1, 2
 STRUCTURED = tl.constexpr(STRUCTURED_WEIGHTS)
 DENSE = tl.constexpr(DENSE_WEIGHTS)
 
+#: The autotune space, (BLOCK_B, BLOCK_M, num_warps, num_stages); the first is the interpreter's. Every
+#: one compiles for sm_80 and sm_90 within 128 registers per thread and without spills (the compile test),
+#: so the backward kernels hold at least 16 warps per SM (docs/kernel.md).
+LAUNCH_CONFIGS = ((16, 32, 4, 2), (16, 32, 4, 3), (32, 32, 8, 2), (32, 64, 16, 2), (64, 64, 16, 2))
+
+
+def _autotuned(reset_to_zero=None):
+    """Autotune over LAUNCH_CONFIGS, keyed on the power-of-two buckets of B and M and on S; buffers a kernel
+    accumulates into are zeroed before each timed run."""
+    configs = [
+        triton.Config({"BLOCK_B": bb, "BLOCK_M": bm}, num_warps=warps, num_stages=stages)
+        for bb, bm, warps, stages in LAUNCH_CONFIGS
+    ]
+    return triton.autotune(configs=configs, key=["B_BUCKET", "M_BUCKET", "S"], reset_to_zero=reset_to_zero)
+
 
 @triton.jit
 def _load_dim(z_ptr, mu_t_ptr, iv_t_ptr, set_dims_ptr, i, rows, row_mask, cols, col_mask, M, D):
@@ -87,6 +102,7 @@ def _tile_exponent(
     return tl.where(row_mask[:, None] & col_mask[None, :], a, NEG_INF)
 
 
+@_autotuned()
 @triton.jit
 def _forward_kernel(
     z_ptr,
@@ -107,6 +123,8 @@ def _forward_kernel(
     D,
     S,
     cols_per_split,
+    B_BUCKET,
+    M_BUCKET,
     WEIGHTS: tl.constexpr,
     BLOCK_B: tl.constexpr,
     BLOCK_M: tl.constexpr,
@@ -171,6 +189,7 @@ def _softmax_weight(a, out_ptr, grad_ptr, rows, row_mask, s, S):
     return tl.exp(a - out[:, None]) * grad[:, None]
 
 
+@_autotuned(reset_to_zero=["dz_ptr"])
 @triton.jit
 def _dz_kernel(
     z_ptr,
@@ -192,6 +211,8 @@ def _dz_kernel(
     D,
     S,
     cols_per_split,
+    B_BUCKET,
+    M_BUCKET,
     WEIGHTS: tl.constexpr,
     BLOCK_B: tl.constexpr,
     BLOCK_M: tl.constexpr,
@@ -245,6 +266,7 @@ def _dz_kernel(
                 tl.store(ptr, tl.load(ptr, mask=row_mask, other=0.0) + contrib, mask=row_mask)
 
 
+@_autotuned(reset_to_zero=["dmu_ptr", "dlv_ptr"])
 @triton.jit
 def _dmu_kernel(
     z_ptr,
@@ -268,6 +290,8 @@ def _dmu_kernel(
     D,
     S,
     rows_per_split,
+    B_BUCKET,
+    M_BUCKET,
     WEIGHTS: tl.constexpr,
     WANT_LOGW: tl.constexpr,
     BLOCK_B: tl.constexpr,
@@ -335,16 +359,17 @@ def _dmu_kernel(
 # -- host side ------------------------------------------------------------------------------------
 
 import functools  # noqa: E402
+import os  # noqa: E402
 
 import torch  # noqa: E402
 
 from .._constants import LOG_2PI  # noqa: E402
 from .weights import StructuredLogWeights  # noqa: E402
 
-BLOCK_B = 32
-BLOCK_M = 64
-#: the (BLOCK_B, BLOCK_M, num_warps) launches in use; every one passes the compile test for sm_80 and sm_90
-LAUNCH_CONFIGS = ((BLOCK_B, BLOCK_M, 4),)
+#: every config's blocks divide this, so a split of the reduction axis into multiples of it suits them all
+SPLIT_GRANULE = 64
+#: the row tile used to estimate how many programs a launch has before the tuner picks one
+ESTIMATE_BLOCK_B = 32
 #: programs per streaming multiprocessor a launch aims for: below that it is split along the reduction axis
 #: (partials combined on the host)
 PROGRAMS_PER_SM = 2
@@ -375,12 +400,30 @@ def _weight_args(log_w, device):
     return DENSE_WEIGHTS, log_w.contiguous(), 0.0, 0.0, 0.0, 1
 
 
-def _splits(n_programs: int, length: int, block: int, device: torch.device) -> tuple[int, int]:
+def _splits(n_programs: int, length: int, device: torch.device) -> tuple[int, int]:
     """Split the reduction axis when the grid is too small to fill the GPU; returns (splits, length per split)."""
-    tiles = triton.cdiv(length, block)
-    splits = max(1, min(tiles, target_programs(device) // max(n_programs, 1)))
-    per_split = triton.cdiv(tiles, splits) * block
+    granules = triton.cdiv(length, SPLIT_GRANULE)
+    splits = max(1, min(granules, target_programs(device) // max(n_programs, 1)))
+    per_split = triton.cdiv(granules, splits) * SPLIT_GRANULE
     return triton.cdiv(length, per_split), per_split
+
+
+def _bucket(n: int) -> int:
+    """The autotune key of a size: its power of two (tuning again for every size would stall evaluation)."""
+    return triton.next_power_of_2(max(n, 1))
+
+
+#: the config the interpreter runs (a test may set another); on a GPU the tuner chooses
+interpreter_config = LAUNCH_CONFIGS[0]
+
+
+def _launch(kernel, grid, *args, **constexprs) -> None:
+    """Launch an autotuned kernel; under the interpreter, one fixed config (timing configs there is pointless)."""
+    if os.environ.get("TRITON_INTERPRET", "0") == "1":
+        block_b, block_m, warps, stages = interpreter_config
+        kernel.fn[grid](*args, **constexprs, BLOCK_B=block_b, BLOCK_M=block_m, num_warps=warps, num_stages=stages)
+    else:
+        kernel[grid](*args, **constexprs)
 
 
 class Prepared:
@@ -416,11 +459,13 @@ class Prepared:
 
 def forward(prep: Prepared) -> torch.Tensor:
     B, M, S = prep.B, prep.M, prep.S
-    row_tiles = triton.cdiv(B, BLOCK_B)
-    splits, per_split = _splits(row_tiles * S, M, BLOCK_M, prep.z.device)
+    splits, per_split = _splits(triton.cdiv(B, ESTIMATE_BLOCK_B) * S, M, prep.z.device)
     run_max = torch.empty(splits, B, S, dtype=torch.float32, device=prep.z.device)
     run_sum = torch.empty_like(run_max)
-    _forward_kernel[(row_tiles, S, splits)](
+    grid = lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), S, splits)  # noqa: E731
+    _launch(
+        _forward_kernel,
+        grid,
         *prep.common(),
         run_max,
         run_sum,
@@ -429,9 +474,9 @@ def forward(prep: Prepared) -> torch.Tensor:
         prep.D,
         S,
         per_split,
+        _bucket(B),
+        _bucket(M),
         WEIGHTS=prep.mode,
-        BLOCK_B=BLOCK_B,
-        BLOCK_M=BLOCK_M,
     )
     top = run_max.amax(0)
     shift = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
@@ -445,10 +490,11 @@ def backward(prep: Prepared, out, grad_out, want_dz, want_dmu, want_logw):
     out = out.contiguous()
     dz = dmu = dlv = dlogw = None
     if want_dz:
-        row_tiles = triton.cdiv(B, BLOCK_B)
-        splits, per_split = _splits(row_tiles, M, BLOCK_M, dev)
+        splits, per_split = _splits(triton.cdiv(B, ESTIMATE_BLOCK_B), M, dev)
         dz_parts = torch.zeros(splits, B, D, dtype=torch.float32, device=dev)
-        _dz_kernel[(row_tiles, splits)](
+        _launch(
+            _dz_kernel,
+            lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits),
             *prep.common(),
             out,
             grad_out,
@@ -458,18 +504,20 @@ def backward(prep: Prepared, out, grad_out, want_dz, want_dmu, want_logw):
             D,
             S,
             per_split,
+            _bucket(B),
+            _bucket(M),
             WEIGHTS=prep.mode,
-            BLOCK_B=BLOCK_B,
-            BLOCK_M=BLOCK_M,
         )
         dz = dz_parts.sum(0)
     if want_dmu or want_logw:
-        col_tiles = triton.cdiv(M, BLOCK_M)
-        splits, per_split = (1, B) if want_logw else _splits(col_tiles, B, BLOCK_B, dev)
+        # dlog_w is stored, not accumulated: one split along the rows keeps each entry written once
+        splits, per_split = (1, B) if want_logw else _splits(triton.cdiv(M, SPLIT_GRANULE), B, dev)
         dmu_parts = torch.zeros(splits, D, M, dtype=torch.float32, device=dev)
         dlv_parts = torch.zeros_like(dmu_parts)
         dlogw = torch.zeros(B, M, dtype=torch.float32, device=dev) if want_logw else torch.empty(1, device=dev)
-        _dmu_kernel[(col_tiles, splits)](
+        _launch(
+            _dmu_kernel,
+            lambda meta: (triton.cdiv(M, meta["BLOCK_M"]), splits),
             *prep.common(),
             out,
             grad_out,
@@ -481,10 +529,10 @@ def backward(prep: Prepared, out, grad_out, want_dz, want_dmu, want_logw):
             D,
             S,
             per_split,
+            _bucket(B),
+            _bucket(M),
             WEIGHTS=prep.mode,
             WANT_LOGW=want_logw,
-            BLOCK_B=BLOCK_B,
-            BLOCK_M=BLOCK_M,
         )
         dmu, dlv = dmu_parts.sum(0).t(), dlv_parts.sum(0).t()
         dlogw = dlogw if want_logw else None

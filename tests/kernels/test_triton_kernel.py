@@ -100,6 +100,19 @@ def test_without_splitting_the_reduction(monkeypatch):
     check(z, mu, logvar, [[0, 1, 2], [0, 2]])
 
 
+@pytest.mark.skipif(not INTERPRET, reason="on a GPU the autotuner picks the config")
+@pytest.mark.parametrize("config", [(16, 32, 4, 2), (32, 32, 8, 2), (32, 64, 16, 2), (64, 64, 16, 2)])
+def test_every_autotune_tile_shape(monkeypatch, config):
+    # The interpreter runs one config; each tile shape of the autotune space must give the same numbers.
+    from tcdecomp.kernels import triton_glse
+
+    assert config in triton_glse.LAUNCH_CONFIGS
+    monkeypatch.setattr(triton_glse, "interpreter_config", config)
+    z, mu, logvar = make(37, 75, 4, seed=12)
+    log_w = (torch.randn(37, 75, generator=torch.Generator().manual_seed(13)) - 1).to(DEVICE)
+    check(z, mu, logvar, random_sets(4, 2, seed=14), log_w)
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_inputs(dtype):
     z, mu, logvar = make(36, 66, 3, seed=10, dtype=dtype)
