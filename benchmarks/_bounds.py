@@ -52,3 +52,40 @@ def lower_bound_seconds(counts: tuple[int, int], capability, sms: int, clock_hz:
     return max(
         ops / (FP32_PER_CLOCK[capability] * sms * clock_hz), exps / (EXP2_PER_CLOCK[capability] * sms * clock_hz)
     )
+
+
+# -- the CPU ----------------------------------------------------------------------------------------------
+#: FP32 results per clock per core of the multiply/FMA pipes: two 256-bit FMA pipes (AMD Zen 3/4, Intel
+#: client cores; Zen 4 runs AVX-512 as two 256-bit halves). float64 gets half.
+CPU_FMA_LANES_FP32 = 16
+#: multiply/FMA-pipe operations of one vectorised exp (range reduction and a degree-6 polynomial)
+CPU_OPS_PER_EXP = 10
+
+
+def cpu_forward_ops(D: int, sets) -> tuple[int, int]:
+    """(multiply/FMA-pipe, add-pipe) FP operations of one (b, m) pair of the unweighted forward: per dim a
+    square and a scaling (2D, FMA) and a subtraction (D, add); per set its sum (|s| - 1 adds), the constant
+    (1 FMA), the maximum, the shift and the sum (3 adds) and an exp (CPU_OPS_PER_EXP)."""
+    S, members = len(sets), sum(len(s) for s in sets)
+    fma = 2 * D + S + S * CPU_OPS_PER_EXP
+    add = D + (members - S) + 3 * S
+    return fma, add
+
+
+def cpu_clock_hz() -> float | None:
+    """The first core's clock from /proc/cpuinfo (Linux), or None."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("cpu MHz"):
+                    return float(line.split(":")[1]) * 1e6
+    except OSError:
+        return None
+    return None
+
+
+def cpu_lower_bound_seconds(pairs: int, D: int, sets, cores: int, clock_hz: float, float64: bool = False) -> float:
+    """The multiply/FMA pipes' time for ``pairs`` (b, m) pairs (they, not the add pipes, bound this mix)."""
+    fma, add = cpu_forward_ops(D, sets)
+    lanes = CPU_FMA_LANES_FP32 // (2 if float64 else 1)
+    return pairs * max(fma, add) / (lanes * cores * clock_hz)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from . import chunked
+from . import chunked, fused_cpu
 from .dispatch import check_log_w_values, needs_float64, resolve_backend
 from .weights import StructuredLogWeights
 
@@ -45,7 +45,12 @@ def _path(z, mu, logvar, backend: str) -> tuple[str, torch.dtype]:
 
 
 def _chunked_forward(z, mu, logvar, member, weights, compute):
-    return chunked.forward(z.to(compute), mu.to(compute), logvar.to(compute), member.to(compute), weights)
+    z, mu, logvar, member = (t.to(compute) for t in (z, mu, logvar, member))
+    if fused_cpu.applies(z, mu.shape[0], weights):
+        out = fused_cpu.forward(z, mu, logvar, member)
+        if out is not None:
+            return out
+    return chunked.forward(z, mu, logvar, member, weights)
 
 
 @torch.library.custom_op("tcdecomp::group_logsumexp", mutates_args=())
