@@ -245,7 +245,7 @@ def main():
     if not pykeops_available():
         print("pykeops: not installed (pip install pykeops; it compiles at first use); peer comparison skipped")
         return
-    print(f"joint term, forward, B = M = {args.B}, D = 10, {torch.get_num_threads()} threads, vs pykeops:")
+    print(f"joint term, forward, B = M = {args.B}, D = 10, {os.cpu_count()} threads, vs pykeops:")
     for row in peer_comparison(args.B):
         print(
             f"  {row['dtype']}: tcdecomp {row['tcdecomp_s']:.3f} s, pykeops {row['pykeops_s']:.3f} s, "
