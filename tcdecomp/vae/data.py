@@ -214,6 +214,31 @@ class ProceduralDSprites(FactorDataset):
         return render_dsprites_tensor(self.classes(indices), self.size, device).float()[:, None]
 
 
+class ImageDataset(FactorDataset):
+    """Images without a factor grid (CelebA; MNIST, whose digit label is no grid of generative factors):
+    training, the ELBO and TC work as for any data set; the factor metrics are skipped."""
+
+    factor_names = ()
+    factor_sizes = ()
+    factor_values = ()
+
+    def __init__(self, images: torch.Tensor, likelihood: str = "bernoulli"):
+        if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) < 2:
+            raise ValueError("images must be an N x C x H x W tensor with N >= 2")
+        self._images = images
+        self.likelihood = likelihood
+        self._n = len(images)
+
+    def _grid_classes(self, rows) -> np.ndarray:
+        return np.zeros((len(rows), 0), dtype=np.int64)
+
+    def index_of(self, classes) -> np.ndarray:
+        raise ValueError("this data set has no factors to index by")
+
+    def images(self, indices, device=None) -> torch.Tensor:
+        return self._images[torch.as_tensor(self._rows(indices))].to(device)
+
+
 # -- the whole data set in accelerator memory -------------------------------------------------------
 #: a data set is cached on an accelerator only when its images take at most this share of free memory.
 CACHE_SHARE_OF_FREE_MEMORY = 0.25
@@ -394,8 +419,26 @@ def load_cars3d(folder, size: int = 64) -> ArrayFactorDataset:
     return ArrayFactorDataset(images, names, (len(files), 4, 24), likelihood="gaussian")
 
 
-#: ``data.name`` values that training accepts, and their file loaders (procedural dSprites needs none)
-LOADERS = {"dsprites": load_dsprites_npz, "3dshapes": load_3dshapes, "cars3d": load_cars3d}
+def load_mnist_images(folder) -> ImageDataset:
+    """MNIST's training images (idx files, see :func:`load_mnist`), 28 x 28 grey in [0, 1]: use arch = "mlp"."""
+    return ImageDataset(load_mnist(folder, "train")[0], likelihood="bernoulli")
+
+
+def load_celeba(folder) -> ImageDataset:
+    """CelebA's aligned-and-cropped images (a folder of .jpg/.png), centre-cropped to 148 and resized to 64."""
+    return ImageDataset(load_image_folder(folder), likelihood="gaussian")
+
+
+#: ``data.name`` values that training accepts, and their file loaders (procedural dSprites needs none).
+#: dsprites: the official .npz; 3dshapes: 3dshapes.h5; cars3d: the folder of car_*.mat files;
+#: mnist: the folder of train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]; celeba: an image folder.
+LOADERS = {
+    "dsprites": load_dsprites_npz,
+    "3dshapes": load_3dshapes,
+    "cars3d": load_cars3d,
+    "mnist": load_mnist_images,
+    "celeba": load_celeba,
+}
 DATASETS = tuple(LOADERS)
 
 

@@ -22,6 +22,7 @@ from .metrics import (
     mig_under,
     omniscient_latents,
 )
+from .models import DEFAULT_CAPACITY
 from .plots import save_reconstructions, save_traversal
 from .train import Run
 
@@ -107,6 +108,11 @@ def _evaluate(run: Run, out_dir, num_samples, mig_points, epsilon, seed, with_mi
         device=device,
     )
     result = {
+        "model": {
+            "arch": run.config.model.arch,
+            "capacity": run.config.model.capacity or DEFAULT_CAPACITY[run.config.model.arch],
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
         "group_size": group_size,
         "held_out": len(held_out),
         "decomposition": {
@@ -115,7 +121,10 @@ def _evaluate(run: Run, out_dir, num_samples, mig_points, epsilon, seed, with_mi
         "omniscient_latents": omniscient_latents(decomposition["marginal_entropies"], epsilon),
         "factor_names": list(dataset.factor_names),
     }
-    if with_mig:
+    if with_mig and not dataset.factor_names:
+        result["notes"] = [f"{run.config.data.name} has no factors: MIG and the metric suite are skipped"]
+        log.info(result["notes"][0])
+    elif with_mig:
         rows = np.arange(len(dataset))
         if mig_points is not None and mig_points < len(rows):
             rows = np.sort(np.random.default_rng(seed).choice(len(rows), mig_points, replace=False))
@@ -156,10 +165,14 @@ def posterior_decomposition(run: Run, path: str = "bottom_up", num_samples: int 
 
 def format_report(result: dict) -> str:
     d = result["decomposition"]
-    lines = [
+    lines = []
+    if "model" in result:
+        m = result["model"]
+        lines.append(f"model: {m['arch']}, capacity {m['capacity']}, {m['parameters']:,} parameters")
+    lines.append(
         f"held-out ELBO decomposition ({result['held_out']} images, exact aggregate posterior, "
         f"group size {result['group_size']}):"
-    ]
+    )
     for key, label in [
         ("elbo", "ELBO"),
         ("recon", "E log p(x|z)"),
@@ -174,6 +187,7 @@ def format_report(result: dict) -> str:
     lines.append("  marginal entropies H(z_k): " + " ".join(f"{h:.2f}" for h in d["marginal_entropies"]))
     omni = result["omniscient_latents"]
     lines.append(f"  omniscient latents (H < 0.001, paper eq. 9): {omni if omni else 'none'}")
+    lines += [f"note: {note}" for note in result.get("notes", [])]
     if "mig_sampled" not in result:
         return "\n".join(lines)
     lines.append(

@@ -20,6 +20,10 @@ ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
+#: capacity where a config gives none: beta-TCVAE's MLP width and a 32-channel conv base
+DEFAULT_CAPACITY = {"mlp": 1200, "conv": 32}
+
+
 class MLPEncoder(nn.Module):
     """x -> (mu, logvar) with two hidden layers of ``capacity`` units (beta-TCVAE uses 1200)."""
 
@@ -173,7 +177,7 @@ def build_vae(
     """A VAE with the named architecture; ``capacity`` defaults to beta-TCVAE's (MLP 1200, conv 32)."""
     check_choice(arch, ARCHS, "arch")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    capacity = check_positive_int(capacity if capacity is not None else (1200 if arch == "mlp" else 32), "capacity")
+    capacity = check_positive_int(capacity if capacity is not None else DEFAULT_CAPACITY[arch], "capacity")
     enc_cls, dec_cls = (MLPEncoder, MLPDecoder) if arch == "mlp" else (ConvEncoder, ConvDecoder)
     return VAE(
         enc_cls(image_shape, latent_dim, capacity), dec_cls(image_shape, latent_dim, capacity), latent_dim, likelihood
