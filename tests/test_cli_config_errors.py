@@ -137,6 +137,15 @@ CASES = {
     "subset class out of range": (lambda t: ["train", "--set", "data.subset={posX=[40]}"], "data.subset.posX"),
     "subset not a table": (lambda t: ["train", "--set", "data.subset=4"], "data.subset"),
     "holdout 1": (lambda t: TRAIN + ["--set", "data.holdout=1.0"], "data.holdout"),
+    "image_size 4": (lambda t: TRAIN + ["--set", "data.image_size=4"], "data.image_size"),
+    "image_size with a file": (
+        lambda t: TRAIN + ["--set", "data.image_size=32", "--set", "data.subset={}", "--set", "data.path='x.npz'"],
+        "data.image_size",
+    ),
+    "image_size with the conv nets": (
+        lambda t: TRAIN + ["--set", "data.image_size=32", "--set", "model.arch='conv'"],
+        "arch='mlp'",
+    ),
     "unknown data set": (lambda t: TRAIN + ["--set", "data.name='imagenet'"], "data.name"),
     "3dshapes without a path": (
         lambda t: TRAIN + ["--set", "data.name='3dshapes'", "--set", "data.subset={}"],

@@ -103,9 +103,16 @@ class DataConfig:
     subset: dict = field(default_factory=dict)
     path: str | None = None
     holdout: float = 0.1
+    #: procedural dSprites' image side in pixels (the official images are 64 x 64)
+    image_size: int = 64
 
     def __post_init__(self):
         check_choice(self.name, DATASETS, "data.name")
+        check_positive_int(self.image_size, "data.image_size", minimum=8)
+        if self.image_size != 64 and not (self.name == "dsprites" and self.path is None):
+            raise ValueError(
+                "data.image_size applies to procedural dSprites only (data.name='dsprites' without data.path)"
+            )
         if self.path is not None and (not isinstance(self.path, str) or not self.path):
             raise ValueError(f"data.path must be a file or folder path, got {self.path!r}")
         _check_subset(self.subset)

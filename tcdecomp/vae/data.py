@@ -447,7 +447,7 @@ def build_dataset(cfg) -> FactorDataset:
     if cfg.name == "dsprites" and cfg.path is None:
         sizes = dict(zip(DSPRITES_FACTORS, DSPRITES_SIZES))
         subset = {f: range(0, sizes[f], spec) if isinstance(spec, int) else spec for f, spec in cfg.subset.items()}
-        return ProceduralDSprites(subset)
+        return ProceduralDSprites(subset, size=cfg.image_size)
     try:
         return LOADERS[cfg.name](cfg.path)
     except FileNotFoundError as exc:
