@@ -7,6 +7,7 @@ B = M = 4096, D = 32, sets = the D/2 pairs plus the joint.
 
     python3 benchmarks/group_logsumexp.py                 # the default size
     python3 benchmarks/group_logsumexp.py --B 1024 --D 10 # another size
+    python3 benchmarks/group_logsumexp.py --by-dtype      # float32 vs float64 per set kind
 
 The peer: with pykeops installed, the joint term (one set: pykeops's LazyTensor logsumexp
 cannot reduce grouped sets in one pass) at B = M = --B, D = 10, float32 and float64,
@@ -215,6 +216,25 @@ def sweep(args):
                     )
 
 
+def dtype_times(B: int, D: int = 10, repeats: int = 3) -> list[dict]:
+    """Forward seconds (best of ``repeats``, every core) per set kind in float32 and float64 at B = M: float64 should
+    cost about twice float32 (twice the bytes and half the SIMD lanes), whatever the sets."""
+    torch.set_num_threads(os.cpu_count() or 1)
+    kinds = {"one dim": [[0]], "joint": [list(range(D))], "D/2 pairs": [[2 * i, 2 * i + 1] for i in range(D // 2)]}
+    rows = []
+    for dtype in (torch.float32, torch.float64):
+        z, mu, logvar = (t.detach().to(dtype) for t in make_inputs(B, B, D))
+        for kind, sets in kinds.items():
+            group_logsumexp(z, mu, logvar, sets)
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                group_logsumexp(z, mu, logvar, sets)
+                best = min(best, time.perf_counter() - start)
+            rows.append({"dtype": str(dtype).replace("torch.", ""), "sets": kind, "seconds": best})
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sweep", action="store_true", help="the GPU sweep (B = M up to 16384)")
@@ -225,12 +245,18 @@ def main():
     parser.add_argument("--D", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", choices=["naive", "chunked"], help=argparse.SUPPRESS)
+    parser.add_argument("--by-dtype", action="store_true", help="forward time per set kind, float32 vs float64")
     args = parser.parse_args()
     args.M = args.M or args.B
     if args.child:
         return child(args)
     if args.sweep:
         return sweep(args)
+    if args.by_dtype:
+        print(f"forward, B = M = {args.B}, D = 10, {os.cpu_count()} threads, best of {args.repeats}:")
+        for row in dtype_times(args.B, repeats=args.repeats):
+            print(f"  {row['dtype']:<8} {row['sets']:<10} {row['seconds']:.3f} s")
+        return None
     print(
         f"group_logsumexp forward+backward, B={args.B} M={args.M} "
         f"D={args.D}, sets = {args.D // 2} pairs + joint, float32, CPU"

@@ -57,6 +57,10 @@ class Samples(Source):
         coordinates dependent (which ``"gaussian"`` and ``"copula"`` cannot see); reduces to
         ``"gaussian"`` as the fitted df grows. Standard errors use each row's fitted log density
         of the set as its influence (the parameters' own noise is left out). Needs n > D.
+      * ``"t_copula"``: ranks to pseudo-observations, a Student-t copula fitted to them
+        (correlation from Kendall's tau, df by maximum likelihood), then the closed-form entropies
+        of the multivariate t with that correlation and df: to t-copula data, whatever its margins,
+        what ``"student_t"`` is to t data. Needs n > D.
       * ``"knn"``: Kraskov-Stoegbauer-Grassberger (estimator 1, max-norm) for each
         term on ``scipy.spatial.cKDTree``, O(n log n). Per-term estimates do not
         telescope: a decomposition's total depends on the path.

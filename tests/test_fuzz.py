@@ -168,7 +168,7 @@ def test_posterior(data):
 @given(st.data())
 def test_samples(data):
     n, D = data.draw(st.integers(1, 40)), data.draw(st.integers(1, 4))
-    method = data.draw(st.sampled_from(["gaussian", "copula", "student_t", "knn"]))
+    method = data.draw(st.sampled_from(["gaussian", "copula", "student_t", "t_copula", "knn"]))
     x = data.draw(matrices(n, D))
     if data.draw(st.booleans()):
         x = np.round(x / np.max(np.abs(x[np.isfinite(x)]), initial=1.0), data.draw(st.integers(0, 2)))  # ties

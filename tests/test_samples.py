@@ -94,7 +94,7 @@ def samples_and_plan(draw):
     return x, plan
 
 
-@given(samples_and_plan(), st.sampled_from(["gaussian", "copula"]))
+@given(samples_and_plan(), st.sampled_from(["gaussian", "copula", "t_copula"]))
 def test_plugin_decompositions_telescope(case, method):
     x, plan = case
     src = Samples(x, method=method)
