@@ -1,0 +1,84 @@
+"""Gaussian mixtures (tcdecomp.mixture) and Samples(method="gmm"): marginal densities against scipy in float64,
+EM recovering a mixture whose components share a mean, and TC of mixture data."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal, norm
+
+from tcdecomp import Samples, grouped_plan
+from tcdecomp.mixture import GaussianMixture, fit_gaussian_mixture
+
+D, RHO = 4, 0.8
+C1 = (1 - RHO) * np.eye(D) + RHO * np.ones((D, D))
+SIGNS = np.where(np.arange(D) % 2 == 0, 1.0, -1.0)
+C2 = C1 * np.outer(SIGNS, SIGNS)  # the same margins, the odd dims' correlations flipped
+
+
+def sample(n, seed):
+    rng = np.random.default_rng(seed)
+    pick = rng.random(n) < 0.5
+    a = rng.multivariate_normal(np.zeros(D), C1, n)
+    b = rng.multivariate_normal(np.zeros(D), C2, n)
+    return np.where(pick[:, None], a, b)
+
+
+def true_tc():
+    # TC = E[log p(x) - sum_k log p(x_k)]; every margin is N(0, 1). Monte Carlo with 400,000 draws.
+    x = sample(400_000, 99)
+    log_p = np.logaddexp(multivariate_normal(np.zeros(D), C1).logpdf(x), multivariate_normal(np.zeros(D), C2).logpdf(x))
+    return float(np.mean(log_p - math.log(2) - norm.logpdf(x).sum(1)))
+
+
+def test_marginal_log_density_matches_scipy_in_float64():
+    rng = np.random.default_rng(0)
+    means = rng.standard_normal((3, 5))
+    covs = np.stack([a @ a.T + np.eye(5) for a in rng.standard_normal((3, 5, 5))])
+    mix = GaussianMixture(np.array([0.2, 0.5, 0.3]), means, covs)
+    x = rng.standard_normal((20, 5))
+    dims = [0, 3, 4]
+    parts = zip(mix.weights, mix.means, mix.covariances)
+    want = np.log(sum(w * multivariate_normal(m[dims], c[np.ix_(dims, dims)]).pdf(x[:, dims]) for w, m, c in parts))
+    np.testing.assert_allclose(mix.log_density(x, dims), want, rtol=1e-12)
+
+
+def test_em_separates_components_that_share_their_mean():
+    mix = fit_gaussian_mixture(sample(20000, 1), 2, np.random.default_rng(0))
+    np.testing.assert_allclose(np.sort(mix.weights), [0.5, 0.5], atol=0.03)
+    found = sorted(float(c[0, 1]) for c in mix.covariances)
+    np.testing.assert_allclose(found, [-RHO, RHO], atol=0.05)
+
+
+@pytest.mark.slow
+def test_gmm_tc_of_a_correlation_mixture_where_the_gaussian_plugins_fail():
+    truth = true_tc()
+    x = sample(12000, 2)
+    src = Samples(x, method="gmm")
+    tc = src.total_correlation()
+    assert src.estimator.components >= 2
+    assert abs(float(tc) - truth) < 4 * tc.stderr + 0.03, (float(tc), truth)
+    assert float(Samples(x, method="copula").total_correlation()) < truth - 0.3
+    assert float(src.decompose(grouped_plan([[0, 1], [2, 3]])).total) == pytest.approx(float(tc), rel=1e-9)
+
+
+def test_gmm_on_gaussian_data_picks_one_component():
+    cov = np.array([[1.0, 0.6, 0.2], [0.6, 1.0, 0.3], [0.2, 0.3, 1.0]])
+    x = np.random.default_rng(3).multivariate_normal(np.zeros(3), cov, 4000)
+    src = Samples(x, method="gmm")
+    tc = src.total_correlation()
+    assert src.estimator.components == 1
+    assert abs(float(tc) - (-0.5 * math.log(np.linalg.det(cov)))) < 4 * tc.stderr
+    assert "gmm: 1 components" in src.estimator.notes(None)[0]
+
+
+def test_gmm_arguments():
+    x = np.random.default_rng(4).standard_normal((200, 3))
+    with pytest.raises(ValueError, match="components applies to method='gmm'"):
+        Samples(x, method="gaussian", components=2)
+    with pytest.raises(ValueError, match="components must be an integer"):
+        Samples(x, method="gmm", components=0)
+    with pytest.raises(ValueError, match="too many"):
+        Samples(x, method="gmm", components=40)
+    with pytest.raises(ValueError, match="per split"):
+        Samples(x[:8], method="gmm")
