@@ -306,6 +306,92 @@ class GaussianMixtureTC(SampleMethod):
         )
 
 
+def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, held: np.ndarray, rng) -> dict:
+    """Each held-out row's log density of its normal scores under each density model fitted on the rows
+    ``fit``: the Gaussian copula, the t copula, and the best of Gaussian mixtures with K = 2, 3, 4
+    (docs/math.md#auto), simplest first."""
+    from scipy.special import stdtrit
+    from scipy.stats import multivariate_normal, norm
+    from scipy.stats import t as student
+
+    from .mixture import fit_gaussian_mixture
+
+    d = u.shape[1]
+    all_dims = np.arange(d)
+    corr = np.corrcoef(scores[fit], rowvar=False).reshape(d, d)
+    out = {"copula": multivariate_normal(np.zeros(d), corr).logpdf(scores[held]).reshape(-1)}
+    t_corr = kendall_correlation(u[fit])
+    df = fit_t_copula(u[fit], t_corr)
+    x = stdtrit(df, u[held])
+    copula = t_log_density(x, np.zeros(d), np.linalg.cholesky(t_corr), df) - student.logpdf(x, df).sum(1)
+    out["t_copula"] = copula + norm.logpdf(scores[held]).sum(1)
+    mixtures = []
+    for components in (2, 3, 4):
+        if components * (d + 1) <= len(fit):
+            mixture = fit_gaussian_mixture(scores[fit], components, rng)
+            mixtures.append(mixture.log_density(scores[held], all_dims))
+    if mixtures:
+        out["gmm"] = max(mixtures, key=np.mean)
+    return out
+
+
+def _simplest_adequate(per_row: dict, margin: float) -> str:
+    """The simplest model that no more complex one beats by more than ``margin`` standard errors of the paired
+    per-row difference (held-out noise alone must not buy a model extra parameters)."""
+    names = list(per_row)
+    for i, name in enumerate(names):
+        beaten = False
+        for other in names[i + 1 :]:
+            diff = per_row[other] - per_row[name]
+            if diff.mean() > margin * diff.std(ddof=1) / math.sqrt(len(diff)):
+                beaten = True
+                break
+        if not beaten:
+            return name
+    return names[-1]
+
+
+class AutoMethod(SampleMethod):
+    """``auto``: fits the Gaussian copula, the t copula and Gaussian mixtures (K = 2, 3, 4) to 70% of the rows,
+    scores each by the log density of the other 30% in copula space (normal scores), and runs on all the rows
+    the simplest model that no more complex one beats by more than MARGIN standard errors (docs/math.md#auto).
+    The decomposition's notes say which method was chosen and the scores. Needs n > D.
+    """
+
+    name = "auto"
+    needs_n_above_d = True
+    HELD_OUT = 0.3
+    #: standard errors by which a more complex model must beat a simpler one on the held-out rows
+    MARGIN = 2.0
+
+    def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
+        super().__init__(data, k, neural)
+        u = rankdata(data.x, axis=0) / (self.n + 1.0)
+        scores = ndtri(u)
+        rng = np.random.default_rng(data.random_state)
+        order = rng.permutation(self.n)
+        n_held = int(self.HELD_OUT * self.n)
+        held, fit = order[:n_held], order[n_held:]
+        if min(len(held), len(fit)) <= 2 * data.x.shape[1]:
+            raise ValueError(f"x has n={self.n} rows: method='auto' needs more than 7 D = {7 * data.x.shape[1]}")
+        per_row = _copula_log_densities(u, scores, fit, held, rng)
+        self.scores = {name: float(values.mean()) for name, values in per_row.items()}
+        self.choice = _simplest_adequate(per_row, self.MARGIN)
+        self.chosen = METHODS[self.choice](data, k, neural)
+        self.n = self.chosen.n
+
+    def set_stats(self, sets):
+        return self.chosen.set_stats(sets)
+
+    def notes(self, plan: Plan) -> tuple[str, ...]:
+        ranked = ", ".join(f"{name} {value:.3f}" for name, value in sorted(self.scores.items(), key=lambda t: -t[1]))
+        return (
+            f"auto chose {self.choice}: the simplest model that none beats by {self.MARGIN:g} standard errors of "
+            f"held-out log-likelihood per row in copula space ({ranked}).",
+            *self.chosen.notes(plan),
+        )
+
+
 class KSG(SampleMethod):
     """``knn``: Kraskov-Stoegbauer-Grassberger estimator 1 (max-norm) for each term on ``cKDTree``,
     O(n log n) (docs/math.md#ksg). Ties are handled first (:func:`tcdecomp.knn.break_ties`): grid data is
@@ -370,5 +456,6 @@ class NeuralBound(SampleMethod):
 
 
 #: ``Samples(x, method=...)``'s methods by name; each neural bound is NeuralBound named after it
-METHODS = {cls.name: cls for cls in (GaussianPlugin, GaussianCopula, StudentTPlugin, TCopula, GaussianMixtureTC, KSG)}
+DENSITY_METHODS = (GaussianPlugin, GaussianCopula, StudentTPlugin, TCopula, GaussianMixtureTC, AutoMethod)
+METHODS = {cls.name: cls for cls in (*DENSITY_METHODS, KSG)}
 METHODS.update({name: type(f"NeuralBound_{name}", (NeuralBound,), {"name": name}) for name in NEURAL_METHODS})

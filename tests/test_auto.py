@@ -1,0 +1,31 @@
+"""method="auto": the model chosen by held-out likelihood in copula space, and the chosen method's estimate."""
+
+import numpy as np
+import pytest
+
+from tcdecomp import Samples, line_plan
+from tcdecomp.student_t import StudentT
+
+from . import test_mixture, test_t_copula
+
+
+@pytest.mark.parametrize("family, expected", [("gaussian", "copula"), ("t", "t_copula"), ("mixture", "gmm")])
+def test_auto_picks_the_family_of_the_data(family, expected):
+    corr = test_t_copula._corr(5, 1)
+    if family == "gaussian":
+        x = test_t_copula._skew(np.random.default_rng(3).multivariate_normal(np.zeros(5), corr, 4000))
+    elif family == "t":
+        x = test_t_copula._skew(StudentT(corr, 3.0).sample(4000, np.random.default_rng(4)))
+    else:
+        x = test_mixture.sample(4000, 5)
+    src = Samples(x, method="auto")
+    assert src.estimator.choice == expected, src.estimator.scores
+    note = src.decompose(line_plan(x.shape[1])).notes[0]
+    assert note.startswith(f"auto chose {expected}")
+    # auto's estimate is its choice's, run on every row
+    assert float(src.total_correlation()) == pytest.approx(float(Samples(x, method=expected).total_correlation()))
+
+
+def test_auto_needs_rows():
+    with pytest.raises(ValueError, match="method='auto' needs more than"):
+        Samples(np.random.default_rng(0).standard_normal((20, 4)), method="auto")
