@@ -127,6 +127,22 @@ class GaussianCopula(GaussianPlugin):
         return normal_scores(data.x)
 
 
+def t_set_stats(x: np.ndarray, loc: np.ndarray, scale: np.ndarray, df: float, sets):
+    """Per set S of a fitted t_df(loc, scale): ``-H(x_S)`` with the Wishart correction of its log det, and each
+    row's log density of x_S as its influence (docs/math.md#multivariate-t)."""
+    n = x.shape[0]
+    values = np.empty(len(sets))
+    per_sample = np.empty((n, len(sets)))
+    for j, s in enumerate(sets):
+        idx = np.asarray(s)
+        d = len(idx)
+        chol = np.linalg.cholesky(scale[np.ix_(idx, idx)])
+        logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
+        values[j] = -(0.5 * (logdet - logdet_bias(n, d)) + t_entropy_offset(d, df))
+        per_sample[:, j] = t_log_density(x[:, idx], loc[idx], chol, df)
+    return values, per_sample
+
+
 class StudentTPlugin(SampleMethod):
     """``student_t``: a multivariate t fitted by maximum likelihood (ECME, df included), then the closed-form
     entropies of the t with the Wishart correction of each log det (docs/math.md#multivariate-t).
@@ -154,16 +170,7 @@ class StudentTPlugin(SampleMethod):
             ) from None
 
     def set_stats(self, sets):
-        values = np.empty(len(sets))
-        per_sample = np.empty((self.n, len(sets)))
-        for j, s in enumerate(sets):
-            idx = np.asarray(s)
-            d = len(idx)
-            chol = np.linalg.cholesky(self.scale[np.ix_(idx, idx)])
-            logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
-            values[j] = -(0.5 * (logdet - logdet_bias(self.n, d)) + t_entropy_offset(d, self.df))
-            per_sample[:, j] = t_log_density(self.data[:, idx], self.loc[idx], chol, self.df)
-        return values, per_sample
+        return t_set_stats(self.data, self.loc, self.scale, self.df, sets)
 
 
 def kendall_correlation(x: np.ndarray) -> np.ndarray:
@@ -235,16 +242,7 @@ class TCopula(SampleMethod):
         self.values = stdtrit(self.df, u)
 
     def set_stats(self, sets):
-        values = np.empty(len(sets))
-        per_sample = np.empty((self.n, len(sets)))
-        for j, s in enumerate(sets):
-            idx = np.asarray(s)
-            d = len(idx)
-            chol = np.linalg.cholesky(self.corr[np.ix_(idx, idx)])
-            logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
-            values[j] = -(0.5 * (logdet - logdet_bias(self.n, d)) + t_entropy_offset(d, self.df))
-            per_sample[:, j] = t_log_density(self.values[:, idx], np.zeros(d), chol, self.df)
-        return values, per_sample
+        return t_set_stats(self.values, np.zeros(len(self.corr)), self.corr, self.df, sets)
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
         return (f"t_copula: fitted df = {self.df:.3g}" + (" (a Gaussian copula)" if self.df > 1e3 else "") + ".",)
