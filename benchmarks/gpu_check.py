@@ -56,7 +56,7 @@ from tcdecomp.vae.kl import decomposition_sets, kl_terms  # noqa: E402
 FULL = dict(
     sizes=[1024, 4096, 16384],
     dims=[10, 64],
-    repeats=5,
+    repeats=3,
     dsprites_samples=10000,
     dsprites_subset=None,
     train_steps=18000,

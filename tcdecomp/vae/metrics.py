@@ -128,7 +128,7 @@ def _marginal_entropies(mu, logvar, num_samples: int, g: torch.Generator, variab
     """H(z_G) of the aggregate posterior of (mu, logvar) for every variable G (a set of dims), in one pass."""
     z, _ = sample_aggregate(mu, logvar, num_samples, g)
     log_q = Posterior(mu, logvar, z=z, estimator="exact").log_density(variables)
-    return -log_q.double().mean(0)
+    return -log_q.double().mean(0).cpu()  # posteriors may live on a GPU; the MI table is assembled on the CPU
 
 
 #: which factors count in MIG. Chen et al. (2018) leave dSprites' shape out of their MIG;
