@@ -10,7 +10,7 @@ run in --workers processes of one thread each; checkpoints go under --runs (neve
 
     python3 benchmarks/calibrate_mig.py                        # every setting, 2 workers
     python3 benchmarks/calibrate_mig.py --settings mlp32_w256  # one
-    python3 benchmarks/calibrate_mig.py --report               # the table from the store
+    python3 benchmarks/calibrate_mig.py --report --plot docs/figures/calibration_mig.png
 """
 
 from __future__ import annotations
@@ -117,6 +117,30 @@ def report(store: Path) -> str:
     return "\n".join(lines)
 
 
+def plot(store: Path, path: Path) -> None:
+    """Learning curves: held-out ELBO and both MIG conventions against training minutes, one line per setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_jsonl(store)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for name in sorted({r["setting"] for r in rows}):
+        curve = sorted((r for r in rows if r["setting"] == name), key=lambda r: r["step"])
+        minutes = [r["train_seconds"] / 60 for r in curve]
+        for ax, key in zip(axes, ("elbo", "mig", "mig_chen2018")):
+            ax.plot(minutes, [r[key] for r in curve], marker="o", label=name)
+    for ax, title in zip(axes, ("held-out ELBO (nats)", "MIG, every factor", "MIG without shape (Chen et al.)")):
+        ax.set(xlabel="training minutes (one thread)", title=title)
+    axes[2].axhline(0.2, color="k", ls="--", lw=0.8)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
@@ -125,9 +149,12 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=20.0, help="training time per setting")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--report", action="store_true", help="print the table from the store and stop")
+    parser.add_argument("--plot", type=Path, help="also write the learning curves to this PNG")
     args = parser.parse_args()
     if args.report:
         print(report(args.store))
+        if args.plot:
+            plot(args.store, args.plot)
         return 0
     args.store.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
