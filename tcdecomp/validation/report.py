@@ -9,7 +9,8 @@ when an estimator leaves its documented accuracy band:
 
 * gaussian and copula on Gaussian families: |bias| <= 0.01 + 4 std / sqrt(reps) at every n
   (both are unbiased there; the 4-sigma term is the noise of the mean);
-* knn on every family: |bias| <= 0.35 nats at the largest n (the project's target at TC = 5);
+* knn on every family with smooth margins: |bias| <= 0.35 nats at the largest n (the project's target at
+  TC = 5); on skewed margins it is reported only (KSG's neighbourhoods change under monotone maps);
 * student_t on the Student-t family: |bias| <= 0.05 + 4 std / sqrt(reps) at the largest n
   (a fitted model, so held to its own family; on Gaussians it is reported only);
 * t_copula on the Student-t and the skewed-margin t-copula families: the same band (on Gaussians it is
@@ -83,9 +84,10 @@ def _summary(family, estimator, budget, truth, values, paired=None, band=None) -
     return Row(family, estimator, budget, truth, float(values.mean()), bias, se, std, math.sqrt(bias**2 + std**2), band)
 
 
-def _sample_band(method: str, family: str, budget: int, largest: int, std: float, reps: int):
-    if method == "knn":
-        return 0.35 if budget == largest else None
+def _sample_band(method: str, fam, budget: int, largest: int, std: float, reps: int):
+    family = fam.name
+    if method == "knn":  # KSG is not invariant to monotone maps of the margins: skewed ones are reported only
+        return 0.35 if budget == largest and not fam.skewed else None
     if method == "student_t":  # a fitted model: held to its own family, at the largest n
         return 0.05 + 4 * std / math.sqrt(reps) if family.startswith("student") and budget == largest else None
     if method == "t_copula":  # a fitted copula: held to the t families (a t has a t copula), at the largest n
@@ -118,7 +120,7 @@ def validate_samples(
                             term_estimates[m, p].append([float(v) for _, v in src.decompose(p).terms])
             for m in methods:
                 std = float(np.std(estimates[m], ddof=1))
-                band = _sample_band(m, fam.name, n, budgets[-1], std, reps)
+                band = _sample_band(m, fam, n, budgets[-1], std, reps)
                 rows.append(_summary(fam.name, m, n, truth, estimates[m], band=band))
                 if n == budgets[-1]:
                     for p in PATHS:
@@ -244,7 +246,8 @@ def _run_validation(out: Path, scale: str, seed: int) -> tuple[bool, Path]:
         f"Verdict: {'every estimator inside its band' if ok else 'SOME ESTIMATOR LEFT ITS BAND'}.",
         "",
         "Bands (see `tcdecomp.validation.report`): gaussian/copula on Gaussians |bias| <= 0.01 + 4 std/sqrt(reps); "
-        "knn |bias| <= 0.35 at the largest n; mss/bank paired |bias| <= 0.10/0.15 + 4 se at the largest B; "
+        "knn |bias| <= 0.35 at the largest n on smooth margins (skewed: reported only); "
+        "mss/bank paired |bias| <= 0.10/0.15 + 4 se at the largest B; "
         "student_t on Student-t, and t_copula on Student-t and the skewed t-copula, "
         "|bias| <= 0.05 + 4 std/sqrt(reps) at the largest n; "
         "no band for mws, for the Gaussian-copula methods on the t families or for the t models on Gaussians.",
