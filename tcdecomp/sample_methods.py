@@ -36,10 +36,14 @@ def logdet_bias(n: int, d: int) -> float:
     return float(np.sum(digamma((n - i) / 2.0)) + d * math.log(2.0 / (n - 1)))
 
 
+def pseudo_observations(x: np.ndarray) -> np.ndarray:
+    """Each column's ranks as ``rank / (n + 1)`` in (0, 1), ties averaged: the copula's sample."""
+    return rankdata(x, axis=0) / (x.shape[0] + 1.0)
+
+
 def normal_scores(x: np.ndarray) -> np.ndarray:
     """Ranks of each column mapped to standard-normal quantiles ``Phi^-1(rank / (n + 1))`` (ties averaged)."""
-    ranks = rankdata(x, axis=0)
-    return ndtri(ranks / (x.shape[0] + 1.0))
+    return ndtri(pseudo_observations(x))
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,7 @@ class TCopula(SampleMethod):
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         super().__init__(data, k, neural)
-        u = rankdata(data.x, axis=0) / (self.n + 1.0)
+        u = pseudo_observations(data.x)
         self.corr = kendall_correlation(data.x)
         self.df = fit_t_copula(u, self.corr)
         from scipy.special import stdtrit
@@ -364,7 +368,7 @@ class AutoMethod(SampleMethod):
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         super().__init__(data, k, neural)
-        u = rankdata(data.x, axis=0) / (self.n + 1.0)
+        u = pseudo_observations(data.x)
         scores = ndtri(u)
         rng = np.random.default_rng(data.random_state)
         order = rng.permutation(self.n)

@@ -36,7 +36,8 @@ def triton_available() -> bool:
     return True
 
 
-def _interpreting() -> bool:
+def interpreting() -> bool:
+    """Whether the Triton interpreter runs the kernels (TRITON_INTERPRET=1, set before triton is imported)."""
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
@@ -61,7 +62,7 @@ def resolve_backend(z: torch.Tensor, backend: str | None, needs_float64: bool = 
             "backend='triton' computes in float32, but these logvar/z/mu magnitudes need float64; "
             "use backend='torch' (or auto)"
         )
-    if not z.is_cuda and not _interpreting():
+    if not z.is_cuda and not interpreting():
         raise ValueError("backend='triton' needs CUDA tensors (or TRITON_INTERPRET=1 set before importing triton)")
     return "triton"
 

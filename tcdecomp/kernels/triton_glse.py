@@ -359,11 +359,11 @@ def _dmu_kernel(
 # -- host side ------------------------------------------------------------------------------------
 
 import functools  # noqa: E402
-import os  # noqa: E402
 
 import torch  # noqa: E402
 
 from .._constants import LOG_2PI  # noqa: E402
+from .dispatch import interpreting  # noqa: E402
 from .weights import StructuredLogWeights  # noqa: E402
 
 #: every config's blocks divide this, so a split of the reduction axis into multiples of it suits them all
@@ -419,7 +419,7 @@ interpreter_config = LAUNCH_CONFIGS[0]
 
 def _launch(kernel, grid, *args, **constexprs) -> None:
     """Launch an autotuned kernel; under the interpreter, one fixed config (timing configs there is pointless)."""
-    if os.environ.get("TRITON_INTERPRET", "0") == "1":
+    if interpreting():
         block_b, block_m, warps, stages = interpreter_config
         kernel.fn[grid](*args, **constexprs, BLOCK_B=block_b, BLOCK_M=block_m, num_warps=warps, num_stages=stages)
     else:
