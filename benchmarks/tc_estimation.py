@@ -37,6 +37,7 @@ import functools
 import json
 import math
 import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,7 +65,7 @@ PATHS = {
     "line": Plan(4 * DIM, (Term((X[0], X[1])), Term((X[0] + X[1], X[2])), Term((X[0] + X[1] + X[2], X[3]))), "line"),
 }
 TASKS = ("gaussian", "cubic", "student_t", "mixture")
-PLUGIN_METHODS = ("gaussian", "copula", "student_t", "knn")
+PLUGIN_METHODS = ("gaussian", "copula", "student_t", "t_copula", "gmm", "auto", "knn")
 STUDENT_DF = 5.0
 # Published Gaussian-task figures (Bai, Cheng et al. 2023, their Gaussian-task table):
 # estimates at TC = 2 / 6 / 10 and MSE at TC = 2 / 10.
@@ -320,7 +321,8 @@ def plot(results, path):
 
     tasks = [t for t in TASKS if any(r["task"] == t for r in results)]
     # One colour per method in every panel, so the single legend holds for all of them.
-    colours = {m: f"C{i}" for i, m in enumerate(list(NEURAL_METHODS) + list(PLUGIN_METHODS))}
+    palette = [f"C{i}" for i in range(10)] + ["navy", "lime", "maroon"]  # the default cycle has only 10
+    colours = {m: palette[i] for i, m in enumerate(list(NEURAL_METHODS) + list(PLUGIN_METHODS))}
     paths = sorted({r["path"] for r in results}, key=list(PATHS).index)
     fig, axes = plt.subplots(len(paths), len(tasks), figsize=(4 * len(tasks), 3.6 * len(paths)), squeeze=False)
     for i, p in enumerate(paths):
@@ -427,6 +429,10 @@ def main(argv=None):
         results = []
         run = functools.partial(run_job, args=args)
         if args.workers > 1:
+            # One BLAS thread per worker, as torch gets one: numpy's default of one thread per core in every worker
+            # oversubscribes the cores. Spawned workers read these when they import numpy.
+            for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ.setdefault(variable, "1")
             with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
                 for result in pool.imap_unordered(run, jobs):
                     _record(result, results, args, args_line, start)

@@ -9,7 +9,7 @@ Formulas: docs/math.md#the-wishart-log-det-correction, #copula, #multivariate-t,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -253,73 +253,79 @@ class TCopula(SampleMethod):
 
 
 class GaussianMixtureTC(SampleMethod):
-    """``gmm``: columns to normal scores (copula space, so marginal shapes cost no components), a Gaussian
-    mixture with full covariances fitted by EM on a training split, and each set's entropy as the mean negative
-    log density of its exact marginal mixture on held-out rows (docs/math.md#gaussian-mixture).
+    """``gmm``: columns to normal scores (copula space, so marginal shapes cost no components), then Gaussian
+    mixtures with full covariances fitted by EM, cross-fitted on two halves of the rows
+    (docs/math.md#gaussian-mixture).
 
-    Every term comes from one density model on the same rows, so decompositions telescope; standard errors use
-    each held-out row's log density. ``components=K`` fixes K; by default K is the candidate with the best
-    validation likelihood. Held-out cross-entropies exceed the entropies, the joint's most, so TC errs low
-    where the mixture fits the joint worse than the margins. Needs n > D.
+    K is chosen on the first half (fit) against the second (held out), then the same K is fitted to the second
+    half too. Each row's log density of a set is the mean of its in-sample value (the mixture fitted to its own
+    half) and its held-out value (the other half's mixture): the in-sample mean log-likelihood is optimistic and
+    the held-out one pessimistic by the same amount to first order, for the joint and for every marginal alike,
+    so their mean cancels the fitting noise that a held-out estimate alone leaves in the TC (the joint, with the
+    most parameters, pays the most). Every term comes from the same models on the same rows, so decompositions
+    telescope; standard errors use each row's averaged log density. ``components=K`` fixes K. Needs n > D.
     """
 
     name = "gmm"
     needs_n_above_d = True
     #: the K tried when ``components`` is not given
-    CANDIDATES = (1, 2, 3, 4, 6)
-    #: shares of the rows for fitting, choosing K, and estimating the entropies
-    SPLIT = (0.5, 0.2, 0.3)
+    CANDIDATES = (1, 2, 3, 4, 6, 8)
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
-        from .mixture import fit_gaussian_mixture
+        from .mixture import fit_candidates, fit_gaussian_mixture
 
         super().__init__(data, k, neural)
-        values = normal_scores(data.x)
+        self.values = normal_scores(data.x)
+        d = data.x.shape[1]
         rng = np.random.default_rng(data.random_state)
         order = rng.permutation(self.n)
-        n_fit, n_val = int(self.SPLIT[0] * self.n), int(self.SPLIT[1] * self.n)
-        fit, val, test = order[:n_fit], order[n_fit : n_fit + n_val], order[n_fit + n_val :]
-        if min(len(fit), len(val), len(test)) <= data.x.shape[1]:
-            raise ValueError(f"x has n={self.n} rows: method='gmm' needs more than D = {data.x.shape[1]} per split")
+        self.halves = (order[: self.n // 2], order[self.n // 2 :])
+        first, second = self.halves
+        if len(first) <= d:
+            raise ValueError(f"x has n={self.n} rows: method='gmm' needs more than 2 D = {2 * d} (half for each fit)")
         candidates = (data.components,) if data.components is not None else self.CANDIDATES
-        all_dims = np.arange(data.x.shape[1])
-        scored = []
-        for components in candidates:
-            if components * (data.x.shape[1] + 1) > len(fit):  # too few rows per component parameter
-                continue
-            mixture = fit_gaussian_mixture(values[fit], components, rng)
-            scored.append((float(mixture.log_density(values[val], all_dims).mean()), components, mixture))
-        if not scored:
+        fitted = fit_candidates(self.values[first], self.values[second], candidates, rng)
+        if not fitted:
             raise ValueError(f"components={data.components} is too many for n={self.n}; lower it")
-        self.validation_loglik, self.components, self.mixture = max(scored, key=lambda t: t[0])
-        self.scores = {c: v for v, c, _ in scored}
-        self.values = values[test]
-        self.n = len(test)
+        self.scores = {c: float(per_row.mean()) for c, (per_row, _) in fitted.items()}
+        requested = max(self.scores, key=self.scores.get)
+        first_fit = fitted[requested][1]
+        second_fit = fit_gaussian_mixture(self.values[second], requested, rng, held_out=self.values[first])
+        self.mixtures = (first_fit, second_fit)
+        self.components = (len(first_fit.weights), len(second_fit.weights))
 
     def set_stats(self, sets):
-        per_sample = np.stack([self.mixture.log_density(self.values, s) for s in sets], axis=1)
+        per_sample = np.empty((self.n, len(sets)))
+        for rows, own, other in ((self.halves[0], *self.mixtures), (self.halves[1], *self.mixtures[::-1])):
+            x = self.values[rows]
+            for j, s in enumerate(sets):
+                per_sample[rows, j] = 0.5 * (own.log_density(x, s) + other.log_density(x, s))
         return per_sample.mean(axis=0), per_sample
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
         tried = ", ".join(f"K={c}: {v:.3f}" for c, v in sorted(self.scores.items()))
         return (
-            f"gmm: {self.components} components (validation log-likelihood per row, {tried}); entropies on "
-            f"{self.n} held-out rows.",
+            f"gmm: {self.components[0]} and {self.components[1]} components in the two halves (held-out "
+            f"log-likelihood per row by the requested K, {tried}); entropies cross-fitted on two halves of "
+            f"{self.n} rows.",
         )
 
 
-def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, held: np.ndarray, rng) -> dict:
+#: the K of ``auto``'s mixture candidates (K = 1 is the Gaussian copula, already a candidate)
+MIXTURE_CANDIDATES = (2, 3, 4, 6, 8)
+
+
+def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, held: np.ndarray, rng):
     """Each held-out row's log density of its normal scores under each density model fitted on the rows
-    ``fit``: the Gaussian copula, the t copula, and the best of Gaussian mixtures with K = 2, 3, 4
-    (docs/math.md#auto), simplest first."""
+    ``fit``: the Gaussian copula, the t copula, and the best of Gaussian mixtures with K in MIXTURE_CANDIDATES
+    (docs/math.md#auto), simplest first; and that best K (None where no mixture fits the rows)."""
     from scipy.special import stdtrit
     from scipy.stats import multivariate_normal, norm
     from scipy.stats import t as student
 
-    from .mixture import fit_gaussian_mixture
+    from .mixture import fit_candidates
 
     d = u.shape[1]
-    all_dims = np.arange(d)
     corr = np.corrcoef(scores[fit], rowvar=False).reshape(d, d)
     out = {"copula": multivariate_normal(np.zeros(d), corr).logpdf(scores[held]).reshape(-1)}
     t_corr = kendall_correlation(u[fit])
@@ -327,14 +333,12 @@ def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, he
     x = stdtrit(df, u[held])
     copula = t_log_density(x, np.zeros(d), np.linalg.cholesky(t_corr), df) - student.logpdf(x, df).sum(1)
     out["t_copula"] = copula + norm.logpdf(scores[held]).sum(1)
-    mixtures = []
-    for components in (2, 3, 4):
-        if components * (d + 1) <= len(fit):
-            mixture = fit_gaussian_mixture(scores[fit], components, rng)
-            mixtures.append(mixture.log_density(scores[held], all_dims))
-    if mixtures:
-        out["gmm"] = max(mixtures, key=np.mean)
-    return out
+    mixtures = fit_candidates(scores[fit], scores[held], MIXTURE_CANDIDATES, rng)
+    if not mixtures:
+        return out, None
+    best = max(mixtures, key=lambda c: mixtures[c][0].mean())
+    out["gmm"] = mixtures[best][0]
+    return out, best
 
 
 def _simplest_adequate(per_row: dict, margin: float) -> str:
@@ -354,7 +358,7 @@ def _simplest_adequate(per_row: dict, margin: float) -> str:
 
 
 class AutoMethod(SampleMethod):
-    """``auto``: fits the Gaussian copula, the t copula and Gaussian mixtures (K = 2, 3, 4) to 70% of the rows,
+    """``auto``: fits the Gaussian copula, the t copula and Gaussian mixtures (K = 2 to 8) to 70% of the rows,
     scores each by the log density of the other 30% in copula space (normal scores), and runs on all the rows
     the simplest model that no more complex one beats by more than MARGIN standard errors (docs/math.md#auto).
     The decomposition's notes say which method was chosen and the scores. Needs n > D.
@@ -376,9 +380,11 @@ class AutoMethod(SampleMethod):
         held, fit = order[:n_held], order[n_held:]
         if min(len(held), len(fit)) <= 2 * data.x.shape[1]:
             raise ValueError(f"x has n={self.n} rows: method='auto' needs more than 7 D = {7 * data.x.shape[1]}")
-        per_row = _copula_log_densities(u, scores, fit, held, rng)
+        per_row, self.mixture_components = _copula_log_densities(u, scores, fit, held, rng)
         self.scores = {name: float(values.mean()) for name, values in per_row.items()}
         self.choice = _simplest_adequate(per_row, self.MARGIN)
+        if self.choice == "gmm":  # K is already chosen on held-out rows: gmm need not search again
+            data = replace(data, components=self.mixture_components)
         self.chosen = METHODS[self.choice](data, k, neural)
         self.n = self.chosen.n
 

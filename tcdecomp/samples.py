@@ -61,9 +61,10 @@ class Samples(Source):
         (correlation from Kendall's tau, df by maximum likelihood), then the closed-form entropies
         of the multivariate t with that correlation and df: to t-copula data, whatever its margins,
         what ``"student_t"`` is to t data. Needs n > D.
-      * ``"gmm"``: a Gaussian mixture (full covariances, EM) fitted in copula space; each set's
-        entropy from its exact marginal mixture on held-out rows. ``components=K`` fixes K
-        (default: chosen by validation likelihood). Needs n > D.
+      * ``"gmm"``: Gaussian mixtures (full covariances, EM) fitted in copula space to two halves of
+        the rows; each set's entropy from the exact marginal mixtures, each row's log density the
+        mean of its in-sample and held-out values (cross-fitting cancels the fitting noise to first
+        order). ``components=K`` fixes K (default: chosen by held-out likelihood). Needs n > 2 D.
       * ``"auto"``: fits ``"copula"``, ``"t_copula"`` and ``"gmm"`` on 70% of the rows and runs the
         simplest that no more complex one beats by 2 standard errors of held-out likelihood in
         copula space; the notes say which and why. Needs n > D.

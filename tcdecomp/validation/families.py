@@ -10,6 +10,7 @@ import torch
 from scipy.optimize import brentq
 
 from ..gaussian import Gaussian
+from ..mixture import GaussianMixture
 from ..source import Source
 from ..student_t import StudentT
 
@@ -65,10 +66,41 @@ def skew_margins(x: np.ndarray) -> np.ndarray:
     return np.stack([maps[j % len(maps)](x[:, j]) for j in range(x.shape[1])], axis=1)
 
 
+class MixtureTruth(Source):
+    """A Gaussian mixture's TC and terms by Monte Carlo: each set's ``-H(z_S)`` is the mean exact marginal log
+    density over ``n_draws`` draws from the mixture (one draw for all sets, so the terms telescope)."""
+
+    def __init__(self, mixture: GaussianMixture, n_draws: int = 400_000, seed: int = 12345):
+        self.mixture, self.n_dims, self.label = mixture, mixture.means.shape[1], "mixture (Monte Carlo)"
+        self.draws = self.sample(n_draws, np.random.default_rng(seed))
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        mix = self.mixture
+        picks = rng.choice(len(mix.weights), size=n, p=mix.weights)
+        chol = np.linalg.cholesky(mix.covariances)
+        return mix.means[picks] + np.einsum("nij,nj->ni", chol[picks], rng.standard_normal((n, self.n_dims)))
+
+    def _set_stats(self, sets):
+        per_sample = np.stack([self.mixture.log_density(self.draws, s) for s in sets], axis=1)
+        return per_sample.mean(axis=0), per_sample
+
+
+def correlation_sign_mixture(d: int, rho: float = 0.9) -> GaussianMixture:
+    """The mixture task of ``benchmarks/tc_estimation.py`` in d dims: pairs (0, 1), (2, 3), ... correlated +rho
+    in one component and -rho in the other, equal weights. Every covariance of the mixture is zero, so
+    the Gaussian and copula plug-ins see no dependence; every margin is N(0, 1)."""
+    cov = np.eye(d)
+    for i in range(0, d - 1, 2):
+        cov[i, i + 1] = cov[i + 1, i] = rho
+    flipped = 2 * np.eye(d) - cov
+    return GaussianMixture(np.array([0.5, 0.5]), np.zeros((2, d)), np.stack([cov, flipped]))
+
+
 def sample_families(d: int, seed: int = 0) -> list[SampleFamily]:
     rng = np.random.default_rng(seed)
     t = StudentT(equicorrelated_cov(d, 1.0), df=5.0)
     t_copula = StudentT(block_cov(d), df=4.0)
+    mixture = MixtureTruth(correlation_sign_mixture(d))
     return [
         gaussian_family("gaussian-random", random_cov(d, rng)),
         gaussian_family("gaussian-equicorrelated", equicorrelated_cov(d, 2.0)),
@@ -77,6 +109,7 @@ def sample_families(d: int, seed: int = 0) -> list[SampleFamily]:
         SampleFamily(
             "t-copula(df=4), skewed margins", t_copula, lambda n, rng: skew_margins(t_copula.sample(n, rng)), True
         ),
+        SampleFamily("±0.9 correlation mixture", mixture, mixture.sample),
     ]
 
 

@@ -1,6 +1,6 @@
 """``tcdecomp validate``: how far each estimator can be trusted, on ground truths.
 
-For every sample estimator (gaussian, copula, student_t, t_copula, knn) on every family of
+For every sample estimator (gaussian, copula, student_t, t_copula, gmm, auto, knn) on every family of
 :mod:`tcdecomp.validation.families`, and every posterior estimator (mws, mss, bank) on the
 mixture aggregate posterior, it measures bias, std and RMSE against the budget (n, or
 the batch size B) and, at the largest budget, the error of every term along every
@@ -15,6 +15,9 @@ when an estimator leaves its documented accuracy band:
   (a fitted model, so held to its own family; on Gaussians it is reported only);
 * t_copula on the Student-t and the skewed-margin t-copula families: the same band (on Gaussians it is
   reported only);
+* gmm on the Gaussian families and the correlation-sign mixture: the same band (on the t families it is
+  reported only: a finite mixture approximates a t copula's tails);
+* auto on every family: the same band (it must pick a model that fits);
 * mss and bank on the mixture: |bias| <= 0.10 + 4 se (mss) and 0.15 + 4 se (bank) at the
   largest batch, the bias measured paired against the exact estimator on the same z;
 * no band: copula and gaussian on the t families (both assume a Gaussian copula; their bias there is
@@ -93,13 +96,22 @@ def _sample_band(method: str, fam, budget: int, largest: int, std: float, reps: 
     if method == "t_copula":  # a fitted copula: held to the t families (a t has a t copula), at the largest n
         t_family = family.startswith(("student", "t-copula"))
         return 0.05 + 4 * std / math.sqrt(reps) if t_family and budget == largest else None
+    if method == "gmm":  # a fitted mixture: held to the mixture family and the Gaussians (K = 1), at the largest n
+        mixture_or_gaussian = family.startswith(("gaussian", "±"))
+        return 0.05 + 4 * std / math.sqrt(reps) if mixture_or_gaussian and budget == largest else None
+    if method == "auto":  # chooses among copula, t_copula and gmm: held to every family, at the largest n
+        return 0.05 + 4 * std / math.sqrt(reps) if budget == largest else None
     if family.startswith("gaussian"):
         return 0.01 + 4 * std / math.sqrt(reps)
     return None
 
 
 def validate_samples(
-    dims: int, budgets, reps: int, seed: int = 0, methods=("gaussian", "copula", "student_t", "t_copula", "knn")
+    dims: int,
+    budgets,
+    reps: int,
+    seed: int = 0,
+    methods=("gaussian", "copula", "student_t", "t_copula", "gmm", "auto", "knn"),
 ):
     """Rows of TC accuracy against n, and per-term rows (family, method, path, term, truth, mean error)."""
     rng = np.random.default_rng(seed)
@@ -249,6 +261,7 @@ def _run_validation(out: Path, scale: str, seed: int) -> tuple[bool, Path]:
         "knn |bias| <= 0.35 at the largest n on smooth margins (skewed: reported only); "
         "mss/bank paired |bias| <= 0.10/0.15 + 4 se at the largest B; "
         "student_t on Student-t, and t_copula on Student-t and the skewed t-copula, "
+        "gmm on the Gaussians and the correlation-sign mixture, and auto on every family, "
         "|bias| <= 0.05 + 4 std/sqrt(reps) at the largest n; "
         "no band for mws, for the Gaussian-copula methods on the t families or for the t models on Gaussians.",
         "",
