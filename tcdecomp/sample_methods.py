@@ -263,7 +263,7 @@ class GaussianMixtureTC(SampleMethod):
     the held-out one pessimistic by the same amount to first order, for the joint and for every marginal alike,
     so their mean cancels the fitting noise that a held-out estimate alone leaves in the TC (the joint, with the
     most parameters, pays the most). Every term comes from the same models on the same rows, so decompositions
-    telescope; standard errors use each row's averaged log density. ``components=K`` fixes K. Needs n > D.
+    telescope; standard errors use each row's averaged log density. ``components=K`` fixes K. Needs n > 2 D.
     """
 
     name = "gmm"

@@ -47,6 +47,8 @@ CASES = {
     # NaN or inf
     "samples NaN": (lambda: Samples(X_NAN), "x"),
     "samples inf": (lambda: Samples(X_INF, method="knn"), "x"),
+    "samples NaN, gmm": (lambda: Samples(X_NAN, method="gmm"), "x"),
+    "samples inf, auto": (lambda: Samples(X_INF, method="auto"), "x"),
     "posterior NaN": (lambda: Posterior(MU_NAN, LV, dataset_size=100), "mu"),
     "posterior z inf": (lambda: Posterior(MU, LV, z=torch.full_like(MU, math.inf), dataset_size=100), "z"),
     "covariance NaN": (lambda: Gaussian([[1.0, float("nan")], [float("nan"), 1.0]]), "cov"),

@@ -158,7 +158,7 @@ COLLINEAR = {
 
 
 @pytest.mark.parametrize("case", sorted(COLLINEAR))
-@pytest.mark.parametrize("method", ["gaussian", "copula", "student_t", "t_copula", "knn", "infonce"])
+@pytest.mark.parametrize("method", ["gaussian", "copula", "student_t", "t_copula", "gmm", "auto", "knn", "infonce"])
 def test_collinear_columns_are_refused_deterministically(case, method):
     make, columns = COLLINEAR[case]
     for seed in range(4):

@@ -70,7 +70,7 @@ def _fake_samples(folder: Path, seeds):
 def test_scoring_fills_the_store_once_and_the_report_reads_it(tmp_path):
     meta = _fake_samples(tmp_path / "samples", [0, 1])
     store = tmp_path / "results.jsonl"
-    argv = ["--samples", str(tmp_path / "samples"), "--store", str(store), "--seeds", "0", "1"]
+    argv = ["--samples", str(tmp_path / "samples"), "--store", str(store), "--seeds", "0", "1", "--baseline-seeds"]
     bench.main([*argv, "--methods", "gaussian", "copula"])
     rows = bench.load_store(store)
     assert len(rows) == 2 * 2 * 2
@@ -102,3 +102,16 @@ def test_summary_by_hand():
     assert s["tc_mae"] == pytest.approx(0.1) and s["tc_tasks"] == 1
     assert s["seconds"] == pytest.approx(2.0)
     assert s["refused"] == ["c"] and s["seeds"] == [0, 1]
+
+
+def test_missing_samples_or_baselines_run_the_bmi_half(tmp_path, monkeypatch):
+    _fake_samples(tmp_path / "samples", [0])
+    argv = ["--samples", str(tmp_path / "samples"), "--store", str(tmp_path / "s.jsonl"), "--methods", "gaussian"]
+    with pytest.raises(SystemExit, match="--bmi-python"):
+        bench.main([*argv, "--seeds", "0", "1", "--baseline-seeds"])  # seed 1 has no samples
+    calls = []
+    monkeypatch.setattr(bench.subprocess, "run", lambda command, check: calls.append(command))
+    bench.main([*argv, "--seeds", "0", "--baseline-seeds", "0", "--bmi-python", "/venv/bin/python"])
+    # seed 0's samples exist but its baselines do not: the BMI half runs for them
+    assert calls and calls[0][0] == "/venv/bin/python" and calls[0][2] == "_generate"
+    assert calls[0][calls[0].index("--baseline-seeds") + 1 :] == ["0"]

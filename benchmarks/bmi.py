@@ -1,0 +1,328 @@
+"""Every ``Samples`` method on the BMI benchmark (Czyz et al., "Beyond normal: on the evaluation of mutual
+information estimators", NeurIPS 2023): its v1 suite of 40 tasks with known mutual information.
+
+BMI I(X; Y) is the between-groups term of the grouped plan [X, Y], so each method is scored by
+``Samples(xy, method=m).multi_information([x_dims, y_dims])``. TC is unchanged by invertible maps of single
+coordinates, so on the tasks built from a Gaussian or Student-t by such maps (normal-CDF, half-cube, asinh,
+wiggly, bimodal; and the untransformed ones) the TC of all of X and Y is known in closed form and is scored too;
+spiral (a rotation that mixes the dims) and Swiss roll (a 1-D curve in 2-D) have no TC reference.
+
+The BMI package (``benchmark-mi`` 0.1.3) pins numpy < 2, pydantic 1 and jax 0.4.30, so it lives in its own venv
+(Python 3.10 or 3.11) and this script runs in two halves. ``--bmi-python`` names that venv's interpreter; this
+script runs itself there (``_generate``: only numpy and bmi are imported) to draw the samples as ``.npy`` files
+with their ground truth, and runs BMI's own KSG (k = 10) and CCA estimators on them as the baselines. The
+scoring then runs here. Results go to a JSONL store, one line per (task, seed, method); a rerun skips what the
+store holds, so a stopped run resumes.
+
+    python3 -m venv ~/.cache/tcdecomp-bmi/venv    # with a Python 3.10 or 3.11 interpreter
+    ~/.cache/tcdecomp-bmi/venv/bin/pip install benchmark-mi==0.1.3 "jax==0.4.30" "jaxlib==0.4.30"
+    python3 benchmarks/bmi.py --bmi-python ~/.cache/tcdecomp-bmi/venv/bin/python   # the subset: seeds 0-2, ~25 min
+    python3 benchmarks/bmi.py --bmi-python ~/.cache/tcdecomp-bmi/venv/bin/python --full    # ten seeds, ~80 min
+    python3 benchmarks/bmi.py --methods infonce --seeds 0                           # a neural bound (slow)
+    python3 benchmarks/bmi.py --report docs/benchmark-bmi.md                               # report the store
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE = ROOT / "docs" / "data" / "bmi" / "results.jsonl"
+SAMPLES = Path.home() / ".cache" / "tcdecomp-bmi" / "samples"
+N_SAMPLES = 5000  # BMI v1: 5,000 samples per task and seed
+#: the methods scored by default: every density model, and KSG; the neural bounds are opt-in (minutes per task)
+METHODS = ("gaussian", "copula", "student_t", "t_copula", "gmm", "auto", "knn")
+BASELINES = ("bmi_ksg10", "bmi_cca")
+#: maps of single coordinates, each invertible: TC of the whole sample is the base distribution's
+COORDINATE_WISE = ("half_cube-", "asinh-", "normal_cdf-", "wiggly-", "1v1-bimodal")
+NOT_COORDINATE_WISE = ("spiral-", "swissroll")
+
+
+# -- the half that runs in BMI's venv --------------------------------------------------------------------------
+def _base_distribution(sampler) -> dict | None:
+    """The Gaussian or Student-t under a chain of TransformedSamplers, as plain lists (None for other bases)."""
+    while hasattr(sampler, "_base_sampler"):
+        sampler = sampler._base_sampler
+    if hasattr(sampler, "_sampler"):  # BivariateNormalSampler wraps a SplitMultinormal
+        sampler = sampler._sampler
+    if hasattr(sampler, "_dispersion"):
+        return {"kind": "student_t", "scale": np.asarray(sampler._dispersion).tolist(),
+                "df": float(sampler._degrees_of_freedom)}  # fmt: skip
+    if hasattr(sampler, "_covariance"):
+        return {"kind": "gaussian", "scale": np.asarray(sampler._covariance).tolist()}
+    return None
+
+
+def generate(out: Path, seeds: list[int], baseline_seeds: list[int]) -> None:
+    """Draw every task's samples, write them with their ground truth, and run BMI's baselines (BMI's venv)."""
+    # This file is itself named bmi.py: keep its folder off the path so that the package is imported.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    import bmi
+    from bmi.benchmark import BENCHMARK_TASKS
+
+    out.mkdir(parents=True, exist_ok=True)
+    meta, baselines = {}, []
+    estimators = {
+        "bmi_ksg10": bmi.estimators.KSGEnsembleFirstEstimator(neighborhoods=(10,)),
+        "bmi_cca": bmi.estimators.CCAMutualInformationEstimator(),
+    }
+    for name, task in BENCHMARK_TASKS.items():
+        base = None if any(tag in name for tag in NOT_COORDINATE_WISE) else _base_distribution(task.sampler)
+        meta[name] = {"dim_x": task.dim_x, "dim_y": task.dim_y, "mi": float(task.mutual_information), "base": base}
+        for seed in seeds:
+            path = out / f"{name}__{seed}.npy"
+            if not path.exists():
+                x, y = task.sample(N_SAMPLES, seed=seed)
+                np.save(path, np.concatenate([np.asarray(x), np.asarray(y)], axis=1).astype(np.float64))
+            if seed in baseline_seeds:
+                x = np.load(path)
+                for method, estimator in estimators.items():
+                    start = time.perf_counter()
+                    value = float(estimator.estimate(x[:, : task.dim_x], x[:, task.dim_x :]))
+                    baselines.append({"task": name, "seed": seed, "method": method, "mi": value,
+                                      "seconds": time.perf_counter() - start})  # fmt: skip
+                    print(f"{name} seed {seed} {method}: {value:.3f} (true {task.mutual_information:.3f})", flush=True)
+    (out / "tasks.json").write_text(json.dumps(meta, indent=1))
+    (out / "baselines.json").write_text(json.dumps(baselines, indent=1))
+
+
+# -- the half that runs here -----------------------------------------------------------------------------------
+def true_tc(base: dict | None) -> float | None:
+    """Closed-form TC of all of X and Y for a task whose every map is coordinate-wise, else None."""
+    if base is None:
+        return None
+    from tcdecomp import Gaussian, StudentT
+
+    scale = np.asarray(base["scale"], dtype=np.float64)
+    if base["kind"] == "gaussian":
+        return float(Gaussian(scale).total_correlation())
+    return float(StudentT(scale, base["df"]).total_correlation())
+
+
+def score(method: str, x: np.ndarray, dim_x: int, want_tc: bool) -> dict:
+    from tcdecomp import Samples
+
+    start = time.perf_counter()
+    source = Samples(x, method=method)
+    mi = source.multi_information([list(range(dim_x)), list(range(dim_x, x.shape[1]))])
+    row = {"mi": float(mi), "mi_stderr": float(mi.stderr)}
+    if want_tc:
+        tc = source.total_correlation()
+        row.update(tc=float(tc), tc_stderr=float(tc.stderr))
+    if method == "auto":
+        row["chose"] = source.estimator.choice
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+def load_store(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run(args) -> None:
+    import torch
+    from tqdm import tqdm
+
+    torch.set_num_threads(args.threads)
+    meta_path = args.samples / "tasks.json"
+    rows = load_store(args.store)
+    done = {(r["task"], r["seed"], r["method"]) for r in rows}
+    names = _task_names(args)
+    missing = [s for s in args.seeds if not all((args.samples / f"{t}__{s}.npy").exists() for t in names)]
+    baselines_due = [s for s in args.baseline_seeds if not all((t, s, m) in done for t in names for m in BASELINES)]
+    if not meta_path.exists() or missing or baselines_due:
+        if args.bmi_python is None:
+            raise SystemExit(
+                f"samples or baselines missing for seeds {sorted(set(missing + baselines_due)) or args.seeds} in "
+                f"{args.samples}; pass --bmi-python"
+            )
+        command = [str(args.bmi_python), str(Path(__file__).resolve()), "_generate", str(args.samples),
+                   "--seeds", *map(str, sorted(set(args.seeds) | set(args.baseline_seeds))),
+                   "--baseline-seeds", *map(str, baselines_due)]  # fmt: skip
+        subprocess.run(command, check=True)
+    meta = json.loads(meta_path.read_text())
+    args.store.parent.mkdir(parents=True, exist_ok=True)
+    baselines_path = args.samples / "baselines.json"
+    with args.store.open("a") as store:
+        if baselines_path.exists():
+            for r in json.loads(baselines_path.read_text()):
+                if (r["task"], r["seed"], r["method"]) not in done and r["task"] in meta:
+                    store.write(json.dumps({**r, "mi_true": meta[r["task"]]["mi"]}) + "\n")
+                    done.add((r["task"], r["seed"], r["method"]))
+        jobs = [(t, s, m) for s in args.seeds for t in _task_names(args) for m in args.methods if (t, s, m) not in done]
+        for task, seed, method in tqdm(jobs, desc="BMI", unit="fit"):
+            info = meta[task]
+            x = np.load(args.samples / f"{task}__{seed}.npy")
+            # Two 1-D variables: their TC is their MI, whatever the task.
+            tc_true = info["mi"] if info["dim_x"] == info["dim_y"] == 1 else true_tc(info["base"])
+            try:
+                row = score(method, x, info["dim_x"], tc_true is not None)
+            except ValueError as error:  # a method that refuses the data is reported, not dropped
+                row = {"error": str(error)}
+            row = {"task": task, "seed": seed, "method": method, "mi_true": info["mi"], "tc_true": tc_true, **row}
+            store.write(json.dumps(row) + "\n")
+            store.flush()
+
+
+def _task_names(args) -> list[str]:
+    meta_path = args.samples / "tasks.json"
+    names = list(json.loads(meta_path.read_text())) if meta_path.exists() else []
+    return [t for t in names if not args.tasks or any(pattern in t for pattern in args.tasks)] if names else []
+
+
+# -- the report ------------------------------------------------------------------------------------------------
+def summarise(rows: list[dict], seeds=None) -> dict:
+    """Per method: mean |MI error| over tasks (each task's error averaged over its seeds), tasks within 10%, the TC
+    error on the coordinate-wise tasks, and seconds per fit."""
+    by_method: dict[str, dict] = {}
+    for r in rows:
+        if seeds is not None and r["seed"] not in seeds:
+            continue
+        entry = by_method.setdefault(r["method"], {"tasks": {}, "tc": {}, "seconds": [], "errors": [], "seeds": set()})
+        entry["seeds"].add(r["seed"])
+        if "error" in r:
+            entry["errors"].append(r["task"])
+            continue
+        entry["tasks"].setdefault(r["task"], []).append(r["mi"] - r["mi_true"])
+        if r.get("tc") is not None and r.get("tc_true") is not None:
+            entry["tc"].setdefault(r["task"], []).append(r["tc"] - r["tc_true"])
+        entry["seconds"].append(r["seconds"])
+    truths = {r["task"]: r["mi_true"] for r in rows}
+    out = {}
+    for method, e in by_method.items():
+        mean_err = {t: float(np.mean(v)) for t, v in e["tasks"].items()}
+        out[method] = {
+            "tasks": len(mean_err),
+            "seeds": sorted(e["seeds"]),
+            "mae": float(np.mean([abs(v) for v in mean_err.values()])) if mean_err else math.nan,
+            "within10": sum(abs(v) <= 0.1 * truths[t] for t, v in mean_err.items()),
+            "tc_mae": float(np.mean([abs(np.mean(v)) for v in e["tc"].values()])) if e["tc"] else math.nan,
+            "tc_tasks": len(e["tc"]),
+            "seconds": float(np.mean(e["seconds"])) if e["seconds"] else math.nan,
+            "refused": sorted(set(e["errors"])),
+            "per_task": mean_err,
+            "per_task_tc": {t: float(np.mean(v)) for t, v in e["tc"].items()},
+        }
+    return out
+
+
+def markdown(rows: list[dict], command: str) -> str:
+    summary = summarise(rows)
+    methods = [m for m in (*BASELINES, *METHODS) if m in summary] + sorted(set(summary) - {*BASELINES, *METHODS})
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    truth = {r["task"]: r["mi_true"] for r in rows}
+    tc_truth = {r["task"]: r.get("tc_true") for r in rows if r.get("tc_true") is not None}
+    seeds = sorted({r["seed"] for r in rows if r["method"] in METHODS})
+    lines = [
+        "# The BMI benchmark",
+        "",
+        "Generated by `benchmarks/bmi.py` from the raw results in `docs/data/bmi/results.jsonl`. "
+        "Tasks: the v1 suite of "
+        'Czyż et al., "Beyond normal: on the evaluation of mutual information estimators" (NeurIPS 2023), package '
+        f"`benchmark-mi` 0.1.3, {N_SAMPLES} samples per task and seed; seeds {seeds}. Each tcdecomp method estimates "
+        "I(X; Y) as the between-groups term of the grouped plan [X, Y]. `bmi_ksg10` (KSG, k = 10) and `bmi_cca` are "
+        "BMI's own estimators, run in BMI's environment as the baselines.",
+        "",
+        f"Command: `{command}`. Times are seconds per fit on a 2-core CPU, one thread.",
+        "",
+        "## Summary",
+        "",
+        "| method | seeds | mean abs. MI error (nats) | tasks within 10% | mean abs. TC error, coordinate-wise tasks "
+        "| s per fit | refused |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for m in methods:
+        s = summary[m]
+        tc = f"{s['tc_mae']:.3f} ({s['tc_tasks']} tasks)" if s["tc_tasks"] else ""
+        refused = ", ".join(s["refused"]) if s["refused"] else ""
+        lines.append(
+            f"| {m} | {', '.join(map(str, s['seeds']))} | {s['mae']:.3f} | {s['within10']}/{s['tasks']} | {tc} | "
+            f"{s['seconds']:.2f} | "
+            f"{refused} |"
+        )
+    lines += [
+        "",
+        "Each task's error is that of its mean estimate over the seeds; the mean absolute error is over the 40 tasks.",
+        "",
+        "## MI per task",
+        "",
+        "Mean estimate over the seeds; bold: within 10% of the truth.",
+        "",
+    ]
+    lines += ["| task | true MI | " + " | ".join(methods) + " |", "|---|---:|" + "---:|" * len(methods)]
+    for t in tasks:
+        cells = []
+        for m in methods:
+            err = summary[m]["per_task"].get(t)
+            if err is None:
+                cells.append("–")
+                continue
+            cell = f"{truth[t] + err:.3f}"
+            cells.append(f"**{cell}**" if abs(err) <= 0.1 * truth[t] else cell)
+        lines.append(f"| {t} | {truth[t]:.3f} | " + " | ".join(cells) + " |")
+    tc_methods = [m for m in methods if summary[m]["tc_tasks"]]
+    if tc_methods:
+        lines += ["", "## TC of X and Y on the coordinate-wise tasks", ""]
+        lines += ["Mean estimate; the truth is the closed-form TC of the untransformed Gaussian or Student-t.", ""]
+        lines += ["| task | true TC | " + " | ".join(tc_methods) + " |", "|---|---:|" + "---:|" * len(tc_methods)]
+        for t in tasks:
+            if t not in tc_truth:
+                continue
+            cells = [
+                "–" if t not in summary[m]["per_task_tc"] else f"{tc_truth[t] + summary[m]['per_task_tc'][t]:.3f}"
+                for m in tc_methods
+            ]
+            lines.append(f"| {t} | {tc_truth[t]:.3f} | " + " | ".join(cells) + " |")
+    auto = [r for r in rows if r["method"] == "auto" and "chose" in r]
+    if auto:
+        picks = {}
+        for r in auto:
+            picks[r["chose"]] = picks.get(r["chose"], 0) + 1
+        lines += ["", "`auto` chose: " + ", ".join(f"{k} {v}×" for k, v in sorted(picks.items())) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bmi-python", type=Path, help="the interpreter of a venv with benchmark-mi 0.1.3")
+    parser.add_argument("--samples", type=Path, default=SAMPLES, help="where the .npy samples are kept (not committed)")
+    parser.add_argument("--store", type=Path, default=STORE, help="the JSONL results store (resumed)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="the subset: about 25 min on 2 cores")
+    parser.add_argument("--baseline-seeds", type=int, nargs="*", default=[0], help="seeds BMI's KSG and CCA run on")
+    parser.add_argument("--full", action="store_true", help="BMI's ten seeds, for every method and baseline")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--tasks", nargs="+", help="only the tasks whose names contain one of these")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--report", type=Path, help="write the markdown report of the store here (no runs)")
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "_generate":
+        sub = argparse.ArgumentParser()
+        sub.add_argument("out", type=Path)
+        sub.add_argument("--seeds", type=int, nargs="+")
+        sub.add_argument("--baseline-seeds", type=int, nargs="*", default=[])
+        a = sub.parse_args(sys.argv[2:])
+        generate(a.out, a.seeds, a.baseline_seeds)
+        return
+    args = parser.parse_args(argv)
+    if args.report is not None:
+        command = "python3 benchmarks/bmi.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        args.report.write_text(markdown(load_store(args.store), command))
+        return
+    if args.full:
+        args.seeds = args.baseline_seeds = list(range(10))
+    sys.path.insert(0, str(ROOT))
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
