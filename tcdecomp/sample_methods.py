@@ -9,6 +9,7 @@ Formulas: docs/math.md#the-wishart-log-det-correction, #copula, #multivariate-t,
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,7 +19,7 @@ from scipy.stats import rankdata
 
 from ._constants import LOG_2PI_E
 from .decomposition import combine_stderr
-from .knn import break_ties, ksg_multi_information
+from .knn import MAX_STRAY_TIES, break_ties, ksg_multi_information
 from .neural import NEURAL_METHODS, NeuralConfig, neural_mi, pairwise_chain
 from .plans import Plan, Term
 from .source import _stderr
@@ -44,6 +45,31 @@ def pseudo_observations(x: np.ndarray) -> np.ndarray:
 def normal_scores(x: np.ndarray) -> np.ndarray:
     """Ranks of each column mapped to standard-normal quantiles ``Phi^-1(rank / (n + 1))`` (ties averaged)."""
     return ndtri(pseudo_observations(x))
+
+
+def mixture_pseudo_observations(x: np.ndarray, random_state: int, method: str) -> np.ndarray:
+    """Pseudo-observations for a density model of the copula (``gmm``, ``auto``). A column with more repeated
+    values than stray ties (discrete or rounded data) has its ties broken at random: each atom is spread evenly
+    over its share of (0, 1), the jittered continuous extension of a discrete margin. Averaged ranks would put
+    the normal scores on a few atoms, and a mixture would then fit spikes whose held-out density is unbounded
+    (an independent 3-valued grid gave TC = -3.9). Other columns are :func:`pseudo_observations`."""
+    u = pseudo_observations(x)
+    n = x.shape[0]
+    rng = np.random.default_rng([random_state, 1])  # its own stream: tie-free data leaves the fit's draws alone
+    tied = []
+    for j in range(x.shape[1]):
+        if n - len(np.unique(x[:, j])) > MAX_STRAY_TIES * n:
+            order = np.lexsort((rng.random(n), x[:, j]))  # by value, ties in random order
+            u[order, j] = np.arange(1, n + 1) / (n + 1.0)
+            tied.append(j)
+    if tied:
+        warnings.warn(
+            f"{method}: columns {tied} of x repeat many values (discrete or rounded data); their ties were broken at "
+            "random in rank, so the estimate is the TC of the jittered (continuous) data",
+            UserWarning,
+            stacklevel=4,
+        )
+    return u
 
 
 @dataclass(frozen=True)
@@ -275,7 +301,7 @@ class GaussianMixtureTC(SampleMethod):
         from .mixture import fit_candidates, fit_gaussian_mixture
 
         super().__init__(data, k, neural)
-        self.values = normal_scores(data.x)
+        self.values = ndtri(mixture_pseudo_observations(data.x, data.random_state, "gmm"))
         d = data.x.shape[1]
         rng = np.random.default_rng(data.random_state)
         order = rng.permutation(self.n)
@@ -372,7 +398,7 @@ class AutoMethod(SampleMethod):
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         super().__init__(data, k, neural)
-        u = pseudo_observations(data.x)
+        u = mixture_pseudo_observations(data.x, data.random_state, "auto")
         scores = ndtri(u)
         rng = np.random.default_rng(data.random_state)
         order = rng.permutation(self.n)
@@ -385,7 +411,9 @@ class AutoMethod(SampleMethod):
         self.choice = _simplest_adequate(per_row, self.MARGIN)
         if self.choice == "gmm":  # K is already chosen on held-out rows: gmm need not search again
             data = replace(data, components=self.mixture_components)
-        self.chosen = METHODS[self.choice](data, k, neural)
+        with warnings.catch_warnings():  # auto has said so already for its own comparison
+            warnings.filterwarnings("ignore", message="gmm: columns", category=UserWarning)
+            self.chosen = METHODS[self.choice](data, k, neural)
         self.n = self.chosen.n
 
     def set_stats(self, sets):

@@ -75,6 +75,7 @@ def check_outcome(call, names):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         warnings.filterwarnings("ignore", message="knn: columns", category=UserWarning)
+        warnings.filterwarnings("ignore", message="(gmm|auto): columns", category=UserWarning)
         try:
             values = call()
         except (ValueError, TypeError) as exc:
@@ -168,7 +169,7 @@ def test_posterior(data):
 @given(st.data())
 def test_samples(data):
     n, D = data.draw(st.integers(1, 40)), data.draw(st.integers(1, 4))
-    method = data.draw(st.sampled_from(["gaussian", "copula", "student_t", "t_copula", "knn"]))
+    method = data.draw(st.sampled_from(["gaussian", "copula", "student_t", "t_copula", "gmm", "auto", "knn"]))
     x = data.draw(matrices(n, D))
     if data.draw(st.booleans()):
         x = np.round(x / np.max(np.abs(x[np.isfinite(x)]), initial=1.0), data.draw(st.integers(0, 2)))  # ties
