@@ -1,0 +1,105 @@
+"""Noise floors for the calibration's figures on procedural dSprites: what an untrained encoder scores, and the
+held-out ELBO of a model with no latents at all.
+
+* **Untrained encoder**: each calibration setting (``benchmarks/calibrate_mig.py``) at step 0, for several
+  initialisation seeds, evaluated exactly as the calibration evaluates its stages (held-out ELBO and TC, MIG
+  over every factor and without shape, 10,000 images, 2,000 samples). A trained model's MIG means something only
+  above this.
+* **Mean image**: every pixel an independent Bernoulli with the training rows' mean pixel as its probability;
+  its held-out log-likelihood per image is the ELBO of a model that has learnt nothing about any one image
+  (no latents, so no KL). A trained model's ELBO means something only above this.
+
+Records go to ``docs/data/calibration/noise_floors.jsonl`` (one per setting and seed, a rerun skips them).
+
+    python3 benchmarks/noise_floors.py                     # every setting, seeds 0-2
+    python3 benchmarks/noise_floors.py --settings mlp32_w512 --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from calibrate_mig import SETTINGS, config_for  # noqa: E402
+
+from tcdecomp.io import append_jsonl, read_jsonl  # noqa: E402
+
+STORE = ROOT / "docs" / "data" / "calibration" / "noise_floors.jsonl"
+
+
+def mean_image_elbo(run, chunk: int = 4096) -> float:
+    """Held-out Bernoulli log-likelihood per image (nats) of the training rows' mean image."""
+    import torch
+
+    total = torch.zeros(run.dataset.image_shape, dtype=torch.float64)
+    for start in range(0, len(run.train_idx), chunk):
+        total += run.dataset.images(run.train_idx[start : start + chunk]).double().sum(0)
+    p = (total / len(run.train_idx)).clamp(1e-6, 1 - 1e-6)
+    log_p, log_q = torch.log(p), torch.log1p(-p)
+    values = []
+    for start in range(0, len(run.test_idx), chunk):
+        x = run.dataset.images(run.test_idx[start : start + chunk]).double()
+        values.append((x * log_p + (1 - x) * log_q).flatten(1).sum(1))
+    return float(torch.cat(values).mean())
+
+
+def floor(name: str, seed: int) -> dict:
+    import torch
+
+    from tcdecomp.vae.evaluate import evaluate
+    from tcdecomp.vae.train import build_run
+
+    torch.set_num_threads(1)
+    config = config_for(name, ROOT / "runs" / "noise_floors")
+    config.train.seed = seed  # the initialisation; the split and the data do not depend on it
+    run = build_run(config)
+    result = evaluate(run, None, num_samples=2000, mig_points=10000, with_mig=True)
+    d = result["decomposition"]
+    return {
+        "setting": name,
+        "seed": seed,
+        "untrained_elbo": d["elbo"]["value"],
+        "untrained_tc": d["tc"]["value"],
+        "untrained_mig": result["mig_sampled"]["mig"],
+        "untrained_mig_chen2018": result["mig_sampled"]["chen2018"]["mig"],
+        "mean_image_elbo": mean_image_elbo(run),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--store", type=Path, default=STORE)
+    args = parser.parse_args(argv)
+    done = {(r["setting"], r["seed"]) for r in read_jsonl(args.store)} if args.store.exists() else set()
+    for name in args.settings:
+        for seed in args.seeds:
+            if (name, seed) not in done:
+                append_jsonl(args.store, floor(name, seed))
+    rows = [r for r in read_jsonl(args.store) if r["setting"] in args.settings]
+    print("| setting | seeds | untrained MIG | untrained MIG (Chen) | untrained ELBO | mean-image ELBO |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name in args.settings:
+        mine = [r for r in rows if r["setting"] == name]
+        if not mine:
+            continue
+        mig, chen, elbo, mean_image = (
+            np.array([r[k] for r in mine])
+            for k in ("untrained_mig", "untrained_mig_chen2018", "untrained_elbo", "mean_image_elbo")
+        )
+        print(
+            f"| {name} | {len(mine)} | {mig.mean():.3f} (max {mig.max():.3f}) | {chen.mean():.3f} "
+            f"(max {chen.max():.3f}) | {elbo.mean():.1f} | {mean_image.mean():.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
