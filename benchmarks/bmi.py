@@ -124,19 +124,15 @@ def score(method: str, x: np.ndarray, dim_x: int, want_tc: bool) -> dict:
     return row
 
 
-def load_store(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def run(args) -> None:
     import torch
     from tqdm import tqdm
 
+    from tcdecomp.io import append_jsonl, read_jsonl
+
     torch.set_num_threads(args.threads)
     meta_path = args.samples / "tasks.json"
-    rows = load_store(args.store)
+    rows = read_jsonl(args.store)
     done = {(r["task"], r["seed"], r["method"]) for r in rows}
     names = _task_names(args)
     missing = [s for s in args.seeds if not all((args.samples / f"{t}__{s}.npy").exists() for t in names)]
@@ -154,25 +150,24 @@ def run(args) -> None:
     meta = json.loads(meta_path.read_text())
     args.store.parent.mkdir(parents=True, exist_ok=True)
     baselines_path = args.samples / "baselines.json"
-    with args.store.open("a") as store:
-        if baselines_path.exists():
-            for r in json.loads(baselines_path.read_text()):
-                if (r["task"], r["seed"], r["method"]) not in done and r["task"] in meta:
-                    store.write(json.dumps({**r, "mi_true": meta[r["task"]]["mi"]}) + "\n")
-                    done.add((r["task"], r["seed"], r["method"]))
-        jobs = [(t, s, m) for s in args.seeds for t in _task_names(args) for m in args.methods if (t, s, m) not in done]
-        for task, seed, method in tqdm(jobs, desc="BMI", unit="fit"):
-            info = meta[task]
-            x = np.load(args.samples / f"{task}__{seed}.npy")
-            # Two 1-D variables: their TC is their MI, whatever the task.
-            tc_true = info["mi"] if info["dim_x"] == info["dim_y"] == 1 else true_tc(info["base"])
-            try:
-                row = score(method, x, info["dim_x"], tc_true is not None)
-            except ValueError as error:  # a method that refuses the data is reported, not dropped
-                row = {"error": str(error)}
-            row = {"task": task, "seed": seed, "method": method, "mi_true": info["mi"], "tc_true": tc_true, **row}
-            store.write(json.dumps(row) + "\n")
-            store.flush()
+    if baselines_path.exists():
+        for r in json.loads(baselines_path.read_text()):
+            if (r["task"], r["seed"], r["method"]) not in done and r["task"] in meta:
+                append_jsonl(args.store, {**r, "mi_true": meta[r["task"]]["mi"]})
+                done.add((r["task"], r["seed"], r["method"]))
+    jobs = [(t, s, m) for s in args.seeds for t in _task_names(args) for m in args.methods if (t, s, m) not in done]
+    for task, seed, method in tqdm(jobs, desc="BMI", unit="fit"):
+        info = meta[task]
+        x = np.load(args.samples / f"{task}__{seed}.npy")
+        # Two 1-D variables: their TC is their MI, whatever the task.
+        tc_true = info["mi"] if info["dim_x"] == info["dim_y"] == 1 else true_tc(info["base"])
+        try:
+            row = score(method, x, info["dim_x"], tc_true is not None)
+        except ValueError as error:  # a method that refuses the data is reported, not dropped
+            row = {"error": str(error)}
+        append_jsonl(
+            args.store, {"task": task, "seed": seed, "method": method, "mi_true": info["mi"], "tc_true": tc_true, **row}
+        )
 
 
 def _task_names(args) -> list[str]:
@@ -314,13 +309,15 @@ def main(argv=None):
         generate(a.out, a.seeds, a.baseline_seeds)
         return
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))  # the project's half: tcdecomp (never imported in BMI's venv)
     if args.report is not None:
+        from tcdecomp.io import read_jsonl
+
         command = "python3 benchmarks/bmi.py " + " ".join(sys.argv[1:] if argv is None else argv)
-        args.report.write_text(markdown(load_store(args.store), command))
+        args.report.write_text(markdown(read_jsonl(args.store), command))
         return
     if args.full:
         args.seeds = args.baseline_seeds = list(range(10))
-    sys.path.insert(0, str(ROOT))
     run(args)
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tcdecomp.io import read_jsonl
+
 ROOT = Path(__file__).resolve().parents[2]
 # Loaded under another name: "bmi" is the BMI package's own import name.
 _spec = importlib.util.spec_from_file_location("bmi_benchmark", ROOT / "benchmarks" / "bmi.py")
@@ -72,10 +74,10 @@ def test_scoring_fills_the_store_once_and_the_report_reads_it(tmp_path):
     store = tmp_path / "results.jsonl"
     argv = ["--samples", str(tmp_path / "samples"), "--store", str(store), "--seeds", "0", "1", "--baseline-seeds"]
     bench.main([*argv, "--methods", "gaussian", "copula"])
-    rows = bench.load_store(store)
+    rows = read_jsonl(store)
     assert len(rows) == 2 * 2 * 2
     bench.main([*argv, "--methods", "gaussian", "copula"])  # resumes: nothing is redone
-    assert len(bench.load_store(store)) == 8
+    assert len(read_jsonl(store)) == 8
     gauss = [r for r in rows if r["task"] == "gauss-1-2" and r["method"] == "gaussian"]
     for r in gauss:
         assert abs(r["mi"] - meta["gauss-1-2"]["mi"]) < 4 * r["mi_stderr"] + 0.01
