@@ -41,6 +41,13 @@ class GaussianMixture:
         """log p(x_S) per row for the set ``dims``."""
         return _logsumexp_rows(self.component_log_densities(x, dims))
 
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n draws (n x D): a component by its weight, then its Gaussian."""
+        picks = rng.choice(len(self.weights), size=n, p=self.weights)
+        chol = np.linalg.cholesky(self.covariances)
+        noise = rng.standard_normal((n, self.means.shape[1]))
+        return self.means[picks] + np.einsum("nij,nj->ni", chol[picks], noise)
+
 
 def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
     # scipy's logsumexp costs more in argument handling than in arithmetic at EM's many small calls

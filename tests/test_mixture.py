@@ -44,6 +44,20 @@ def test_marginal_log_density_matches_scipy_in_float64():
     np.testing.assert_allclose(mix.log_density(x, dims), want, rtol=1e-12)
 
 
+def test_sampling_matches_the_mixture_moments_in_float64():
+    # closed form: mean sum_k w_k mu_k, covariance sum_k w_k (Sigma_k + mu_k mu_k^T) - mean mean^T
+    rng = np.random.default_rng(10)
+    means = rng.standard_normal((3, 4))
+    covs = np.stack([a @ a.T + np.eye(4) for a in rng.standard_normal((3, 4, 4))])
+    mix = GaussianMixture(np.array([0.2, 0.5, 0.3]), means, covs)
+    x = mix.sample(400_000, rng)
+    mean = mix.weights @ means
+    cov = np.einsum("k,kij->ij", mix.weights, covs + np.einsum("ki,kj->kij", means, means)) - np.outer(mean, mean)
+    assert x.dtype == np.float64 and x.shape == (400_000, 4)
+    np.testing.assert_allclose(x.mean(0), mean, atol=0.02)
+    np.testing.assert_allclose(np.cov(x.T), cov, rtol=0.02, atol=0.02)
+
+
 def test_em_separates_components_that_share_their_mean():
     mix = fit_gaussian_mixture(sample(20000, 1), 2, np.random.default_rng(0))
     np.testing.assert_allclose(np.sort(mix.weights), [0.5, 0.5], atol=0.03)

@@ -72,13 +72,7 @@ class MixtureTruth(Source):
 
     def __init__(self, mixture: GaussianMixture, n_draws: int = 400_000, seed: int = 12345):
         self.mixture, self.n_dims, self.label = mixture, mixture.means.shape[1], "mixture (Monte Carlo)"
-        self.draws = self.sample(n_draws, np.random.default_rng(seed))
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        mix = self.mixture
-        picks = rng.choice(len(mix.weights), size=n, p=mix.weights)
-        chol = np.linalg.cholesky(mix.covariances)
-        return mix.means[picks] + np.einsum("nij,nj->ni", chol[picks], rng.standard_normal((n, self.n_dims)))
+        self.draws = mixture.sample(n_draws, np.random.default_rng(seed))
 
     def _set_stats(self, sets):
         per_sample = np.stack([self.mixture.log_density(self.draws, s) for s in sets], axis=1)
@@ -109,7 +103,7 @@ def sample_families(d: int, seed: int = 0) -> list[SampleFamily]:
         SampleFamily(
             "t-copula(df=4), skewed margins", t_copula, lambda n, rng: skew_margins(t_copula.sample(n, rng)), True
         ),
-        SampleFamily("±0.9 correlation mixture", mixture, mixture.sample),
+        SampleFamily("±0.9 correlation mixture", mixture, mixture.mixture.sample),
     ]
 
 
