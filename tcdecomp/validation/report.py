@@ -87,21 +87,24 @@ def _summary(family, estimator, budget, truth, values, paired=None, band=None) -
     return Row(family, estimator, budget, truth, float(values.mean()), bias, se, std, math.sqrt(bias**2 + std**2), band)
 
 
+#: fitted models, held at the largest n to the families (by name prefix) whose law they can represent:
+#: student_t to its own family, t_copula to the t families (a t has a t copula), gmm to the mixture and the
+#: Gaussians (K = 1), auto (which chooses among copula, t_copula and gmm) to every family
+FITTED_MODEL_FAMILIES = {
+    "student_t": ("student",),
+    "t_copula": ("student", "t-copula"),
+    "gmm": ("gaussian", "±"),
+    "auto": ("",),
+}
+
+
 def _sample_band(method: str, fam, budget: int, largest: int, std: float, reps: int):
-    family = fam.name
     if method == "knn":  # KSG is not invariant to monotone maps of the margins: skewed ones are reported only
         return 0.35 if budget == largest and not fam.skewed else None
-    if method == "student_t":  # a fitted model: held to its own family, at the largest n
-        return 0.05 + 4 * std / math.sqrt(reps) if family.startswith("student") and budget == largest else None
-    if method == "t_copula":  # a fitted copula: held to the t families (a t has a t copula), at the largest n
-        t_family = family.startswith(("student", "t-copula"))
-        return 0.05 + 4 * std / math.sqrt(reps) if t_family and budget == largest else None
-    if method == "gmm":  # a fitted mixture: held to the mixture family and the Gaussians (K = 1), at the largest n
-        mixture_or_gaussian = family.startswith(("gaussian", "±"))
-        return 0.05 + 4 * std / math.sqrt(reps) if mixture_or_gaussian and budget == largest else None
-    if method == "auto":  # chooses among copula, t_copula and gmm: held to every family, at the largest n
-        return 0.05 + 4 * std / math.sqrt(reps) if budget == largest else None
-    if family.startswith("gaussian"):
+    if method in FITTED_MODEL_FAMILIES:
+        held = budget == largest and fam.name.startswith(FITTED_MODEL_FAMILIES[method])
+        return 0.05 + 4 * std / math.sqrt(reps) if held else None
+    if fam.name.startswith("gaussian"):
         return 0.01 + 4 * std / math.sqrt(reps)
     return None
 
