@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal, norm
 
-from tcdecomp import Samples, grouped_plan
-from tcdecomp.mixture import GaussianMixture, _em, _kmeans_start, fit_gaussian_mixture
+from tcdecomp import Gaussian, Samples, grouped_plan
+from tcdecomp.mixture import GaussianMixture, _em, _kmeans_start, fit_candidates, fit_gaussian_mixture
 from tcdecomp.sample_methods import mixture_pseudo_observations, pseudo_observations
+from tcdecomp.validation.families import MixtureTruth
 
 D, RHO = 4, 0.8
 C1 = (1 - RHO) * np.eye(D) + RHO * np.ones((D, D))
@@ -56,6 +57,24 @@ def test_sampling_matches_the_mixture_moments_in_float64():
     assert x.dtype == np.float64 and x.shape == (400_000, 4)
     np.testing.assert_allclose(x.mean(0), mean, atol=0.02)
     np.testing.assert_allclose(np.cov(x.T), cov, rtol=0.02, atol=0.02)
+
+
+def test_candidate_search_stops_after_two_k_without_gain_and_skips_k_without_rows():
+    x = np.random.default_rng(11).multivariate_normal(np.zeros(3), C1[:3, :3], 3000)
+    fitted = fit_candidates(x[:1500], x[1500:], (1, 2, 3, 4, 6, 8), np.random.default_rng(0))
+    best = max(fitted, key=lambda k: fitted[k][0].mean())
+    assert best == 1 and list(fitted) == [1, 2, 3]  # Gaussian data: K = 2 and 3 gain nothing, so 4.. are not fitted
+    for per_row, mixture in fitted.values():
+        np.testing.assert_array_equal(per_row, mixture.log_density(x[1500:], np.arange(3)))
+    assert list(fit_candidates(x[:20], x[20:40], (1, 6), np.random.default_rng(0))) == [1]  # 6 x (3 + 1) > 20 rows
+
+
+def test_monte_carlo_truth_of_a_one_component_mixture_is_the_gaussian_closed_form():
+    cov = C1[:3, :3]
+    truth = MixtureTruth(GaussianMixture(np.array([1.0]), np.zeros((1, 3)), cov[None]), n_draws=200_000)
+    tc = truth.total_correlation()
+    assert abs(float(tc) - float(Gaussian(cov).total_correlation())) < 4 * tc.stderr
+    assert float(truth.decompose("line").total) == pytest.approx(float(tc), rel=1e-12)
 
 
 def test_em_separates_components_that_share_their_mean():
