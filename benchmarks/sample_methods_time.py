@@ -1,5 +1,5 @@
 """Seconds per ``Samples`` method: the fit and one TC estimate, on each of three kinds of data (a Gaussian copula,
-a t copula, and a correlation-sign mixture, each with skewed margins), at the issue's working size n = 5000, D = 20.
+a t copula, and a correlation-sign mixture, each with skewed margins), at the project's target size n = 5000, D = 20.
 ``auto``'s target is 10 s there on 2 cores; its cost depends on the data, because the model it picks then runs on
 all the rows.
 
