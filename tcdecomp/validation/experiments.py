@@ -147,20 +147,39 @@ def plot_trajectory(summary: dict, path) -> None:
     plt.close(fig)
 
 
+#: the MIG variants a sweep reports: every factor, and Chen et al. (2018)'s dSprites convention without shape
+MIG_CONVENTIONS = ("all", "chen2018")
+
+
+def record_mig(record, convention: str = "all", variables: str = "model") -> float:
+    """A record's sampled MIG. ``variables="model"`` counts the model's latent variables as the paper does (each
+    group of a grouped model is one variable); ``"dims"`` counts single dims."""
+    grouped = variables == "model" and "group_mig_sampled" in record
+    mig = record["group_mig_sampled" if grouped else "mig_sampled"]
+    return mig["mig"] if convention == "all" else mig[convention]["mig"]
+
+
 def mig_summary(records) -> dict:
-    """Per model label: per-dim MIG (sampled) over seeds, and group MIG where the model is grouped."""
+    """Per model label and MIG convention: per-dim MIG (sampled) over seeds, and group MIG where the model is
+    grouped."""
     by_label, by_group = defaultdict(list), defaultdict(list)
     by_capacity = defaultdict(lambda: defaultdict(list))
     for r in records:
         if "mig_sampled" not in r:
             continue
-        by_label[r["label"]].append(r["mig_sampled"]["mig"])
+        conventions = [c for c in MIG_CONVENTIONS if c == "all" or c in r["mig_sampled"]]
+        by_label[r["label"]].append({c: record_mig(r, c, "dims") for c in conventions})
         by_capacity[r["label"]][r["config"]["model"]["capacity"]].append(r["mig_sampled"]["mig"])
         if "group_mig_sampled" in r:
-            by_group[r["label"]].append(r["group_mig_sampled"]["mig"])
+            by_group[r["label"]].append({c: record_mig(r, c) for c in conventions})
 
-    def stats(values):
-        return {"mean": float(np.mean(values)), "std": float(np.std(values)), "seeds": len(values), "values": values}
+    def stats(rows):
+        out = {"seeds": len(rows)}
+        for c in rows[0]:
+            values = [row[c] for row in rows]
+            key = "" if c == "all" else f"_{c}"
+            out |= {f"mean{key}": float(np.mean(values)), f"std{key}": float(np.std(values)), f"values{key}": values}
+        return out
 
     return {
         "by_label": {k: stats(v) for k, v in by_label.items()},
@@ -169,28 +188,142 @@ def mig_summary(records) -> dict:
     }
 
 
-def stcvae_capacity_series(records) -> dict:
-    """The paper's Fig. 3 summary (section 4.3): per capacity, beta-STCVAE's MIG averaged over every grouping
-    coefficient except 1 (i = m, the largest divisor, where only two latent variables may leave MIG distorted
-    by an omniscient latent), next to beta-TCVAE's; group MIG where recorded."""
-    stcvae, tcvae, group = defaultdict(list), defaultdict(list), defaultdict(list)
+def _pair_key(record):
+    return record["config"]["train"]["seed"], record["config"]["model"]["capacity"]
+
+
+def paired_comparisons(records, level: float = 0.95, resamples: int = 10000) -> list[dict]:
+    """Every grouped model label against every other label, paired by (seed, capacity), with percentile
+    bootstrap intervals of the mean difference (:func:`tcdecomp.validation.stats.paired_bootstrap`).
+
+    Metrics: the MIG of each model's latent variables (groups for the grouped model) in both conventions, and
+    the held-out ELBO; per-dim MIG as well where the two models have the same number of dims."""
+    from .stats import paired_bootstrap
+
+    by_label = defaultdict(dict)
+    for r in records:
+        if "mig_sampled" in r:
+            by_label[r["label"]][_pair_key(r)] = r
+    grouped = [k for k, runs in by_label.items() if any("group_mig_sampled" in r for r in runs.values())]
+    metrics = {
+        "MIG": lambda r: record_mig(r, "all"),
+        "MIG (Chen, no shape)": lambda r: record_mig(r, "chen2018"),
+        "per-dim MIG": lambda r: record_mig(r, "all", "dims"),
+        "held-out ELBO": _elbo,
+    }
+    rows = []
+    for a in grouped:
+        for b in by_label:
+            keys = sorted(set(by_label[a]) & set(by_label[b]))
+            if b == a or len(keys) < 2:
+                continue
+            pair = [(by_label[a][k], by_label[b][k]) for k in keys]
+            same_dims = pair[0][0]["config"]["model"]["latent_dim"] == pair[0][1]["config"]["model"]["latent_dim"]
+            for name, metric in metrics.items():
+                if name == "per-dim MIG" and not same_dims:
+                    continue
+                if name.startswith("MIG (Chen") and "chen2018" not in pair[0][0]["mig_sampled"]:
+                    continue
+                result = paired_bootstrap(
+                    [metric(x) for x, _ in pair], [metric(y) for _, y in pair], level=level, resamples=resamples
+                )
+                rows.append({"a": a, "b": b, "metric": name, **result})
+    return rows
+
+
+def stcvae_capacity_series(records, level: float = 0.95, resamples: int = 10000) -> dict:
+    """The paper's Fig. 3 summary (section 4.3), per beta (never pooled): per capacity, beta-STCVAE's MIG
+    averaged over every grouping coefficient except 1 (i = m, the largest divisor, where only two latent
+    variables may leave MIG distorted by an omniscient latent), next to beta-TCVAE's; group MIG where recorded
+    (a run with i = 1 has no groups and counts with its per-dim MIG). beta-STCVAE with i = 1 is beta-TCVAE's
+    objective, so it counts in both series.
+
+    ``paired``: per capacity, seed by seed, beta-STCVAE's mean over its coefficients against beta-TCVAE's
+    run, with a percentile bootstrap interval (:func:`tcdecomp.validation.stats.paired_bootstrap`)."""
+    from .stats import paired_bootstrap
+
+    metrics = {"beta_stcvae": lambda r: record_mig(r, "all", "dims"), "beta_stcvae_group": record_mig}
+    runs = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # beta -> series -> (cap, seed) -> MIGs
     for r in records:
         if "mig_sampled" not in r:
             continue
-        cap, loss = r["config"]["model"]["capacity"], r["config"]["loss"]
-        if loss["name"] == "beta_tcvae":
-            tcvae[cap].append(r["mig_sampled"]["mig"])
-        elif loss["name"] == "beta_stcvae":
-            coefficient = grouping_coefficient(loss.get("group_size", 2), r["config"]["model"]["latent_dim"])
-            if coefficient < 1.0:
-                stcvae[cap].append(r["mig_sampled"]["mig"])
-                if "group_mig_sampled" in r:
-                    group[cap].append(r["group_mig_sampled"]["mig"])
+        loss, dim = r["config"]["loss"], r["config"]["model"]["latent_dim"]
+        key = (r["config"]["model"]["capacity"], r["config"]["train"]["seed"])
+        out = runs[record_beta(r)]
+        group_size = loss.get("group_size", 1)
+        if loss["name"] == "beta_tcvae" or (loss["name"] == "beta_stcvae" and group_size == 1):
+            out["beta_tcvae"][key].append(r["mig_sampled"]["mig"])
+        if loss["name"] == "beta_stcvae" and grouping_coefficient(group_size, dim) < 1:
+            for name, metric in metrics.items():
+                out[name][key].append(metric(r))
 
-    def means(d):
-        return {c: {"mean": float(np.mean(v)), "runs": len(v)} for c, v in sorted(d.items())}
+    def means(by_key):
+        caps = defaultdict(list)
+        for (cap, _), values in by_key.items():
+            caps[cap] += values
+        return {c: {"mean": float(np.mean(v)), "runs": len(v)} for c, v in sorted(caps.items())}
 
-    return {"beta_stcvae": means(stcvae), "beta_stcvae_group": means(group), "beta_tcvae": means(tcvae)}
+    result = {}
+    for beta, out in sorted(runs.items()):
+        result[beta] = {name: means(out[name]) for name in ("beta_stcvae", "beta_stcvae_group", "beta_tcvae")}
+        paired = []
+        for name in metrics:
+            for cap in sorted({c for c, _ in out[name]}):
+                seeds = sorted(s for c, s in out[name] if c == cap and (c, s) in out["beta_tcvae"])
+                if len(seeds) < 2:
+                    continue
+                stcvae = [np.mean(out[name][cap, s]) for s in seeds]
+                tcvae = [np.mean(out["beta_tcvae"][cap, s]) for s in seeds]
+                row = paired_bootstrap(stcvae, tcvae, level=level, resamples=resamples)
+                paired.append({"capacity": cap, "metric": name, **row})
+        result[beta]["paired"] = paired
+    return result
+
+
+def plot_capacity_series(series: dict, path) -> None:
+    """Fig. 3: mean MIG against capacity, beta-STCVAE (per-dim and group) and beta-TCVAE, one panel per beta."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.8), squeeze=False)
+    for ax, (beta, s) in zip(axes[0], series.items()):
+        for name, label in (
+            ("beta_stcvae", "beta-STCVAE, per-dim"),
+            ("beta_stcvae_group", "beta-STCVAE, groups"),
+            ("beta_tcvae", "beta-TCVAE"),
+        ):
+            ax.plot(list(s[name]), [v["mean"] for v in s[name].values()], marker="o", label=label)
+        ax.set(xscale="log", xlabel="capacity (hidden width)", ylabel="mean MIG", title=f"beta = {beta:g}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def capacity_series_markdown(series: dict) -> str:
+    """Fig. 3 as a table: per beta and capacity, mean MIG of beta-STCVAE (per-dim and group) and beta-TCVAE,
+    and the paired differences with their intervals."""
+    lines = [
+        "| beta | capacity | beta-STCVAE MIG | group MIG | beta-TCVAE MIG | STCVAE - TCVAE [interval] "
+        "| group - TCVAE [interval] | seeds |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for beta, s in series.items():
+        for cap in s["beta_tcvae"]:
+            cells = [f"{s[k][cap]['mean']:.3f}" if cap in s[k] else "-" for k in ("beta_stcvae", "beta_stcvae_group")]
+            diffs, seeds = [], "-"
+            for name in ("beta_stcvae", "beta_stcvae_group"):
+                row = next((r for r in s["paired"] if r["capacity"] == cap and r["metric"] == name), None)
+                diffs.append(f"{row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]" if row else "-")
+                seeds = row["pairs"] if row else seeds
+            lines.append(
+                f"| {beta:g} | {cap} | {cells[0]} | {cells[1]} | {s['beta_tcvae'][cap]['mean']:.3f} | "
+                + " | ".join(diffs)
+                + f" | {seeds} |"
+            )
+    return "\n".join(lines)
 
 
 def plot_mig(summary: dict, path) -> None:
@@ -205,13 +338,14 @@ def plot_mig(summary: dict, path) -> None:
         1, 2 if sweeps_capacity else 1, figsize=(10 if sweeps_capacity else 5.5, 3.8), squeeze=False
     )
     axes = axes[0]
-    data = [summary["by_label"][k]["values"] for k in labels]
+    # the paper's count of latent variables: a grouped model's groups
+    data = [summary["group_by_label"].get(k, summary["by_label"][k])["values"] for k in labels]
     if all(len(d) > 1 for d in data):
         axes[0].violinplot(data, showmeans=True)
     else:
         axes[0].boxplot(data)
     axes[0].set_xticks(range(1, len(labels) + 1), labels, rotation=30, ha="right", fontsize=7)
-    axes[0].set(ylabel="MIG (sampled)", title="MIG over seeds")
+    axes[0].set(ylabel="MIG (sampled; groups for grouped models)", title="MIG over seeds")
     if sweeps_capacity:
         for label, caps in summary["by_capacity"].items():
             axes[1].plot(list(caps), list(caps.values()), marker="o", label=label)
@@ -245,11 +379,34 @@ def trajectory_markdown(summary: dict) -> str:
 
 
 def mig_markdown(summary: dict) -> str:
-    lines = ["| model | MIG mean | std | group MIG mean | std | seeds |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    """Experiment 2 as a table: per model, MIG over seeds (mean ± sd) in both conventions, per-dim and group."""
+
+    def cell(s, key):
+        return f"{s['mean' + key]:.3f} ± {s['std' + key]:.3f}" if s and "mean" + key in s else "-"
+
+    lines = [
+        "| model | seeds | MIG | MIG (Chen, no shape) | group MIG | group MIG (Chen) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for label, s in summary["by_label"].items():
-        g = summary.get("group_by_label", {}).get(label)
-        group = f"{g['mean']:.3f} | {g['std']:.3f}" if g else "- | -"
-        lines.append(f"| {label} | {s['mean']:.3f} | {s['std']:.3f} | {group} | {s['seeds']} |")
+        g = summary["group_by_label"].get(label)
+        cells = [cell(s, ""), cell(s, "_chen2018"), cell(g, ""), cell(g, "_chen2018")]
+        lines.append(f"| {label} | {s['seeds']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def comparisons_markdown(rows: list[dict]) -> str:
+    """Paired comparisons as a table: each difference a - b with its bootstrap interval and the share of wins."""
+    lines = [
+        "| a | b | metric | pairs | mean a | mean b | a - b [interval] | a wins |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        d = 1 if r["metric"] == "held-out ELBO" else 3
+        lines.append(
+            f"| {r['a']} | {r['b']} | {r['metric']} | {r['pairs']} | {r['mean_a']:.{d}f} | {r['mean_b']:.{d}f} "
+            f"| {r['difference']:+.{d}f} [{r['low']:+.{d}f}, {r['high']:+.{d}f}] | {r['wins']:.0%} |"
+        )
     return "\n".join(lines)
 
 
@@ -267,7 +424,28 @@ def write_summary(spec: dict, records: list, out) -> dict:
         plot_trajectory(summary["trajectory"], out / "trajectory.png")
     else:
         summary["mig"] = mig_summary(records)
-        summary["stcvae_capacity_series"] = stcvae_capacity_series(records)
+        summary["paired_comparisons"] = paired_comparisons(records)
         plot_mig(summary["mig"], out / "mig.png")
+    if any("mig_sampled" in r for r in records):
+        summary["stcvae_capacity_series"] = stcvae_capacity_series(records)
+        plot_capacity_series(summary["stcvae_capacity_series"], out / "mig_capacity.png")
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(out / "summary.md", summary_markdown(summary))
     return summary
+
+
+def summary_markdown(summary: dict) -> str:
+    """``summary.md``: the experiment's tables."""
+    parts = [f"{summary['runs']} runs"]
+    if "trajectory" in summary:
+        parts.append(trajectory_markdown(summary["trajectory"]))
+    if "mig" in summary:
+        parts.append(mig_markdown(summary["mig"]))
+        if summary["paired_comparisons"]:
+            level = summary["paired_comparisons"][0]["level"]
+            parts.append(f"Paired by seed, {level:.0%} percentile bootstrap intervals:")
+            parts.append(comparisons_markdown(summary["paired_comparisons"]))
+    if summary.get("stcvae_capacity_series"):
+        parts.append("Fig. 3: MIG against capacity, paired by seed:")
+        parts.append(capacity_series_markdown(summary["stcvae_capacity_series"]))
+    return "\n\n".join(parts) + "\n"

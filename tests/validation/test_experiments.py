@@ -1,23 +1,40 @@
 """The paper's summaries from synthetic sweep records (no training): per-beta trajectories, eq. 9's
 omniscient-latent regions, and Fig. 3's beta-STCVAE average over grouping coefficients."""
 
+import numpy as np
 import pytest
 
-from tcdecomp.validation.experiments import omniscient_regions, stcvae_capacity_series, trajectory
+from tcdecomp.validation.experiments import (
+    capacity_series_markdown,
+    mig_summary,
+    omniscient_regions,
+    paired_comparisons,
+    stcvae_capacity_series,
+    summary_markdown,
+    trajectory,
+)
+from tcdecomp.validation.stats import paired_bootstrap
 
 
-def record(beta, dim, cap, group_size, elbo, entropies=None, mig=None, name="beta_stcvae"):
+def record(beta, dim, cap, group_size, elbo, entropies=None, mig=None, name="beta_stcvae", seed=0, label=None):
     r = {
+        "label": label or name,
         "config": {
             "model": {"latent_dim": dim, "capacity": cap},
             "loss": {"name": name, "beta": beta, "group_size": group_size},
+            "train": {"seed": seed},
         },
         "decomposition": {"elbo": {"value": elbo}, "marginal_entropies": entropies or [1.0] * dim},
         "omniscient_latents": [],
     }
     if mig is not None:
-        r["mig_sampled"] = {"mig": mig}
+        r["mig_sampled"] = {"mig": mig, "chen2018": {"mig": mig / 2}}
     return r
+
+
+def grouped(record, group_mig):
+    record["group_mig_sampled"] = {"mig": group_mig, "chen2018": {"mig": group_mig / 2}}
+    return record
 
 
 def test_trajectories_are_per_beta_never_pooled():
@@ -55,25 +72,91 @@ def test_fig3_averages_beta_stcvae_over_coefficients_except_one():
     # D = 12: grouping factors 1, 2, 3, 4, 6 and m = 6; coefficient i/m = 1 is i = 6, left out (section 4.3).
     records = [record(6.0, 12, 64, i, 0.0, mig=m) for i, m in ((1, 0.1), (2, 0.3), (3, 0.5), (6, 0.9))]
     records.append(record(6.0, 12, 64, 1, 0.0, mig=0.2, name="beta_tcvae"))
+    records.append(record(2.0, 12, 64, 2, 0.0, mig=0.7))  # another beta: its own series
     series = stcvae_capacity_series(records)
-    assert series["beta_stcvae"][64] == {"mean": pytest.approx(0.3), "runs": 3}
-    assert series["beta_tcvae"][64] == {"mean": pytest.approx(0.2), "runs": 1}
+    assert set(series) == {6.0, 2.0}
+    assert series[6.0]["beta_stcvae"][64] == {"mean": pytest.approx(0.3), "runs": 3}
+    # beta-STCVAE with i = 1 is beta-TCVAE's objective: a reference run too
+    assert series[6.0]["beta_tcvae"][64] == {"mean": pytest.approx(0.15), "runs": 2}
+    assert series[2.0]["beta_stcvae"][64] == {"mean": pytest.approx(0.7), "runs": 1}
 
 
-def test_a_variant_can_run_every_grouping_factor():
-    from tcdecomp.validation.sweep import check_sweep, expand
+def fig4_records():
+    """STCVAE_8_2 (16 dims in pairs) against TCVAE_16 and TCVAE_8 over 4 seeds; TCVAE_8 misses seed 3."""
+    records = []
+    for seed in range(4):
+        records.append(grouped(record(6.0, 16, 512, 2, -40.0 - seed, mig=0.05, label="S", seed=seed), 0.2 + seed / 100))
+        records.append(record(6.0, 16, 512, 1, -41.0, mig=0.1 + seed / 50, name="beta_tcvae", label="T16", seed=seed))
+        if seed < 3:
+            records.append(record(6.0, 8, 512, 1, -39.0, mig=0.15, name="beta_tcvae", label="T8", seed=seed))
+    return records
 
-    spec = {
-        "name": "s",
-        "base": {"model": {"arch": "mlp", "capacity": 8}, "data": {"subset": {"orientation": 20}}},
-        "grid": {"train.seed": [0]},
-        "variants": [
-            {"label": "stcvae", "model.latent_dim": 12, "loss.name": "beta_stcvae", "loss.group_size": "divisors"},
-            {"label": "tcvae", "model.latent_dim": 8, "loss.name": "beta_tcvae"},
-        ],
-    }
-    check_sweep(spec)
-    runs = expand(spec)
-    sizes = sorted(r["config"]["loss"]["group_size"] for r in runs if r["label"] == "stcvae")
-    assert sizes == [1, 2, 3, 4, 6] and sum(r["label"] == "tcvae" for r in runs) == 1
-    assert all("group_size" not in r["config"]["loss"] for r in runs if r["label"] == "tcvae")
+
+def test_paired_comparisons_pair_by_seed_and_use_the_models_latent_variables():
+    rows = {(r["b"], r["metric"]): r for r in paired_comparisons(fig4_records(), resamples=2000)}
+    group = [0.2 + s / 100 for s in range(4)]
+    # the grouped model's MIG is its group MIG, the others' their per-dim MIG
+    expected = paired_bootstrap(group, [0.1 + s / 50 for s in range(4)], resamples=2000)
+    assert rows["T16", "MIG"] == {"a": "S", "b": "T16", "metric": "MIG", **expected}
+    assert rows["T16", "MIG (Chen, no shape)"]["difference"] == pytest.approx(expected["difference"] / 2)
+    assert rows["T16", "per-dim MIG"]["mean_a"] == pytest.approx(0.05)  # same D: per-dim against per-dim
+    assert ("T8", "per-dim MIG") not in rows  # 16 dims against 8: no per-dim pairing
+    assert rows["T8", "MIG"]["pairs"] == 3  # only the seeds both have
+    assert rows["T8", "held-out ELBO"]["difference"] == pytest.approx(np.mean([-40.0, -41.0, -42.0]) + 39.0)
+    assert all(r["a"] == "S" for r in rows.values())  # only grouped models are compared against the rest
+
+
+def test_mig_summary_reports_both_conventions_and_the_markdown_shows_them():
+    summary = mig_summary(fig4_records())
+    assert summary["by_label"]["S"]["mean"] == pytest.approx(0.05)
+    assert summary["by_label"]["S"]["mean_chen2018"] == pytest.approx(0.025)
+    assert summary["group_by_label"]["S"]["values"] == pytest.approx([0.2, 0.21, 0.22, 0.23])
+    assert "T16" not in summary["group_by_label"]
+    text = summary_markdown({"runs": 11, "mig": summary, "paired_comparisons": paired_comparisons(fig4_records())})
+    assert "| S | 4 | 0.050 ± 0.000 | 0.025 ± 0.000 | 0.215 ± 0.011 | 0.107 ± 0.006 |" in text
+    assert "| S | T8 | MIG | 3 |" in text
+
+
+def test_fig3_pairs_each_seeds_coefficient_mean_with_its_beta_tcvae_run():
+    records = []
+    for seed in range(3):
+        records.append(record(6.0, 12, 64, 1, 0.0, mig=0.1 * seed, seed=seed))  # the i = 1 reference
+        for i, extra in ((2, 0.2), (3, 0.4), (6, 5.0)):  # i = 6 is coefficient 1: left out
+            records.append(grouped(record(6.0, 12, 64, i, 0.0, mig=0.1 * seed + extra, seed=seed), 0.9))
+    series = stcvae_capacity_series(records, resamples=500)[6.0]
+    rows = {r["metric"]: r for r in series["paired"]}
+    # per seed: mean over i = 1, 2, 3 of (0.1 s + {0, 0.2, 0.4}) minus the reference 0.1 s = 0.2
+    assert rows["beta_stcvae"]["difference"] == pytest.approx(0.2) and rows["beta_stcvae"]["pairs"] == 3
+    assert rows["beta_stcvae"]["low"] == pytest.approx(0.2) and rows["beta_stcvae"]["high"] == pytest.approx(0.2)
+    # groups: i = 1 has none and counts per-dim; i = 2, 3 count their group MIG 0.9
+    expected = np.mean([np.mean([0.1 * s, 0.9, 0.9]) - 0.1 * s for s in range(3)])
+    assert rows["beta_stcvae_group"]["difference"] == pytest.approx(expected)
+    table = capacity_series_markdown({6.0: series})
+    assert "| 6 | 64 | 0.300 |" in table and "+0.200 [+0.200, +0.200]" in table
+
+
+@pytest.mark.parametrize("kind", ["mig", "capacity_grouping"])
+def test_write_summary_writes_json_markdown_and_figures(tmp_path, kind):
+    import json
+
+    from tcdecomp.validation.experiments import write_summary
+
+    if kind == "mig":
+        records = fig4_records()
+    else:
+        records = [
+            grouped(record(b, 4, cap, i, -50.0 - i - seed, mig=0.1 * i, seed=seed), 0.3)
+            if i > 1
+            else record(b, 4, cap, i, -50.0 - seed, mig=0.1, seed=seed)
+            for b in (2.0, 6.0)
+            for cap in (16, 32, 64)
+            for i in (1, 2)
+            for seed in (0, 1)
+        ]
+    summary = write_summary({"kind": kind}, records, tmp_path)
+    assert json.loads((tmp_path / "summary.json").read_text())["runs"] == len(records)
+    text = (tmp_path / "summary.md").read_text()
+    assert "Fig. 3: MIG against capacity" in text and ("| S | T16 | MIG |" in text) == (kind == "mig")
+    figures = {"mig": ["mig.png"], "capacity_grouping": ["trajectory.png"]}[kind] + ["mig_capacity.png"]
+    assert all((tmp_path / f).stat().st_size > 0 for f in figures)
+    assert set(summary["stcvae_capacity_series"]) == ({6.0} if kind == "mig" else {2.0, 6.0})
