@@ -235,15 +235,17 @@ def stcvae_capacity_series(records, level: float = 0.95, resamples: int = 10000)
     """The paper's Fig. 3 summary (section 4.3), per beta (never pooled): per capacity, beta-STCVAE's MIG
     averaged over every grouping coefficient except 1 (i = m, the largest divisor, where only two latent
     variables may leave MIG distorted by an omniscient latent), next to beta-TCVAE's; group MIG where recorded
-    (a run with i = 1 has no groups and counts with its per-dim MIG). beta-STCVAE with i = 1 is beta-TCVAE's
-    objective, so it counts in both series.
+    (a run with i = 1 has no groups and counts with its per-dim MIG). beta-TCVAE's series holds the runs of
+    the beta_tcvae loss (averaged per seed where several labels have one); a sweep without them uses
+    beta-STCVAE's i = 1 runs, which have beta-TCVAE's objective (and count in both series).
 
     ``paired``: per capacity, seed by seed, beta-STCVAE's mean over its coefficients against beta-TCVAE's
     run, with a percentile bootstrap interval (:func:`tcdecomp.validation.stats.paired_bootstrap`)."""
     from .stats import paired_bootstrap
 
     metrics = {"beta_stcvae": lambda r: record_mig(r, "all", "dims"), "beta_stcvae_group": record_mig}
-    runs = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # beta -> series -> (cap, seed) -> MIGs
+    # beta -> series -> (cap, seed) -> MIGs; "i1" holds beta-STCVAE's i = 1 runs, the fallback reference
+    runs = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for r in records:
         if "mig_sampled" not in r:
             continue
@@ -251,8 +253,10 @@ def stcvae_capacity_series(records, level: float = 0.95, resamples: int = 10000)
         key = (r["config"]["model"]["capacity"], r["config"]["train"]["seed"])
         out = runs[record_beta(r)]
         group_size = loss.get("group_size", 1)
-        if loss["name"] == "beta_tcvae" or (loss["name"] == "beta_stcvae" and group_size == 1):
+        if loss["name"] == "beta_tcvae":
             out["beta_tcvae"][key].append(r["mig_sampled"]["mig"])
+        elif loss["name"] == "beta_stcvae" and group_size == 1:
+            out["i1"][key].append(r["mig_sampled"]["mig"])
         if loss["name"] == "beta_stcvae" and grouping_coefficient(group_size, dim) < 1:
             for name, metric in metrics.items():
                 out[name][key].append(metric(r))
@@ -265,6 +269,8 @@ def stcvae_capacity_series(records, level: float = 0.95, resamples: int = 10000)
 
     result = {}
     for beta, out in sorted(runs.items()):
+        if not out["beta_tcvae"]:
+            out["beta_tcvae"] = out["i1"]
         result[beta] = {name: means(out[name]) for name in ("beta_stcvae", "beta_stcvae_group", "beta_tcvae")}
         paired = []
         for name in metrics:
@@ -426,7 +432,8 @@ def write_summary(spec: dict, records: list, out) -> dict:
         summary["mig"] = mig_summary(records)
         summary["paired_comparisons"] = paired_comparisons(records)
         plot_mig(summary["mig"], out / "mig.png")
-    if any("mig_sampled" in r for r in records):
+    # Fig. 3 is a curve over capacities
+    if len({r["config"]["model"]["capacity"] for r in records if "mig_sampled" in r}) > 1:
         summary["stcvae_capacity_series"] = stcvae_capacity_series(records)
         plot_capacity_series(summary["stcvae_capacity_series"], out / "mig_capacity.png")
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))

@@ -2,7 +2,7 @@
 
 A sweep file is TOML:
 
-    name = "capacity_grouping_small"
+    name = "capacity_grouping_calibrated"
     workers = 2
     [base]                      # a training config: [base.model], [base.loss], [base.data], [base.train]
     ...

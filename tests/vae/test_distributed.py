@@ -226,7 +226,7 @@ def test_cli_checks_nproc_and_backend_options(tmp_path, capsys):
 
     assert main(["train", "--nproc", "0"]) == 2
     assert "argument --nproc: must be an integer >= 1" in capsys.readouterr().err
-    sweep = Path(__file__).resolve().parents[2] / "experiments" / "mig_small.toml"
+    sweep = Path(__file__).resolve().parents[2] / "experiments" / "mig_calibrated.toml"
     assert (
         main(["sweep", str(sweep), "--backend", "submitit", "--ray-address", "auto", "--out-dir", str(tmp_path)]) == 2
     )

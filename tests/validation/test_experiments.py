@@ -73,12 +73,14 @@ def test_fig3_averages_beta_stcvae_over_coefficients_except_one():
     records = [record(6.0, 12, 64, i, 0.0, mig=m) for i, m in ((1, 0.1), (2, 0.3), (3, 0.5), (6, 0.9))]
     records.append(record(6.0, 12, 64, 1, 0.0, mig=0.2, name="beta_tcvae"))
     records.append(record(2.0, 12, 64, 2, 0.0, mig=0.7))  # another beta: its own series
+    records.append(record(2.0, 12, 64, 1, 0.0, mig=0.4))
     series = stcvae_capacity_series(records)
     assert set(series) == {6.0, 2.0}
     assert series[6.0]["beta_stcvae"][64] == {"mean": pytest.approx(0.3), "runs": 3}
-    # beta-STCVAE with i = 1 is beta-TCVAE's objective: a reference run too
-    assert series[6.0]["beta_tcvae"][64] == {"mean": pytest.approx(0.15), "runs": 2}
-    assert series[2.0]["beta_stcvae"][64] == {"mean": pytest.approx(0.7), "runs": 1}
+    assert series[6.0]["beta_tcvae"][64] == {"mean": pytest.approx(0.2), "runs": 1}  # the beta_tcvae run
+    assert series[2.0]["beta_stcvae"][64] == {"mean": pytest.approx(0.55), "runs": 2}
+    # without beta_tcvae runs, beta-STCVAE's i = 1 runs (beta-TCVAE's objective) are the reference
+    assert series[2.0]["beta_tcvae"][64] == {"mean": pytest.approx(0.4), "runs": 1}
 
 
 def fig4_records():
@@ -142,7 +144,9 @@ def test_write_summary_writes_json_markdown_and_figures(tmp_path, kind):
     from tcdecomp.validation.experiments import write_summary
 
     if kind == "mig":
-        records = fig4_records()
+        records = fig4_records() + [
+            dict(r, config={**r["config"], "model": {**r["config"]["model"], "capacity": 64}}) for r in fig4_records()
+        ]
     else:
         records = [
             grouped(record(b, 4, cap, i, -50.0 - i - seed, mig=0.1 * i, seed=seed), 0.3)
@@ -160,3 +164,11 @@ def test_write_summary_writes_json_markdown_and_figures(tmp_path, kind):
     figures = {"mig": ["mig.png"], "capacity_grouping": ["trajectory.png"]}[kind] + ["mig_capacity.png"]
     assert all((tmp_path / f).stat().st_size > 0 for f in figures)
     assert set(summary["stcvae_capacity_series"]) == ({6.0} if kind == "mig" else {2.0, 6.0})
+
+
+def test_a_single_capacity_has_no_fig3_curve(tmp_path):
+    from tcdecomp.validation.experiments import write_summary
+
+    summary = write_summary({"kind": "mig"}, fig4_records(), tmp_path)
+    assert "stcvae_capacity_series" not in summary and not (tmp_path / "mig_capacity.png").exists()
+    assert "Fig. 3" not in (tmp_path / "summary.md").read_text()
