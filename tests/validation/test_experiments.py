@@ -115,7 +115,7 @@ def test_mig_summary_reports_both_conventions_and_the_markdown_shows_them():
     assert summary["group_by_label"]["S"]["values"] == pytest.approx([0.2, 0.21, 0.22, 0.23])
     assert "T16" not in summary["group_by_label"]
     text = summary_markdown({"runs": 11, "mig": summary, "paired_comparisons": paired_comparisons(fig4_records())})
-    assert "| S | 4 | 0.050 ± 0.000 | 0.025 ± 0.000 | 0.215 ± 0.011 | 0.107 ± 0.006 |" in text
+    assert "| S | 4 | 0.050 ± 0.000 | 0.025 ± 0.000 | 0.215 ± 0.013 | 0.107 ± 0.006 |" in text
     assert "| S | T8 | MIG | 3 |" in text
 
 
@@ -172,3 +172,19 @@ def test_a_single_capacity_has_no_fig3_curve(tmp_path):
     summary = write_summary({"kind": "mig"}, fig4_records(), tmp_path)
     assert "stcvae_capacity_series" not in summary and not (tmp_path / "mig_capacity.png").exists()
     assert "Fig. 3" not in (tmp_path / "summary.md").read_text()
+
+
+def test_the_best_coefficient_is_paired_with_beta_tcvae_by_seed():
+    from tcdecomp.validation.experiments import trajectory_markdown
+
+    # D = 4: coefficients 1/2 (i = 1) and 1 (i = 2); i = 2 is better by 1 + seed/10 nats on each seed
+    records = [record(6.0, 4, 16, 1, -100.0 - seed, seed=seed) for seed in range(4)]
+    records += [record(6.0, 4, 16, 2, -99.0 - seed + seed / 10, seed=seed) for seed in range(4)]
+    point = trajectory(records)["points"][0]
+    assert point["best_coefficient"] == pytest.approx(1.0)
+    expected = paired_bootstrap([-99.0 - s + s / 10 for s in range(4)], [-100.0 - s for s in range(4)])
+    assert point["best_vs_beta_tcvae"] == expected and expected["difference"] == pytest.approx(1.15)
+    table = trajectory_markdown(trajectory(records))
+    assert f"| 1.00 | +1.15 [{expected['low']:+.2f}, {expected['high']:+.2f}] |" in table
+    # where i = 1 is the best, there is nothing to pair
+    assert trajectory(records[:4] + [record(6.0, 4, 16, 2, -200.0)])["points"][0]["best_vs_beta_tcvae"] is None
