@@ -466,6 +466,18 @@ def summary_markdown(summary: dict) -> str:
     parts = [f"{summary['runs']} runs"]
     if "trajectory" in summary:
         parts.append(trajectory_markdown(summary["trajectory"]))
+        regions = summary["trajectory"]["omniscient_regions"]
+        parts.append(
+            "Omniscient latents (eq. 9, epsilon = 0.001, delta = 0.01): "
+            + (
+                "; ".join(
+                    f"capacity {r['capacity']}, i/m = {r['coefficient']:.2f}, beta = {r['beta']:g}: dims {r['dims']} "
+                    f"({r['repeats']} repeats)"
+                    for r in regions
+                )
+                or "none"
+            )
+        )
     if "mig" in summary:
         parts.append(mig_markdown(summary["mig"]))
         if summary["paired_comparisons"]:

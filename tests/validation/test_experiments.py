@@ -161,6 +161,7 @@ def test_write_summary_writes_json_markdown_and_figures(tmp_path, kind):
     assert json.loads((tmp_path / "summary.json").read_text())["runs"] == len(records)
     text = (tmp_path / "summary.md").read_text()
     assert "Fig. 3: MIG against capacity" in text and ("| S | T16 | MIG |" in text) == (kind == "mig")
+    assert ("Omniscient latents (eq. 9, epsilon = 0.001, delta = 0.01): none" in text) == (kind != "mig")
     figures = {"mig": ["mig.png"], "capacity_grouping": ["trajectory.png"]}[kind] + ["mig_capacity.png"]
     assert all((tmp_path / f).stat().st_size > 0 for f in figures)
     assert set(summary["stcvae_capacity_series"]) == ({6.0} if kind == "mig" else {2.0, 6.0})
