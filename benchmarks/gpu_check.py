@@ -299,6 +299,7 @@ def seconds_per_step(spec: dict) -> float:
 
 
 def training(out: Path, device: str, cfg: dict, seconds_left: float) -> dict:
+    from tcdecomp.validation.experiments import paired_comparisons
     from tcdecomp.validation.sweep import run_sweep
 
     spec = training_spec(
@@ -336,7 +337,14 @@ def training(out: Path, device: str, cfg: dict, seconds_left: float) -> dict:
         }
         for label, scores in by_label.items()
     }
-    return {"steps": steps, "steps_asked": cfg["train_steps"], "seconds_per_step_alone": per_step, "models": summary}
+    return {
+        "steps": steps,
+        "steps_asked": cfg["train_steps"],
+        "seconds_per_step_alone": per_step,
+        "models": summary,
+        # STCVAE's groups against TCVAE's dims, seed by seed, with bootstrap intervals
+        "paired": paired_comparisons(records),
+    }
 
 
 # -- the report ---------------------------------------------------------------------------------------

@@ -49,5 +49,7 @@ def test_dry_run_runs_every_section(tmp_path):
     models = sections["training"]["models"]
     assert set(models) == {"TCVAE_10", "STCVAE_5_2"} and len(models["TCVAE_10"]["mig"]["values"]) == 2
     assert "group_mig" in models["STCVAE_5_2"] and "group_mig" not in models["TCVAE_10"]
+    paired = {r["metric"]: r for r in sections["training"]["paired"]}
+    assert paired["MIG"]["a"] == "STCVAE_5_2" and paired["MIG"]["b"] == "TCVAE_10" and paired["MIG"]["pairs"] == 2
     assert (tmp_path / "summary.md").read_text().startswith("# GPU pack: cpu")
     assert (tmp_path / "gpu_check.log").exists()
