@@ -125,6 +125,15 @@ def omniscient_regions(records, epsilon: float = 1e-3, delta: float = 0.01) -> l
     return regions
 
 
+def _capacity_axis(ax, capacities) -> None:
+    """A log capacity axis labelled at the capacities themselves (matplotlib's minor labels collide)."""
+    from matplotlib.ticker import NullLocator
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(sorted(capacities), [str(c) for c in sorted(capacities)])
+
+
 def plot_trajectory(summary: dict, path) -> None:
     import matplotlib
 
@@ -149,8 +158,8 @@ def plot_trajectory(summary: dict, path) -> None:
     for beta, coefs in summary["quadratic"].items():  # one trajectory per beta, never pooled
         ax.plot(xs, np.polyval(coefs, np.log2(xs)), lw=1, label=f"quadratic fit, beta={float(beta):g}")
     ax.axhline(summary["beta_tcvae_coefficient"], color="r", ls=":", label="beta-TCVAE (i=1)")
+    _capacity_axis(ax, caps)
     ax.set(
-        xscale="log",
         xlabel="parameter capacity (hidden width)",
         ylabel="best grouping coefficient i/m",
         title="best held-out ELBO trajectory (grey: omniscient latents)",
@@ -316,7 +325,8 @@ def plot_capacity_series(series: dict, path) -> None:
             ("beta_tcvae", "beta-TCVAE"),
         ):
             ax.plot(list(s[name]), [v["mean"] for v in s[name].values()], marker="o", label=label)
-        ax.set(xscale="log", xlabel="capacity (hidden width)", ylabel="mean MIG", title=f"beta = {beta:g}")
+        _capacity_axis(ax, {c for name in s if name != "paired" for c in s[name]})
+        ax.set(xlabel="capacity (hidden width)", ylabel="mean MIG", title=f"beta = {beta:g}")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -370,7 +380,8 @@ def plot_mig(summary: dict, path) -> None:
     if sweeps_capacity:
         for label, caps in summary["by_capacity"].items():
             axes[1].plot(list(caps), list(caps.values()), marker="o", label=label)
-        axes[1].set(xscale="log", xlabel="capacity", ylabel="mean MIG", title="MIG against capacity")
+        _capacity_axis(axes[1], {c for caps in summary["by_capacity"].values() for c in caps})
+        axes[1].set(xlabel="capacity", ylabel="mean MIG", title="MIG against capacity")
         axes[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
