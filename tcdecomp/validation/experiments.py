@@ -16,6 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from .stats import paired_bootstrap
 from .sweep import grouping_coefficient
 
 
@@ -42,8 +43,6 @@ def trajectory(records, epsilon: float = 1e-3, delta: float = 0.01) -> dict:
 
     ``best_vs_beta_tcvae``: the best coefficient's ELBO minus beta-TCVAE's (i = 1), paired by seed, with a
     percentile bootstrap interval; the best is picked on the same runs, so the difference leans positive."""
-    from .stats import paired_bootstrap
-
     # (beta, dim, cap) -> coefficient -> seed -> ELBOs (one per run; variants may share a seed)
     runs = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     omni = defaultdict(list)
@@ -222,8 +221,6 @@ def paired_comparisons(records, level: float = 0.95, resamples: int = 10000) -> 
 
     Metrics: the MIG of each model's latent variables (groups for the grouped model) in both conventions, and
     the held-out ELBO; per-dim MIG as well where the two models have the same number of dims."""
-    from .stats import paired_bootstrap
-
     by_label = defaultdict(dict)
     for r in records:
         if "mig_sampled" in r:
@@ -265,8 +262,6 @@ def stcvae_capacity_series(records, level: float = 0.95, resamples: int = 10000)
 
     ``paired``: per capacity, seed by seed, beta-STCVAE's mean over its coefficients against beta-TCVAE's
     run, with a percentile bootstrap interval (:func:`tcdecomp.validation.stats.paired_bootstrap`)."""
-    from .stats import paired_bootstrap
-
     metrics = {"beta_stcvae": lambda r: record_mig(r, "all", "dims"), "beta_stcvae_group": record_mig}
     # beta -> series -> (cap, seed) -> MIGs; "i1" holds beta-STCVAE's i = 1 runs, the fallback reference
     runs = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
