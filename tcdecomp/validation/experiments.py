@@ -6,8 +6,9 @@ seeds, is best; a quadratic fitted to those points against capacity; beta-TCVAE 
 coefficient 1/m, averaged over latent dims) as the reference line; capacities where an
 omniscient latent (paper eq. 9) occurred are shaded.
 
-Experiment 2 (section 4.3, Figs. 3-4): MIG of each model label over seeds (violins),
-and MIG against capacity per label.
+Experiment 2 (section 4.3, Figs. 3-4): MIG of each model label over seeds (violins; a grouped
+model's groups are its latent variables), MIG against capacity per label, and every grouped model
+against the others, paired by seed with bootstrap intervals (:mod:`tcdecomp.validation.stats`).
 """
 
 from __future__ import annotations
