@@ -60,10 +60,25 @@ def config_for(name: str, runs: Path):
     )
 
 
+def stage_metrics(run) -> dict:
+    """How the calibration scores a model: held-out ELBO and TC, and MIG over 10,000 images with every factor
+    and without shape (Chen et al. 2018's convention), 2,000 samples each."""
+    from tcdecomp.vae.evaluate import evaluate
+
+    result = evaluate(run, None, num_samples=2000, mig_points=10000, with_mig=True)
+    d = result["decomposition"]
+    return {
+        "parameters": result["model"]["parameters"],
+        "elbo": d["elbo"]["value"],
+        "tc": d["tc"]["value"],
+        "mig": result["mig_sampled"]["mig"],
+        "mig_chen2018": result["mig_sampled"]["chen2018"]["mig"],
+    }
+
+
 def run_setting(name: str, store: str, runs: str, minutes: float) -> str:
     import torch
 
-    from tcdecomp.vae.evaluate import evaluate
     from tcdecomp.vae.train import train
 
     torch.set_num_threads(1)
@@ -80,8 +95,7 @@ def run_setting(name: str, store: str, runs: str, minutes: float) -> str:
         run = train(config, resume="auto", progress=False)
         trained_seconds += time.perf_counter() - start
         start = time.perf_counter()
-        result = evaluate(run, None, num_samples=2000, mig_points=10000, with_mig=True)
-        d = result["decomposition"]
+        metrics = stage_metrics(run)
         append_jsonl(
             store,
             {
@@ -89,15 +103,12 @@ def run_setting(name: str, store: str, runs: str, minutes: float) -> str:
                 "image_size": config.data.image_size,
                 "arch": config.model.arch,
                 "capacity": config.model.capacity,
-                "parameters": result["model"]["parameters"],
+                "parameters": metrics.pop("parameters"),
                 "batch": config.train.batch_size,
                 "step": steps,
                 "train_seconds": trained_seconds,
                 "eval_seconds": time.perf_counter() - start,
-                "elbo": d["elbo"]["value"],
-                "tc": d["tc"]["value"],
-                "mig": result["mig_sampled"]["mig"],
-                "mig_chen2018": result["mig_sampled"]["chen2018"]["mig"],
+                **metrics,
             },
         )
     return name

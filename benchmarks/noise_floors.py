@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from calibrate_mig import SETTINGS, config_for  # noqa: E402
+from calibrate_mig import SETTINGS, config_for, stage_metrics  # noqa: E402
 
 from tcdecomp.io import append_jsonl, read_jsonl  # noqa: E402
 
@@ -53,22 +53,18 @@ def mean_image_elbo(run, chunk: int = 4096) -> float:
 def floor(name: str, seed: int) -> dict:
     import torch
 
-    from tcdecomp.vae.evaluate import evaluate
     from tcdecomp.vae.train import build_run
 
     torch.set_num_threads(1)
     config = config_for(name, ROOT / "runs" / "noise_floors")
     config.train.seed = seed  # the initialisation; the split and the data do not depend on it
     run = build_run(config)
-    result = evaluate(run, None, num_samples=2000, mig_points=10000, with_mig=True)
-    d = result["decomposition"]
+    untrained = stage_metrics(run)  # exactly as the calibration scores its stages
+    del untrained["parameters"]
     return {
         "setting": name,
         "seed": seed,
-        "untrained_elbo": d["elbo"]["value"],
-        "untrained_tc": d["tc"]["value"],
-        "untrained_mig": result["mig_sampled"]["mig"],
-        "untrained_mig_chen2018": result["mig_sampled"]["chen2018"]["mig"],
+        **{f"untrained_{k}": v for k, v in untrained.items()},
         "mean_image_elbo": mean_image_elbo(run),
     }
 
