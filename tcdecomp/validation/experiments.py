@@ -17,7 +17,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from .stats import paired_bootstrap
+from .._checks import check_choice
+from .stats import check_interval, paired_bootstrap
 from .sweep import grouping_coefficient
 
 
@@ -177,6 +178,8 @@ MIG_CONVENTIONS = ("all", "chen2018")
 def record_mig(record, convention: str = "all", variables: str = "model") -> float:
     """A record's sampled MIG. ``variables="model"`` counts the model's latent variables as the paper does (each
     group of a grouped model is one variable); ``"dims"`` counts single dims."""
+    check_choice(convention, MIG_CONVENTIONS, "convention")
+    check_choice(variables, ("model", "dims"), "variables")
     grouped = variables == "model" and "group_mig_sampled" in record
     mig = record["group_mig_sampled" if grouped else "mig_sampled"]
     return mig["mig"] if convention == "all" else mig[convention]["mig"]
@@ -222,6 +225,7 @@ def paired_comparisons(records, level: float = 0.95, resamples: int = 10000) -> 
 
     Metrics: the MIG of each model's latent variables (groups for the grouped model) in both conventions, and
     the held-out ELBO; per-dim MIG as well where the two models have the same number of dims."""
+    check_interval(level, resamples)
     by_label = defaultdict(dict)
     for r in records:
         if "mig_sampled" in r:
@@ -263,6 +267,7 @@ def stcvae_capacity_series(records, level: float = 0.95, resamples: int = 10000)
 
     ``paired``: per capacity, seed by seed, beta-STCVAE's mean over its coefficients against beta-TCVAE's
     run, with a percentile bootstrap interval (:func:`tcdecomp.validation.stats.paired_bootstrap`)."""
+    check_interval(level, resamples)
     metrics = {"beta_stcvae": lambda r: record_mig(r, "all", "dims"), "beta_stcvae_group": record_mig}
     # beta -> series -> (cap, seed) -> MIGs; "i1" holds beta-STCVAE's i = 1 runs, the fallback reference
     runs = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))

@@ -8,6 +8,13 @@ import numpy as np
 from .._checks import check_positive_int
 
 
+def check_interval(level, resamples) -> int:
+    """A bootstrap interval's ``level`` in (0, 1) and ``resamples`` >= 1; returns ``resamples``."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.95, got {level!r}")
+    return check_positive_int(resamples, "resamples")
+
+
 def paired_bootstrap(a, b, level: float = 0.95, resamples: int = 10000, seed: int = 0) -> dict:
     """The mean of ``a - b`` over pairs (a[s], b[s] from the same seed s) and its percentile bootstrap interval.
 
@@ -25,9 +32,7 @@ def paired_bootstrap(a, b, level: float = 0.95, resamples: int = 10000, seed: in
         raise ValueError(f"a paired bootstrap needs at least 2 pairs, got {len(a)}")
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("a and b must be finite; drop the runs that failed before comparing")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), e.g. 0.95, got {level!r}")
-    resamples = check_positive_int(resamples, "resamples")
+    resamples = check_interval(level, resamples)
     diff = a - b
     picks = np.random.default_rng(seed).integers(0, len(diff), size=(resamples, len(diff)))
     means = diff[picks].mean(axis=1)

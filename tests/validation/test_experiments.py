@@ -189,3 +189,22 @@ def test_the_best_coefficient_is_paired_with_beta_tcvae_by_seed():
     assert f"| 1.00 | +1.15 [{expected['low']:+.2f}, {expected['high']:+.2f}] |" in table
     # where i = 1 is the best, there is nothing to pair
     assert trajectory(records[:4] + [record(6.0, 4, 16, 2, -200.0)])["points"][0]["best_vs_beta_tcvae"] is None
+
+
+def test_record_mig_names_a_bad_convention_or_variables():
+    from tcdecomp.validation.experiments import record_mig
+
+    r = grouped(record(6.0, 4, 16, 2, 0.0, mig=0.1), 0.4)
+    assert (record_mig(r), record_mig(r, "chen2018"), record_mig(r, variables="dims")) == (0.4, 0.2, 0.1)
+    with pytest.raises(ValueError, match="convention must be one of"):
+        record_mig(r, "chen")
+    with pytest.raises(ValueError, match="variables must be one of"):
+        record_mig(r, variables="groups")
+
+
+@pytest.mark.parametrize("function", [paired_comparisons, stcvae_capacity_series])
+def test_interval_options_are_checked_even_without_pairs(function):
+    with pytest.raises(ValueError, match="level must be in"):
+        function([], level=1.5)
+    with pytest.raises(ValueError, match="resamples"):
+        function([], resamples=0)
