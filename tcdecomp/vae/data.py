@@ -255,14 +255,20 @@ class DeviceImageCache:
 
     def __init__(self, dataset: FactorDataset, device):
         self.device = torch.device(device)
-        parts = []
+        # Each chunk is made uint8 as it is drawn: the float images of the whole set (12 GiB for
+        # dSprites) never exist at once, so the peak stays near the cache's own size.
+        parts, self.eight_bit = [], True
         for start in range(0, len(dataset), CACHE_CHUNK_ROWS):
             chunk = dataset.images(np.arange(start, min(len(dataset), start + CACHE_CHUNK_ROWS)), device=self.device)
-            parts.append(chunk)
-        images = torch.cat(parts)
-        scaled = torch.round(images * 255)
-        self.eight_bit = bool(torch.equal(scaled / 255, images))
-        self._images = scaled.to(torch.uint8) if self.eight_bit else images
+            if self.eight_bit:
+                scaled = torch.round(chunk * 255)
+                if torch.equal(scaled / 255, chunk):
+                    parts.append(scaled.to(torch.uint8))
+                    continue
+                self.eight_bit = False  # exact: every earlier chunk was k / 255
+                parts = [part.float() / 255 for part in parts]
+            parts.append(chunk.float())
+        self._images = torch.cat(parts)
 
     @staticmethod
     def fits(dataset: FactorDataset, device) -> bool:

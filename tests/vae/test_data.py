@@ -115,6 +115,18 @@ def test_device_image_cache_returns_the_data_sets_own_images():
     assert torch.equal(cache.images([11, 0, 5]), grey[[11, 0, 5]])
 
 
+def test_device_image_cache_turns_float_when_a_later_chunk_is_not_eight_bit(monkeypatch):
+    # Chunks are quantised as they are drawn; one that is not k / 255 turns the whole cache float, exactly.
+    from tcdecomp.vae import data as data_module
+
+    monkeypatch.setattr(data_module, "CACHE_CHUNK_ROWS", 4)
+    images = torch.round(torch.rand(12, 1, 3, 3, generator=torch.Generator().manual_seed(1)) * 255) / 255
+    images[9, 0, 1, 1] = 0.5  # not a multiple of 1/255, in the third chunk
+    cache = data_module.DeviceImageCache(data_module.ArrayFactorDataset(images.numpy(), ["a", "b"], [3, 4]), "cpu")
+    assert not cache.eight_bit and cache._images.dtype == torch.float32
+    assert torch.equal(cache.images(range(12)), images)
+
+
 def test_procedural_dsprites_matches_the_official_mean_pixel_value():
     # The official dSprites images average 0.042494 lit (the normalisation statistics published with
     # loaders such as disent's); the procedural sprites are sized to match it.
