@@ -150,6 +150,10 @@ def check_dims(dims, n_dims: int, name: str = "dims") -> list[int]:
 #: machine epsilons (of the precision the data came in) times the largest: rounding residue of an
 #: exact linear relation sits near 1 epsilon, and float64 cannot resolve a pair's TC beyond ~28 nats.
 RANK_TOLERANCE_EPSILONS = 1000.0
+#: ... but never above this share of the largest: in float16 or bfloat16 (epsilon 1e-3 or 8e-3) a thousand
+#: epsilons would call every pair dependent; 1% is a pair correlation of 0.9998 (TC 3.9 nats), about what
+#: data carried in those formats can tell from an exact relation.
+MAX_RANK_TOLERANCE = 1e-2
 
 
 def check_not_constant(x: np.ndarray, name: str = "x") -> None:
@@ -172,7 +176,7 @@ def check_linearly_independent(x: np.ndarray, epsilon: float, name: str = "x") -
     standardised = centred / np.sqrt(np.mean(centred * centred, axis=0))
     r = np.linalg.qr(standardised, mode="r")
     _, singular, vt = np.linalg.svd(r)
-    tolerance = RANK_TOLERANCE_EPSILONS * epsilon * singular[0]
+    tolerance = min(RANK_TOLERANCE_EPSILONS * epsilon, MAX_RANK_TOLERANCE) * singular[0]
     null = vt[singular < tolerance]
     if len(null):
         weights = np.abs(null).max(axis=0)
@@ -182,3 +186,27 @@ def check_linearly_independent(x: np.ndarray, epsilon: float, name: str = "x") -
             f"{singular[-1] / singular[0]:.2g} of the largest, below {tolerance / singular[0]:.2g}): "
             "their TC is infinite; drop one of them"
         )
+
+
+def check_no_monotone_pairs(x: np.ndarray, skip=(), name: str = "x") -> None:
+    """Refuse two columns with the same (or the reversed) rank order: on the sample one is a strictly monotone
+    function of the other, so their TC is infinite whatever the margins. Columns in ``skip`` (discrete data,
+    whose monotone relations have finite TC) are left out."""
+    from scipy.stats import rankdata
+
+    n, d = x.shape
+    if n < 3:
+        return
+    seen = {}
+    for j in range(d):
+        if j in skip:
+            continue
+        ranks = rankdata(x[:, j])
+        for key in (ranks.tobytes(), (n + 1 - ranks).tobytes()):
+            if key in seen:
+                i = seen[key]
+                raise ValueError(
+                    f"{name} columns [{i}, {j}] are strictly monotone functions of each other (the same rank "
+                    "order in every row): their TC is infinite; drop one of them"
+                )
+        seen[ranks.tobytes()] = j

@@ -9,18 +9,18 @@ Formulas: docs/math.md#the-wishart-log-det-correction, #copula, #multivariate-t,
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.linalg import solve_triangular
-from scipy.special import digamma, ndtri
+from scipy.special import digamma, gammaln, ndtri
 from scipy.stats import rankdata
 
-from ._constants import LOG_2PI_E
+from ._constants import LOG_2PI, LOG_2PI_E
 from .decomposition import combine_stderr
-from .knn import MAX_STRAY_TIES, break_ties, ksg_multi_information
+from .knn import MAX_STRAY_TIES, break_ties, ksg_with_influence
 from .neural import NEURAL_METHODS, NeuralConfig, neural_mi, pairwise_chain
+from .null_variance import kendall_variance_ratio, wilks_null_variance
 from .plans import Plan, Term
 from .source import _stderr
 from .student_t import fit_student_t, t_entropy_offset, t_log_density
@@ -47,28 +47,26 @@ def normal_scores(x: np.ndarray) -> np.ndarray:
     return ndtri(pseudo_observations(x))
 
 
-def mixture_pseudo_observations(x: np.ndarray, random_state: int, method: str) -> np.ndarray:
-    """Pseudo-observations for a density model of the copula (``gmm``, ``auto``). A column with more repeated
-    values than stray ties (discrete or rounded data) has its ties broken at random: each atom is spread evenly
-    over its share of (0, 1), the jittered continuous extension of a discrete margin. Averaged ranks would put
-    the normal scores on a few atoms, and a mixture would then fit spikes whose held-out density is unbounded
-    (an independent 3-valued grid gave TC = -3.9). Other columns are :func:`pseudo_observations`."""
+def tied_columns(x: np.ndarray) -> list[int]:
+    """Columns that repeat more values than stray ties allow (discrete or rounded data)."""
+    n = x.shape[0]
+    return [j for j in range(x.shape[1]) if n - len(np.unique(x[:, j])) > MAX_STRAY_TIES * n]
+
+
+def copula_pseudo_observations(x: np.ndarray, random_state: int, tied=None) -> np.ndarray:
+    """Pseudo-observations for every copula-based method (``copula``, ``t_copula``, ``gmm``, ``auto``;
+    docs/math.md#ties). A column in ``tied`` (default :func:`tied_columns`) has its ties broken at random:
+    each atom is spread evenly over its share of (0, 1), the jittered continuous extension of a discrete
+    margin, whose TC is the TC of the data with independent uniform jitter inside each atom. Averaged ranks
+    would put the normal scores on a few atoms: a mixture then fits spikes whose held-out density is unbounded
+    (an independent 3-valued grid gave TC = -3.9), and a t copula reads the atoms as heavy tails (0.90 nats on
+    independent 3-valued columns). Other columns are :func:`pseudo_observations` (a few stray ties averaged)."""
     u = pseudo_observations(x)
     n = x.shape[0]
-    rng = np.random.default_rng([random_state, 1])  # its own stream: tie-free data leaves the fit's draws alone
-    tied = []
-    for j in range(x.shape[1]):
-        if n - len(np.unique(x[:, j])) > MAX_STRAY_TIES * n:
-            order = np.lexsort((rng.random(n), x[:, j]))  # by value, ties in random order
-            u[order, j] = np.arange(1, n + 1) / (n + 1.0)
-            tied.append(j)
-    if tied:
-        warnings.warn(
-            f"{method}: columns {tied} of x repeat many values (discrete or rounded data); their ties were broken at "
-            "random in rank, so the estimate is the TC of the jittered (continuous) data",
-            UserWarning,
-            stacklevel=4,
-        )
+    rng = np.random.default_rng([random_state, 1])  # its own stream: never the user's default_rng(random_state)
+    for j in tied_columns(x) if tied is None else tied:
+        order = np.lexsort((rng.random(n), x[:, j]))  # by value, ties in random order
+        u[order, j] = np.arange(1, n + 1) / (n + 1.0)
     return u
 
 
@@ -83,6 +81,8 @@ class SampleData:
     random_state: int
     #: ``gmm``'s number of components (None: chosen by held-out likelihood)
     components: int | None = None
+    #: the copula-based methods' pseudo-observations (:func:`copula_pseudo_observations`), else None
+    u: np.ndarray | None = None
 
 
 class SampleMethod:
@@ -91,11 +91,19 @@ class SampleMethod:
     name: str = ""
     #: whether the method estimates each term on its own (a decomposition's total then depends on the path)
     per_term: bool = False
-    #: whether the method needs more rows than dims (a full-rank covariance)
-    needs_n_above_d: bool = False
+    #: why the method needs :meth:`minimum_rows` rows (said when it refuses fewer)
+    rows_reason: str = "at least two rows"
+    #: whether the method sees only the copula (ranks, ties broken by :func:`copula_pseudo_observations`)
+    copula_based: bool = False
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         self.n = data.x.shape[0]
+
+    @classmethod
+    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+        """The fewest rows the method accepts for d dims (``k``: the neighbours of ``knn``; ``neural``: the
+        neural bounds' configuration)."""
+        return 2
 
     def set_stats(self, sets):
         """Per set S: ``-H(z_S)`` and each row's influence on it (for standard errors)."""
@@ -105,8 +113,18 @@ class SampleMethod:
         """Per-term methods: values, standard errors and the standard error of their sum."""
         raise NotImplementedError
 
+    def extra_variances(self, terms: list[Term]):
+        """Per term, variance that each row's influence leaves out (None: nothing)."""
+        return None
+
     def notes(self, plan: Plan) -> tuple[str, ...]:
         return ()
+
+
+#: why the covariance-based methods need D + 4 rows: the TC's error is a sum of log-Beta variables, the smallest
+#: with shape (n - D) / 2; from shape 2 on its tail is near normal (at n = D + 1, 0.5% of independent Gaussian
+#: data sets scored beyond 3 standard errors; at D + 4, 0.1%: docs/validation.md#independent-data)
+GAUSSIAN_ROWS_REASON = "D + 4: with fewer, the log det's error has a heavy tail that no standard error describes"
 
 
 class GaussianPlugin(SampleMethod):
@@ -115,11 +133,16 @@ class GaussianPlugin(SampleMethod):
 
     Log-dets come from the R factor of a QR of the centred data, never from the covariance (whose
     rounding squares the condition number). Standard errors use each row's influence
-    ``-1/2 (x_S - m)^T S_SS^-1 (x_S - m)``. Needs n > D.
+    ``-1/2 (x_S - m)^T S_SS^-1 (x_S - m)`` plus the exact variance at independence
+    (:mod:`tcdecomp.null_variance`), which the influence misses where the term is near 0. Needs n > D.
     """
 
     name = "gaussian"
-    needs_n_above_d = True
+    rows_reason = GAUSSIAN_ROWS_REASON
+
+    @classmethod
+    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+        return d + 4
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         super().__init__(data, k, neural)
@@ -134,43 +157,166 @@ class GaussianPlugin(SampleMethod):
         n = self.n
         values = np.empty(len(sets))
         per_sample = np.empty((n, len(sets)))
+        chain = PrefixChain(sets)
+        if chain:  # nested sets (a line path): one QR in the chain's order gives every prefix's log det
+            r_chain = np.linalg.qr(self.centred[:, chain.order], mode="r")
+            log_diag = np.cumsum(np.log(np.abs(np.diag(r_chain))))
+            white = solve_triangular(r_chain.T, self.centred[:, chain.order].T, lower=True) * math.sqrt(n - 1)
+            quad = np.cumsum(white * white, axis=0)
         for j, s in enumerate(sets):
             idx = np.asarray(s)
             d = len(idx)
-            # cov_SS = R_S^T R_S / (n - 1) with R_S the R factor of the set's columns of R.
-            r_set = np.linalg.qr(self.r[:, idx], mode="r")
-            logdet = 2.0 * float(np.sum(np.log(np.abs(np.diag(r_set))))) - d * math.log(n - 1)
+            k = chain.prefix(s)
+            if k:
+                logdet, row_quad = 2.0 * float(log_diag[k - 1]), quad[k - 1]
+            else:
+                # cov_SS = R_S^T R_S / (n - 1) with R_S the R factor of the set's columns of R.
+                r_set = np.linalg.qr(self.r[:, idx], mode="r")
+                logdet = 2.0 * float(np.sum(np.log(np.abs(np.diag(r_set)))))
+                whitened = solve_triangular(r_set.T, self.centred[:, idx].T, lower=True) * math.sqrt(n - 1)
+                row_quad = np.sum(whitened * whitened, axis=0)
+            logdet -= d * math.log(n - 1)
             values[j] = -0.5 * (d * LOG_2PI_E + logdet - logdet_bias(n, d))
             # Influence of each row on -H(z_S): -1/2 (quadratic form - d); the constant drops out of the spread.
-            whitened = solve_triangular(r_set.T, self.centred[:, idx].T, lower=True) * math.sqrt(n - 1)
-            per_sample[:, j] = -0.5 * np.sum(whitened * whitened, axis=0)
+            per_sample[:, j] = -0.5 * row_quad
         return values, per_sample
+
+    def extra_variances(self, terms: list[Term]):
+        return [wilks_null_variance(self.n, t.groups) for t in terms]
 
 
 class GaussianCopula(GaussianPlugin):
-    """``copula``: each column to normal scores of its ranks, then ``gaussian``. TC ignores monotone changes
-    of each margin, so this is exact for Gaussian-copula data whatever the margins (docs/math.md#copula)."""
+    """``copula``: each column to normal scores of its ranks (ties as in :func:`copula_pseudo_observations`),
+    then ``gaussian``. TC ignores monotone changes of each margin, so this is exact for Gaussian-copula data
+    whatever the margins (docs/math.md#copula). Normal scores of a random permutation have the null variance
+    of a Pearson correlation, so the Gaussian variance at independence holds for them too."""
 
     name = "copula"
+    copula_based = True
 
     def transform(self, data: SampleData) -> np.ndarray:
-        return normal_scores(data.x)
+        return ndtri(data.u)
 
 
-def t_set_stats(x: np.ndarray, loc: np.ndarray, scale: np.ndarray, df: float, sets):
+#: a likelihood-ratio statistic for a finite df against the Gaussian limit must exceed this to keep the df: the
+#: limit lies on the boundary of the df's range, so the 5% test is chi2_1's 90% point (Self & Liang 1987)
+DF_TEST_CRITICAL = 2.705543454095404
+
+
+def entropy_offset(d: int, df: float) -> float:
+    """c(d) of a d-dim t with ``df`` (``inf``: the Gaussian's d/2 log(2 pi e))."""
+    return 0.5 * d * LOG_2PI_E if math.isinf(df) else t_entropy_offset(d, df)
+
+
+def elliptical_log_density(x: np.ndarray, loc: np.ndarray, chol: np.ndarray, df: float) -> np.ndarray:
+    """log t_df(x; loc, L L^T) per row; ``df = inf`` is the Gaussian N(loc, L L^T)."""
+    if not math.isinf(df):
+        return t_log_density(x, loc, chol, df)
+    white = solve_triangular(chol, (x - loc).T, lower=True)
+    return -0.5 * np.sum(white * white, axis=0) - np.sum(np.log(np.diag(chol))) - 0.5 * x.shape[1] * LOG_2PI
+
+
+def elliptical_from_maha(maha: np.ndarray, logdet: float, d: int, df: float) -> np.ndarray:
+    """log t_df (or Gaussian, df = inf) density per row from each row's Mahalanobis distance and log det."""
+    if math.isinf(df):
+        return -0.5 * (maha + logdet + d * LOG_2PI)
+    return _t_log_normaliser(d, df) - 0.5 * logdet - 0.5 * (df + d) * np.log1p(maha / df)
+
+
+def _t_log_normaliser(d: int, df: float) -> float:
+    from .student_t import _log_gamma_ratio_excess
+
+    return _log_gamma_ratio_excess(df / 2.0, d / 2.0) - 0.5 * d * LOG_2PI
+
+
+def t_set_stats(x: np.ndarray, loc: np.ndarray, scale: np.ndarray, df: float, sets, correlation_bias=1.0):
     """Per set S of a fitted t_df(loc, scale): ``-H(x_S)`` with the Wishart correction of its log det, and each
-    row's log density of x_S as its influence (docs/math.md#multivariate-t)."""
+    row's log density of x_S as its influence (docs/math.md#multivariate-t). ``correlation_bias`` scales the
+    correction of the correlation part (a correlation estimated more noisily than Pearson's is biased more)."""
     n = x.shape[0]
     values = np.empty(len(sets))
     per_sample = np.empty((n, len(sets)))
+    single = logdet_bias(n, 1)
+    chain = PrefixChain(sets)
+    if chain:  # nested sets: the leading blocks of one Cholesky factor in the chain's order
+        order = chain.order
+        chol_chain = np.linalg.cholesky(scale[np.ix_(order, order)])
+        log_diag = np.cumsum(np.log(np.diag(chol_chain)))
+        white = solve_triangular(chol_chain, (x[:, order] - loc[order]).T, lower=True)
+        maha_chain = np.cumsum(white * white, axis=0)
     for j, s in enumerate(sets):
         idx = np.asarray(s)
         d = len(idx)
-        chol = np.linalg.cholesky(scale[np.ix_(idx, idx)])
-        logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
-        values[j] = -(0.5 * (logdet - logdet_bias(n, d)) + t_entropy_offset(d, df))
-        per_sample[:, j] = t_log_density(x[:, idx], loc[idx], chol, df)
+        k = chain.prefix(s)
+        if k:
+            logdet, maha = 2.0 * float(log_diag[k - 1]), maha_chain[k - 1]
+        else:
+            chol = np.linalg.cholesky(scale[np.ix_(idx, idx)])
+            logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
+            white_set = solve_triangular(chol, (x[:, idx] - loc[idx]).T, lower=True)
+            maha = np.sum(white_set * white_set, axis=0)
+        bias = d * single + correlation_bias * (logdet_bias(n, d) - d * single)
+        values[j] = -(0.5 * (logdet - bias) + entropy_offset(d, df))
+        per_sample[:, j] = elliptical_from_maha(maha, logdet, d, df)
     return values, per_sample
+
+
+class PrefixChain:
+    """The longest run of nested sets S1 < S2 < ... among ``sets`` (taken by size), as an order of dims in which
+    each is a prefix: a line path's sets, a bottom-up path's left spine. A covariance factored once in that order
+    gives every one of them, where factoring each set alone costs D^4 over a line path (hours at D = 2000).
+    False when it holds fewer than MIN_SETS sets (nothing to gain)."""
+
+    MIN_SETS = 3
+
+    def __init__(self, sets):
+        order, members, self._prefix = [], set(), {}
+        for key in sorted({tuple(sorted(int(d) for d in s)) for s in sets}, key=lambda t: (len(t), t)):
+            if members < set(key) or not members:
+                order += sorted(set(key) - members)
+                members = set(key)
+                self._prefix[key] = len(order)
+        self.order = np.asarray(order, dtype=np.int64)
+
+    def __bool__(self) -> bool:
+        return len(self._prefix) >= self.MIN_SETS
+
+    def prefix(self, s) -> int:
+        """The prefix length that is set ``s`` in the chain's order, or 0 when it is not on the chain."""
+        return self._prefix.get(tuple(sorted(int(d) for d in s)), 0) if self else 0
+
+
+def log_df_variance(log_likelihood, df: float) -> float:
+    """The variance of log df from the curvature of ``log_likelihood(log df)`` at the fitted df (0 for df = inf,
+    or where the likelihood is flat or not concave there: the df is then at a bound of its range)."""
+    if math.isinf(df):
+        return 0.0
+    step = 0.05
+    centre = math.log(df)
+    curvature = (log_likelihood(centre + step) - 2 * log_likelihood(centre) + log_likelihood(centre - step)) / step**2
+    return 1.0 / -curvature if curvature < 0 else 0.0
+
+
+def df_term_variances(terms: list[Term], df: float, variance: float) -> list[float]:
+    """Each term's variance from the fitted df's own noise: (d term / d log df)^2 Var(log df), by central
+    differences of the terms' df-dependent part ``sum_j c(|G_j|) - c(|union|)``."""
+    if math.isinf(df) or variance == 0.0:
+        return [0.0] * len(terms)
+    step = 1e-3
+
+    def offset_part(term, v):
+        return sum(t_entropy_offset(len(g), v) for g in term.groups) - t_entropy_offset(len(term.union), v)
+
+    up, down = df * math.exp(step), df * math.exp(-step)
+    return [((offset_part(t, up) - offset_part(t, down)) / (2 * step)) ** 2 * variance for t in terms]
+
+
+def gaussian_log_likelihood(x: np.ndarray) -> float:
+    """The maximised log-likelihood of a multivariate Gaussian (mean and covariance by maximum likelihood)."""
+    n, d = x.shape
+    r = np.linalg.qr(x - x.mean(axis=0), mode="r")
+    logdet = 2.0 * float(np.sum(np.log(np.abs(np.diag(r))))) - d * math.log(n)
+    return -0.5 * n * (d * LOG_2PI_E + logdet)
 
 
 class StudentTPlugin(SampleMethod):
@@ -178,20 +324,64 @@ class StudentTPlugin(SampleMethod):
     entropies of the t with the Wishart correction of each log det (docs/math.md#multivariate-t).
 
     Exact in the limit for elliptical t data, whose shared scale makes even uncorrelated coordinates
-    dependent (which ``gaussian`` and ``copula`` cannot see); becomes ``gaussian`` as the fitted df grows.
-    Standard errors use each row's fitted log density of the set (the parameters' own noise is left out).
-    Needs n > D and continuous data: on a point mass the fit degenerates and is refused.
+    dependent (which ``gaussian`` and ``copula`` cannot see). Two checks keep that shared scale from being
+    read into data that do not have it (docs/math.md#student-t-checks): the df stays finite only where a
+    likelihood-ratio test prefers it to the Gaussian limit (else the method is ``gaussian``, with a note), and a
+    finite-df fit must beat independent t margins by BIC, or the call is refused (independent heavy-tailed or
+    skewed columns would otherwise score their tails as dependence). Standard errors use each row's fitted log
+    density of the set, the variance at independence, and the fitted df's own noise. Needs n > D and
+    continuous data: on a point mass the fit degenerates and is refused.
     """
 
     name = "student_t"
-    needs_n_above_d = True
+    rows_reason = GAUSSIAN_ROWS_REASON
+
+    @classmethod
+    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+        return d + 4
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         super().__init__(data, k, neural)
         self.data = data.scaled
+        self.loc, self.scale, self.df = self._fit(self.data)
+        d = self.data.shape[1]
+        chol = np.linalg.cholesky(self.scale)
+        fitted = float(np.sum(t_log_density(self.data, self.loc, chol, self.df)))
+        self.df_statistic = 2.0 * (fitted - gaussian_log_likelihood(self.data))
+        self.log_df_var = 0.0
+        if self.df_statistic < DF_TEST_CRITICAL:  # no evidence for tails beyond the Gaussian's
+            self.df, self.loc = math.inf, self.data.mean(axis=0)
+            self.scale = np.cov(self.data, rowvar=False).reshape(d, d)
+            self.gaussian = GaussianPlugin(data, k, neural)
+            return
+        self.gaussian = None
+        independent = sum(float(np.sum(t_log_density(col, *self._fit_column(col)))) for col in self.data.T[:, :, None])
+        joint_bic = -2.0 * fitted + (d + d * (d + 1) / 2 + 1) * math.log(self.n)
+        margins_bic = -2.0 * independent + 3 * d * math.log(self.n)
+        if margins_bic <= joint_bic:
+            raise ValueError(
+                f"x: independent t margins fit better than a multivariate t (BIC {margins_bic:.1f} against "
+                f"{joint_bic:.1f}), so its shared scale would score the columns' own tails as dependence; "
+                "use 'copula', 't_copula' or 'auto'"
+            )
+        centred = np.linalg.solve(chol, (self.data - self.loc).T)
+        maha = np.sum(centred * centred, axis=0)
+
+        def log_likelihood(log_df):
+            v = math.exp(log_df)
+            return float(
+                np.sum(
+                    gammaln((v + d) / 2) - gammaln(v / 2) - 0.5 * d * math.log(v) - 0.5 * (v + d) * np.log1p(maha / v)
+                )
+            )
+
+        self.log_df_var = log_df_variance(log_likelihood, self.df)
+
+    @staticmethod
+    def _fit(x: np.ndarray):
         try:
             with np.errstate(over="raise", divide="raise", invalid="raise"):
-                self.loc, self.scale, self.df = fit_student_t(self.data)
+                return fit_student_t(x)
         except (np.linalg.LinAlgError, FloatingPointError):
             # On data with a point mass the likelihood grows without bound as the scale collapses onto it.
             raise ValueError(
@@ -199,13 +389,32 @@ class StudentTPlugin(SampleMethod):
                 "method='student_t' needs continuous data, use 'copula' or 'knn'"
             ) from None
 
+    def _fit_column(self, column: np.ndarray):
+        loc, scale, df = self._fit(column)
+        return loc, np.sqrt(scale), df
+
     def set_stats(self, sets):
+        if self.gaussian is not None:
+            return self.gaussian.set_stats(sets)
         return t_set_stats(self.data, self.loc, self.scale, self.df, sets)
+
+    def extra_variances(self, terms: list[Term]):
+        df_part = df_term_variances(terms, self.df, self.log_df_var)
+        return [wilks_null_variance(self.n, t.groups) + v for t, v in zip(terms, df_part)]
+
+    def notes(self, plan: Plan) -> tuple[str, ...]:
+        if math.isinf(self.df):
+            return (
+                f"student_t: no evidence for a finite df (likelihood ratio {self.df_statistic:.2f} against the "
+                f"Gaussian limit, below {DF_TEST_CRITICAL:.2f}): the Gaussian plug-in ('gaussian') was used.",
+            )
+        return (f"student_t: fitted df = {self.df:.3g}.",)
 
 
 def kendall_correlation(x: np.ndarray) -> np.ndarray:
     """The correlation matrix of an elliptical copula from Kendall's tau, ``R_jk = sin(pi tau_jk / 2)``
-    (Lindskog, McNeil & Schmock 2003), projected onto the positive definite matrices with unit diagonal."""
+    (Lindskog, McNeil & Schmock 2003). Pairwise estimates need not be jointly consistent: the matrix may fail
+    to be positive definite (:func:`check_kendall_correlation`)."""
     from scipy.stats import kendalltau
 
     d = x.shape[1]
@@ -213,23 +422,31 @@ def kendall_correlation(x: np.ndarray) -> np.ndarray:
     for j in range(d):
         for k in range(j + 1, d):
             r[j, k] = r[k, j] = math.sin(0.5 * math.pi * kendalltau(x[:, j], x[:, k]).statistic)
-    values, vectors = np.linalg.eigh(r)
-    if values[0] < 1e-6:  # pairwise estimates need not be jointly consistent: clip, then rescale to unit diagonal
-        r = (vectors * np.maximum(values, 1e-6)) @ vectors.T
-        scale = 1.0 / np.sqrt(np.diag(r))
-        r = r * scale[:, None] * scale[None, :]
     return r
+
+
+def check_kendall_correlation(r: np.ndarray, n: int, method: str) -> None:
+    """Refuse a Kendall correlation that is not positive definite (its log det, and the TC, would be made up)."""
+    smallest = float(np.linalg.eigvalsh(r)[0])
+    if smallest <= 0.0:
+        raise ValueError(
+            f"x has n={n} rows for D={len(r)} dims: method={method!r}'s correlation from Kendall's tau is not "
+            f"positive definite (smallest eigenvalue {smallest:.2g}); use more rows or method='copula'"
+        )
 
 
 def t_copula_log_likelihood(u: np.ndarray, corr: np.ndarray, df: float) -> float:
     """Log-likelihood of pseudo-observations ``u`` (n x d, in (0, 1)) under the t copula (corr, df):
-    ``sum_i [log t_{df, corr}(x_i) - sum_j log t_df(x_ij)]`` with ``x = t_df^-1(u)`` (docs/math.md#t-copula)."""
+    ``sum_i [log t_{df, corr}(x_i) - sum_j log t_df(x_ij)]`` with ``x = t_df^-1(u)`` (docs/math.md#t-copula);
+    ``df = inf`` is the Gaussian copula."""
     from scipy.special import stdtrit
+    from scipy.stats import norm
     from scipy.stats import t as student
 
-    x = stdtrit(df, u)
-    joint = t_log_density(x, np.zeros(u.shape[1]), np.linalg.cholesky(corr), df)
-    return float(np.sum(joint) - np.sum(student.logpdf(x, df)))
+    x = ndtri(u) if math.isinf(df) else stdtrit(df, u)
+    joint = elliptical_log_density(x, np.zeros(u.shape[1]), np.linalg.cholesky(corr), df)
+    margins = norm.logpdf(x) if math.isinf(df) else student.logpdf(x, df)
+    return float(np.sum(joint) - np.sum(margins))
 
 
 def fit_t_copula(u: np.ndarray, corr: np.ndarray) -> float:
@@ -247,35 +464,74 @@ def fit_t_copula(u: np.ndarray, corr: np.ndarray) -> float:
 
 #: the df searched by ``t_copula``: from very heavy tails to a copula indistinguishable from the Gaussian one
 T_COPULA_DF_RANGE = (0.5, 1e4)
+#: ``t_copula`` needs this many rows per dim: below it the pairwise Kendall correlations are too noisy for the
+#: first-order bias correction (measured on independent data: docs/validation.md#independent-data)
+T_COPULA_ROWS_PER_DIM = 4
 
 
 class TCopula(SampleMethod):
     """``t_copula``: ranks to pseudo-observations, a Student-t copula fitted to them (correlation from Kendall's
     tau, df by maximum likelihood), then the closed-form entropies of the multivariate t with that correlation
-    and df, each log det with the Wishart correction (docs/math.md#t-copula).
+    and df, each log det with the Wishart correction scaled to Kendall's larger variance (docs/math.md#t-copula).
 
     TC ignores monotone changes of each margin, so this is to t-copula data, whatever its margins, what
-    ``student_t`` is to t data; a fitted df at the top of its range means a Gaussian copula. Standard errors
-    use each row's fitted log density of the set. Needs n > D.
+    ``student_t`` is to t data. The df stays finite only where a likelihood-ratio test prefers it to the Gaussian
+    copula (else df = inf, with a note). Standard errors use each row's fitted log density of the set, the
+    variance at independence (Kendall's) and the df's own noise. Needs n >= T_COPULA_ROWS_PER_DIM D and a
+    positive definite Kendall correlation.
     """
 
     name = "t_copula"
-    needs_n_above_d = True
+    copula_based = True
+    rows_reason = f"{T_COPULA_ROWS_PER_DIM} D: below that its Kendall correlations are too noisy to correct"
+
+    @classmethod
+    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+        return max(T_COPULA_ROWS_PER_DIM * d, d + 4)
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
-        super().__init__(data, k, neural)
-        u = pseudo_observations(data.x)
-        self.corr = kendall_correlation(data.x)
-        self.df = fit_t_copula(u, self.corr)
         from scipy.special import stdtrit
 
-        self.values = stdtrit(self.df, u)
+        super().__init__(data, k, neural)
+        u = data.u
+        self.corr = kendall_correlation(u)
+        check_kendall_correlation(self.corr, self.n, self.name)
+        self.df = fit_t_copula(u, self.corr)
+        fitted = t_copula_log_likelihood(u, self.corr, self.df)
+        self.df_statistic = 2.0 * (fitted - t_copula_log_likelihood(u, self.corr, math.inf))
+        if self.df_statistic < DF_TEST_CRITICAL:
+            self.df = math.inf
+        self.log_df_var = log_df_variance(lambda v: t_copula_log_likelihood(u, self.corr, math.exp(v)), self.df)
+        self.bias_scale = kendall_variance_ratio(self.n)
+        self.values = ndtri(u) if math.isinf(self.df) else stdtrit(self.df, u)
 
     def set_stats(self, sets):
-        return t_set_stats(self.values, np.zeros(len(self.corr)), self.corr, self.df, sets)
+        return t_set_stats(self.values, np.zeros(len(self.corr)), self.corr, self.df, sets, self.bias_scale)
+
+    def extra_variances(self, terms: list[Term]):
+        df_part = df_term_variances(terms, self.df, self.log_df_var)
+        null = [self.bias_scale**2 * wilks_null_variance(self.n, t.groups) for t in terms]
+        return [a + b for a, b in zip(null, df_part)]
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
-        return (f"t_copula: fitted df = {self.df:.3g}" + (" (a Gaussian copula)" if self.df > 1e3 else "") + ".",)
+        if math.isinf(self.df):
+            return (
+                f"t_copula: no evidence for a finite df (likelihood ratio {self.df_statistic:.2f} against the "
+                f"Gaussian copula, below {DF_TEST_CRITICAL:.2f}): a Gaussian copula with Kendall's correlation.",
+            )
+        return (f"t_copula: fitted df = {self.df:.3g}.",)
+
+
+def cross_fit_gaussian_bias(m: int, d: int) -> float:
+    """The expected error of ``gmm``'s estimate of ``-H(x_S)`` (d dims) when each half's model is one Gaussian
+    fitted on m rows: the mean of the in-sample and held-out log-likelihoods, less the truth
+    (docs/math.md#gaussian-mixture). With ``S ~ Wishart(Sigma, m - 1)`` and the fit's ``Sigma^ = S / m``,
+    ``E log det Sigma^ - log det Sigma = sum_i psi((m - i) / 2) + d log(2 / m)`` and a new row's expected
+    Mahalanobis distance is ``d (m + 1) / (m - d - 2)``, so the error is
+    ``-1/2 [sum_i psi((m - i) / 2) + d log(2 / m) + d (d + 3) / (2 (m - d - 2))]``: of order 1/m for each set,
+    cancelling in a term to first order, not beyond (-0.52 nats on a 10-dim TC from 60 rows)."""
+    i = np.arange(1, d + 1)
+    return -0.5 * (float(np.sum(digamma((m - i) / 2.0))) + d * math.log(2.0 / m) + d * (d + 3) / (2.0 * (m - d - 2)))
 
 
 class GaussianMixtureTC(SampleMethod):
@@ -289,11 +545,14 @@ class GaussianMixtureTC(SampleMethod):
     the held-out one pessimistic by the same amount to first order, for the joint and for every marginal alike,
     so their mean cancels the fitting noise that a held-out estimate alone leaves in the TC (the joint, with the
     most parameters, pays the most). Every term comes from the same models on the same rows, so decompositions
-    telescope; standard errors use each row's averaged log density. ``components=K`` fixes K. Needs n > 2 D.
+    telescope. Where both halves fit one component, the cross-fitting's second-order bias is removed exactly
+    (:func:`cross_fit_gaussian_bias`). Standard errors use each row's averaged log density and the variance at
+    independence of a half's models. ``components=K`` fixes K. Needs n >= 4 D + 8.
     """
 
     name = "gmm"
-    needs_n_above_d = True
+    copula_based = True
+    rows_reason = "4 D + 8: each half's held-out densities are unstable with fewer than 2 (D + 2) rows"
     #: the K tried when ``components`` is not given
     CANDIDATES = (1, 2, 3, 4, 6, 8)
 
@@ -301,14 +560,11 @@ class GaussianMixtureTC(SampleMethod):
         from .mixture import fit_candidates, fit_gaussian_mixture
 
         super().__init__(data, k, neural)
-        self.values = ndtri(mixture_pseudo_observations(data.x, data.random_state, "gmm"))
-        d = data.x.shape[1]
+        self.values = ndtri(data.u)
         rng = np.random.default_rng(data.random_state)
         order = rng.permutation(self.n)
         self.halves = (order[: self.n // 2], order[self.n // 2 :])
         first, second = self.halves
-        if len(first) <= d:
-            raise ValueError(f"x has n={self.n} rows: method='gmm' needs more than 2 D = {2 * d} (half for each fit)")
         candidates = (data.components,) if data.components is not None else self.CANDIDATES
         fitted = fit_candidates(self.values[first], self.values[second], candidates, rng)
         if not fitted:
@@ -320,13 +576,28 @@ class GaussianMixtureTC(SampleMethod):
         self.mixtures = (first_fit, second_fit)
         self.components = (len(first_fit.weights), len(second_fit.weights))
 
+    def extra_variances(self, terms: list[Term]):
+        # Each model sees half the rows, and K components carry K Gaussian copulas' worth of parameters: the
+        # Gaussian variance at independence of a half, K times (measured to cover the spread at independence:
+        # docs/validation.md#independent-data).
+        half = len(self.halves[0])
+        return [max(self.components) * wilks_null_variance(half, t.groups) for t in terms]
+
+    @classmethod
+    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+        return 4 * d + 8
+
     def set_stats(self, sets):
         per_sample = np.empty((self.n, len(sets)))
         for rows, own, other in ((self.halves[0], *self.mixtures), (self.halves[1], *self.mixtures[::-1])):
             x = self.values[rows]
             for j, s in enumerate(sets):
                 per_sample[rows, j] = 0.5 * (own.log_density(x, s) + other.log_density(x, s))
-        return per_sample.mean(axis=0), per_sample
+        values = per_sample.mean(axis=0)
+        if max(self.components) == 1:  # one Gaussian a half: the cross-fitting's remaining bias is known exactly
+            sizes = [len(h) for h in self.halves]
+            values = values - [np.mean([cross_fit_gaussian_bias(m, len(s)) for m in sizes]) for s in sets]
+        return values, per_sample
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
         tried = ", ".join(f"K={c}: {v:.3f}" for c, v in sorted(self.scores.items()))
@@ -344,27 +615,41 @@ MIXTURE_CANDIDATES = (2, 3, 4, 6, 8)
 def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, held: np.ndarray, rng):
     """Each held-out row's log density of its normal scores under each density model fitted on the rows
     ``fit``: the Gaussian copula, the t copula, and the best of Gaussian mixtures with K in MIXTURE_CANDIDATES
-    (docs/math.md#auto), simplest first; and that best K (None where no mixture fits the rows)."""
-    from scipy.special import stdtrit
-    from scipy.stats import multivariate_normal, norm
-    from scipy.stats import t as student
+    (docs/math.md#auto), simplest first; that best K (None where no mixture fits the rows); and why a
+    candidate was left out (a correlation that is not positive definite on the fitting rows)."""
+    from scipy.stats import norm
 
     from .mixture import fit_candidates
 
     d = u.shape[1]
+    out, skipped = {}, {}
     corr = np.corrcoef(scores[fit], rowvar=False).reshape(d, d)
-    out = {"copula": multivariate_normal(np.zeros(d), corr).logpdf(scores[held]).reshape(-1)}
+    try:
+        out["copula"] = elliptical_log_density(scores[held], np.zeros(d), np.linalg.cholesky(corr), math.inf)
+    except np.linalg.LinAlgError:
+        skipped["copula"] = "its correlation is singular on the fitting rows"
     t_corr = kendall_correlation(u[fit])
-    df = fit_t_copula(u[fit], t_corr)
-    x = stdtrit(df, u[held])
-    copula = t_log_density(x, np.zeros(d), np.linalg.cholesky(t_corr), df) - student.logpdf(x, df).sum(1)
-    out["t_copula"] = copula + norm.logpdf(scores[held]).sum(1)
+    try:
+        check_kendall_correlation(t_corr, len(fit), "t_copula")
+        copula = _t_copula_rows(u[held], t_corr, fit_t_copula(u[fit], t_corr))
+        out["t_copula"] = copula + norm.logpdf(scores[held]).sum(1)
+    except ValueError:
+        skipped["t_copula"] = "its Kendall correlation is not positive definite on the fitting rows"
     mixtures = fit_candidates(scores[fit], scores[held], MIXTURE_CANDIDATES, rng)
     if not mixtures:
-        return out, None
+        return out, None, skipped
     best = max(mixtures, key=lambda c: mixtures[c][0].mean())
     out["gmm"] = mixtures[best][0]
-    return out, best
+    return out, best, skipped
+
+
+def _t_copula_rows(u: np.ndarray, corr: np.ndarray, df: float) -> np.ndarray:
+    """Each row's t-copula log density (finite df)."""
+    from scipy.special import stdtrit
+    from scipy.stats import t as student
+
+    x = stdtrit(df, u)
+    return t_log_density(x, np.zeros(u.shape[1]), np.linalg.cholesky(corr), df) - student.logpdf(x, df).sum(1)
 
 
 def _simplest_adequate(per_row: dict, margin: float) -> str:
@@ -387,43 +672,55 @@ class AutoMethod(SampleMethod):
     """``auto``: fits the Gaussian copula, the t copula and Gaussian mixtures (K = 2 to 8) to 70% of the rows,
     scores each by the log density of the other 30% in copula space (normal scores), and runs on all the rows
     the simplest model that no more complex one beats by more than MARGIN standard errors (docs/math.md#auto).
-    The decomposition's notes say which method was chosen and the scores. Needs n > D.
+    The decomposition's notes say which method was chosen and the scores. Needs :meth:`minimum_rows` rows
+    (4 D + 8 for D >= 5, as gmm).
     """
 
     name = "auto"
-    needs_n_above_d = True
+    copula_based = True
+    rows_reason = "30% held out and more than 2 D rows in each part, and what each candidate needs"
     HELD_OUT = 0.3
     #: standard errors by which a more complex model must beat a simpler one on the held-out rows
     MARGIN = 2.0
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         super().__init__(data, k, neural)
-        u = mixture_pseudo_observations(data.x, data.random_state, "auto")
+        u = data.u
         scores = ndtri(u)
         rng = np.random.default_rng(data.random_state)
         order = rng.permutation(self.n)
         n_held = int(self.HELD_OUT * self.n)
         held, fit = order[:n_held], order[n_held:]
-        if min(len(held), len(fit)) <= 2 * data.x.shape[1]:
-            raise ValueError(f"x has n={self.n} rows: method='auto' needs more than 7 D = {7 * data.x.shape[1]}")
-        per_row, self.mixture_components = _copula_log_densities(u, scores, fit, held, rng)
+        per_row, self.mixture_components, self.skipped = _copula_log_densities(u, scores, fit, held, rng)
+        if not per_row:
+            raise ValueError("x: no copula model fits the rows (every correlation is singular); drop dependent columns")
         self.scores = {name: float(values.mean()) for name, values in per_row.items()}
         self.choice = _simplest_adequate(per_row, self.MARGIN)
         if self.choice == "gmm":  # K is already chosen on held-out rows: gmm need not search again
             data = replace(data, components=self.mixture_components)
-        with warnings.catch_warnings():  # auto has said so already for its own comparison
-            warnings.filterwarnings("ignore", message="gmm: columns", category=UserWarning)
-            self.chosen = METHODS[self.choice](data, k, neural)
+        self.chosen = METHODS[self.choice](data, k, neural)
         self.n = self.chosen.n
+
+    @classmethod
+    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+        """More than 2 D rows in both the held-out and the fitting part, and what every candidate needs."""
+        n = max(2 * d + 1, *(METHODS[name].minimum_rows(d, k) for name in ("copula", "t_copula", "gmm")))
+        while int(cls.HELD_OUT * n) <= 2 * d or n - int(cls.HELD_OUT * n) <= 2 * d:
+            n += 1
+        return n
 
     def set_stats(self, sets):
         return self.chosen.set_stats(sets)
 
+    def extra_variances(self, terms: list[Term]):
+        return self.chosen.extra_variances(terms)
+
     def notes(self, plan: Plan) -> tuple[str, ...]:
         ranked = ", ".join(f"{name} {value:.3f}" for name, value in sorted(self.scores.items(), key=lambda t: -t[1]))
+        left_out = "".join(f" {name} was left out: {why}." for name, why in self.skipped.items())
         return (
             f"auto chose {self.choice}: the simplest model that none beats by {self.MARGIN:g} standard errors of "
-            f"held-out log-likelihood per row in copula space ({ranked}).",
+            f"held-out log-likelihood per row in copula space ({ranked}).{left_out}",
             *self.chosen.notes(plan),
         )
 
@@ -435,19 +732,29 @@ class KSG(SampleMethod):
 
     name = "knn"
     per_term = True
+    rows_reason = (
+        "10 (k + 1) with k={k}: with fewer, each neighbourhood is a large share of the sample and the jackknife's "
+        "standard error is unreliable"
+    )
+
+    @classmethod
+    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+        return 10 * (k + 1)
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         super().__init__(data, k, neural)
-        if self.n <= k:
-            raise ValueError(f"k={k} must be below the number of samples n={self.n}")
         self.k = k
         # One scale for every column: KSG's max-norm neighbourhoods are unchanged by it.
         self.x = break_ties(data.x / np.max(np.abs(data.x)), data.epsilon, data.random_state)
 
     def evaluate(self, terms: list[Term]):
-        per_term = np.stack([ksg_multi_information(self.x, t.groups, self.k) for t in terms], axis=1)
-        errors = [_stderr(per_term[:, t]) for t in range(len(terms))]
-        return list(per_term.mean(axis=0)), errors, _stderr(per_term.sum(axis=1))
+        # Standard errors from each row's delete-one jackknife pseudo-value (the per-row terms alone
+        # leave out how a row moves the other rows' counts, and under-state the spread).
+        fits = [ksg_with_influence(self.x, t.groups, self.k) for t in terms]
+        values = [float(per_row.mean()) for per_row, _ in fits]
+        influence = np.stack([pseudo for _, pseudo in fits], axis=1)
+        errors = [_stderr(influence[:, t]) for t in range(len(terms))]
+        return values, errors, _stderr(influence.sum(axis=1))
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
         return (f"knn (KSG, k={self.k}) estimates each term separately: the total depends on the path ({plan.name}).",)
@@ -459,6 +766,13 @@ class NeuralBound(SampleMethod):
     rule. One network per pairwise term, reused across paths."""
 
     per_term = True
+    rows_reason = "two held-out and four training batches"
+
+    @classmethod
+    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+        from .neural import minimum_rows
+
+        return minimum_rows(neural or NeuralConfig())
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         super().__init__(data, k, neural)

@@ -6,6 +6,8 @@ The estimators themselves live in :mod:`tcdecomp.sample_methods`, one documented
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.special import digamma
 
@@ -13,6 +15,7 @@ from ._checks import (
     as_float64_matrix,
     check_choice,
     check_linearly_independent,
+    check_no_monotone_pairs,
     check_not_constant,
     check_positive_int,
     input_epsilon,
@@ -21,7 +24,7 @@ from .decomposition import Estimate
 from .neural import NeuralConfig
 from .plans import PATH_NAMES, Plan, Term
 from .sample_methods import METHODS as _METHOD_CLASSES
-from .sample_methods import SampleData, logdet_bias, normal_scores
+from .sample_methods import SampleData, copula_pseudo_observations, logdet_bias, normal_scores, tied_columns
 from .source import Source
 
 METHODS = tuple(_METHOD_CLASSES)
@@ -106,24 +109,54 @@ class Samples(Source):
         self.n_samples, self.n_dims = n, d
         self.label = method
         cls = _METHOD_CLASSES[method]
-        if cls.needs_n_above_d and n <= d:
-            raise ValueError(f"x has n={n} rows for D={d} dims; method={method!r} needs n > D (use more samples)")
-        # The same data checks for every method: a degenerate dim or an exact linear relation has infinite TC.
+        if neural is not None and not isinstance(neural, NeuralConfig):
+            raise ValueError(f"neural must be a tcdecomp.neural.NeuralConfig, got {type(neural).__name__}")
+        self.neural = neural or NeuralConfig(seed=random_state)
+        fewest = cls.minimum_rows(d, self.k, self.neural)
+        if n < fewest:
+            copula_fits = method != "copula" and n >= _METHOD_CLASSES["copula"].minimum_rows(d)
+            raise ValueError(
+                f"x has n={n} rows for D={d} dims: method={method!r} needs n >= {fewest} "
+                f"({cls.rows_reason.format(k=self.k)}); use more rows" + (" or method='copula'" if copula_fits else "")
+            )
+        # The same data checks for every method: a degenerate dim, an exact linear relation, or two columns that
+        # are strictly monotone functions of each other (the same rank order) has infinite TC.
         check_not_constant(self.x)
         # Rescaling a column changes no TC term (each set's entropy moves by the log scales of its dims,
         # which cancel in every term), and keeps squares of data near 1e300 or 1e-300 representable.
         scaled = self.x / np.max(np.abs(self.x), axis=0)
         check_linearly_independent(scaled, input_epsilon(x))
+        tied = tied_columns(self.x)
+        check_no_monotone_pairs(self.x, skip=tied)
+        u = None
+        if cls.copula_based:
+            u = copula_pseudo_observations(self.x, random_state, tied)
+            if tied:  # broken ties can line two columns up by chance in few rows: the copula is then degenerate
+                check_no_monotone_pairs(u, name=f"x (its ties broken at random, n={n} rows)")
+            if tied:
+                warnings.warn(
+                    f"{method}: columns {tied} of x repeat many values (discrete or rounded data); their ties were "
+                    "broken at random in rank, so the estimate is the TC of the jittered (continuous) data",
+                    UserWarning,
+                    stacklevel=2,
+                )
         self.total_path = check_choice(total_path, PATH_NAMES[:3] + ("direct",), "total_path")
-        if neural is not None and not isinstance(neural, NeuralConfig):
-            raise ValueError(f"neural must be a tcdecomp.neural.NeuralConfig, got {type(neural).__name__}")
-        self.neural = neural or NeuralConfig(seed=random_state)
         if components is not None:
             if method != "gmm":
                 raise ValueError(f"components applies to method='gmm' only, not {method!r}")
             components = check_positive_int(components, "components")
-        data = SampleData(self.x, scaled, input_epsilon(x), random_state, components)
+        data = SampleData(self.x, scaled, input_epsilon(x), random_state, components, u)
         self.estimator = cls(data, k=self.k, neural=self.neural)
+
+    @staticmethod
+    def minimum_rows(method: str, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+        """The fewest rows ``method`` accepts for ``d`` dims (each method's docstring says why).
+
+        >>> Samples.minimum_rows("gaussian", 10), Samples.minimum_rows("gmm", 10), Samples.minimum_rows("knn", 10)
+        (14, 48, 40)
+        """
+        check_choice(method, METHODS, "method")
+        return _METHOD_CLASSES[method].minimum_rows(check_positive_int(d, "d"), check_positive_int(k, "k"), neural)
 
     @property
     def df_(self) -> float:
@@ -143,6 +176,9 @@ class Samples(Source):
 
     def _evaluate(self, terms: list[Term]):
         return self.estimator.evaluate(terms) if self.estimator.per_term else super()._evaluate(terms)
+
+    def _extra_variances(self, terms: list[Term]):
+        return self.estimator.extra_variances(terms)
 
     def _notes(self, plan: Plan) -> tuple[str, ...]:
         return self.estimator.notes(plan)

@@ -189,8 +189,8 @@ def test_student_t_method_reduces_to_gaussian_on_gaussian_data(rng):
 
 
 def test_student_t_method_bad_input(rng):
-    with pytest.raises(ValueError, match="n > D"):
-        Samples(rng.standard_normal((5, 8)), method="student_t")
+    with pytest.raises(ValueError, match=r"method='student_t' needs n >= 12 \(D \+ 4"):
+        Samples(rng.standard_normal((11, 8)), method="student_t")
     x = rng.standard_normal((100, 3))
     x[:, 1] = 2.0
     with pytest.raises(ValueError, match="constant columns"):
