@@ -25,6 +25,7 @@ import math
 import torch
 
 from ._checks import check_choice, check_finite_tensor, check_float_matrix, check_positive_int
+from ._resources import MEMORY_SHARE, available_bytes, check_fits
 from .distributed import global_components, require_process_group
 from .kernels import bank_log_weights, group_logsumexp, mss_log_weights, needs_float64
 from .source import Source
@@ -174,6 +175,15 @@ class Posterior(Source):
                     "num_samples only applies to estimator='exact'; minibatch estimators draw one z per row"
                 )
             num_samples = check_positive_int(num_samples, "num_samples")
+            # The draws, their components' mu and logvar, the noise and the picks: five num_samples x D arrays.
+            itemsize = torch.empty((), dtype=self.mu.dtype).element_size()
+            most = int(MEMORY_SHARE * available_bytes(self.mu.device) / (5 * itemsize * self.n_dims))
+            check_fits(
+                5.0 * num_samples * self.n_dims * itemsize,
+                f"num_samples={num_samples} draws of {self.n_dims} dims",
+                f"pass num_samples <= {most}",
+                self.mu.device,
+            )
         self.z = self._check_or_sample_z(z, num_samples, generator)
         if self.z.shape[0] < 2:
             name = "z" if z is not None else ("num_samples" if estimator == "exact" else "mu")

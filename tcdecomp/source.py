@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse
 import torch
 
 from .decomposition import Decomposition, Estimate
@@ -74,21 +75,34 @@ class Source:
             return [], [], 0.0
         sets = list(Plan(self.n_dims, tuple(terms)).sets())
         index = {s: i for i, s in enumerate(sets)}
-        coef = np.zeros((len(terms), len(sets)))
+        # Each term touches its union and its groups only: a sparse terms x sets matrix (dense, a decomposition
+        # of 20,000 dims would hold 6 GB of zeros).
+        rows, cols, signs = [], [], []
         for t, term in enumerate(terms):
-            coef[t, index[term.union]] += 1.0
-            for g in term.groups:
-                coef[t, index[g]] -= 1.0
+            for s, sign in ((term.union, 1.0), *((g, -1.0) for g in term.groups)):
+                rows.append(t)
+                cols.append(index[s])
+                signs.append(sign)
+        coef = scipy.sparse.csr_matrix((signs, (rows, cols)), shape=(len(terms), len(sets)))
         set_values, per_sample = self._set_stats(sets)
         values = _matvec(coef, set_values)
         if per_sample is None:
             return list(values), [0.0] * len(terms), 0.0
         per_term = _per_sample_terms(coef, per_sample)
         errors = [_stderr(per_term[:, t]) for t in range(len(terms))]
-        return list(values), errors, _stderr(per_term.sum(1))
+        total_error = _stderr(per_term.sum(1))
+        extra = self._extra_variances(terms)
+        if extra is not None:  # variance the rows' influence leaves out (terms independent in it)
+            errors = [math.sqrt(e * e + v) for e, v in zip(errors, extra)]
+            total_error = math.sqrt(total_error**2 + float(np.sum(extra)))
+        return list(values), errors, total_error
 
     def _set_stats(self, sets):
         raise NotImplementedError
+
+    def _extra_variances(self, terms: list[Term]):
+        """Per term, variance to add to the rows' influence (e.g. the second-order part at independence)."""
+        return None
 
     def _notes(self, plan: Plan) -> tuple[str, ...]:
         return ()
@@ -101,16 +115,21 @@ class Source:
         return Estimate(value, stderr)
 
 
-def _matvec(coef: np.ndarray, set_values):
+def _matvec(coef, set_values):
+    """Term values from set values: ``coef @ set_values``, differentiable when the set values are a tensor."""
     if isinstance(set_values, torch.Tensor):
-        return torch.as_tensor(coef, dtype=set_values.dtype, device=set_values.device) @ set_values
+        coo = coef.tocoo()
+        weights = torch.sparse_coo_tensor(
+            np.vstack([coo.row, coo.col]), coo.data, coef.shape, dtype=set_values.dtype, device=set_values.device
+        )
+        return torch.sparse.mm(weights, set_values[:, None])[:, 0]
     return coef @ np.asarray(set_values, dtype=np.float64)
 
 
-def _per_sample_terms(coef: np.ndarray, per_sample):
+def _per_sample_terms(coef, per_sample):
     if isinstance(per_sample, torch.Tensor):
         per_sample = per_sample.detach().double().cpu().numpy()
-    return per_sample @ coef.T
+    return np.asarray((coef @ per_sample.T).T)
 
 
 def _stderr(values: np.ndarray) -> float:

@@ -67,6 +67,30 @@ def _tile_log_w(log_w, b0, b1, m0, m1, dtype, device):
     return log_w[b0:b1, m0:m1].to(dtype)
 
 
+#: a membership this sparse (share of ones), and this large, sums its sets with a sparse product: thousands of
+#: dims in a long decomposition put most sets on few dims, and a dense product would multiply mostly zeros
+SPARSE_DENSITY = 0.05
+SPARSE_ELEMENTS = 1 << 20
+
+
+def _set_sums(weights, values: torch.Tensor) -> torch.Tensor:
+    """``weights @ values`` for a (P x Q) weight matrix, dense or sparse CSR, and values (R x Q x C): R x P x C."""
+    if not weights.is_sparse_csr:
+        return torch.matmul(weights, values)
+    R, Q, C = values.shape
+    flat = values.permute(1, 0, 2).reshape(Q, R * C)
+    return (weights @ flat).reshape(weights.shape[0], R, C).permute(1, 0, 2)
+
+
+def _maybe_sparse(matrix: torch.Tensor) -> torch.Tensor:
+    """``matrix`` as sparse CSR where it is large and mostly zeros (CPU only), else as it is."""
+    if matrix.device.type != "cpu" or matrix.numel() < SPARSE_ELEMENTS:
+        return matrix
+    if float((matrix != 0).sum()) > SPARSE_DENSITY * matrix.numel():
+        return matrix
+    return matrix.to_sparse_csr()
+
+
 class _Columns:
     """Per-component quantities laid out dims-first (D x M), so that a tile's innermost,
     contiguous axis runs over components and every reduction over them is contiguous."""
@@ -75,7 +99,8 @@ class _Columns:
         self.mu = mu.t().contiguous()
         self.inv_var = torch.exp(-logvar).t().contiguous()
         self.const = ((-0.5 * (logvar + LOG_2PI)) @ member).t().contiguous()  # S x M
-        self.member_half_t = (-0.5 * member).t().contiguous()  # S x D
+        self.member_half_t = _maybe_sparse((-0.5 * member).t().contiguous())  # S x D
+        self.member = _maybe_sparse(member)  # D x S, for the backward
 
     def exponent(self, zb, m0, m1, lw, keep=False):
         """a[r, s, c] = log_w + sum_{k in s} log N(z_rk; mu_ck, var_ck), for one tile.
@@ -87,7 +112,7 @@ class _Columns:
             quad = diff * scaled
         else:
             scaled, quad = None, diff.square_().mul_(self.inv_var[None, :, m0:m1])
-        a = torch.matmul(self.member_half_t, quad)
+        a = _set_sums(self.member_half_t, quad)
         a += self.const[None, :, m0:m1]
         if lw is not None:
             a += lw[:, None, :]
@@ -158,7 +183,7 @@ def backward(z, mu, logvar, member, log_w, out, grad_out, want_log_w):
             lw = _tile_log_w(log_w, b0, b1, m0, m1, z.dtype, z.device)
             a, scaled, quad = cols_data.exponent(z[b0:b1], m0, m1, lw, keep=True)
             weight = _exp_shifted_(a, out_safe[b0:b1, :, None]).mul_(grad_safe[b0:b1, :, None])
-            g = torch.matmul(member, weight)  # R x D x C: each dim collects the weights of its sets
+            g = _set_sums(cols_data.member, weight)  # R x D x C: each dim collects the weights of its sets
             gs = g * scaled
             dz[b0:b1] -= gs.sum(2)
             dmu_t[:, m0:m1] += gs.sum(0)
