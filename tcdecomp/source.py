@@ -117,12 +117,13 @@ class Source:
 
 def _matvec(coef, set_values):
     """Term values from set values: ``coef @ set_values``, differentiable when the set values are a tensor."""
-    if isinstance(set_values, torch.Tensor):
+    if isinstance(set_values, torch.Tensor):  # a scatter-add of signed set values: differentiable, never dense
         coo = coef.tocoo()
-        weights = torch.sparse_coo_tensor(
-            np.vstack([coo.row, coo.col]), coo.data, coef.shape, dtype=set_values.dtype, device=set_values.device
-        )
-        return torch.sparse.mm(weights, set_values[:, None])[:, 0]
+        rows = torch.as_tensor(coo.row, dtype=torch.int64, device=set_values.device)
+        cols = torch.as_tensor(coo.col, dtype=torch.int64, device=set_values.device)
+        signs = torch.as_tensor(coo.data, dtype=set_values.dtype, device=set_values.device)
+        out = torch.zeros(coef.shape[0], dtype=set_values.dtype, device=set_values.device)
+        return out.index_add(0, rows, signs * set_values[cols])
     return coef @ np.asarray(set_values, dtype=np.float64)
 
 

@@ -12,6 +12,7 @@ expanded matmul form loses precision for small variances and large means.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -88,7 +89,9 @@ def _maybe_sparse(matrix: torch.Tensor) -> torch.Tensor:
         return matrix
     if float((matrix != 0).sum()) > SPARSE_DENSITY * matrix.numel():
         return matrix
-    return matrix.to_sparse_csr()
+    with warnings.catch_warnings():  # torch's note that CSR support is in beta: the two products used here are not
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
+        return matrix.to_sparse_csr()
 
 
 class _Columns:
