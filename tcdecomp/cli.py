@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .gaussian import Gaussian
-from .io import load_arrays, one_line
+from .io import describe_os_error, load_arrays, one_line
 from .plans import PATH_NAMES
 from .posterior import ESTIMATORS, Posterior
 from .samples import METHODS, Samples
@@ -73,6 +73,11 @@ def _float64_tensor(value, name: str) -> torch.Tensor:
 
 def _source_from_file(args):
     arrays = load_arrays(args.file)
+    if "x" in arrays and ("mu" in arrays or "logvar" in arrays):
+        raise CLIError(
+            f"{args.file} holds both x (samples) and mu/logvar (posteriors); save one kind per file, "
+            "so that it is clear which is estimated"
+        )
     if "x" in arrays:
         _refuse(args, POSTERIOR_OPTIONS, f"samples x ({args.file} holds x): they take --method")
         return Samples(arrays["x"], **_sample_options(args))
@@ -135,6 +140,7 @@ def _launch_processes(args) -> int:
 
     child = ["train"] + ([args.config] if args.config else []) + [a for s in args.set for a in ("--set", s)]
     child += (["--out-dir", args.out_dir] if args.out_dir else []) + (["--resume"] if args.resume else [])
+    child += ["--overwrite"] if args.overwrite else []
     child += ["--quiet"] if args.quiet else []
     run(parse_args(["--standalone", f"--nproc-per-node={args.nproc}", "-m", "tcdecomp", *child]))
     return 0
@@ -147,10 +153,12 @@ def _train(args) -> int:
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         load_config(args.config, args.set)  # fail here on a bad config, not in every process
         return _launch_processes(args)
+    if args.resume and args.overwrite:
+        raise CLIError("--resume continues the run in the folder and --overwrite replaces it: pass one of them")
     config = load_config(args.config, args.set)
     if args.out_dir:
         config.train.out_dir = args.out_dir
-    train(config, resume=args.resume, progress=not args.quiet)
+    train(config, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {config.train.steps} steps; checkpoint and metrics in {config.train.out_dir}")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a torchrun worker: see end_worker_process
@@ -168,7 +176,14 @@ def _evaluate(args) -> int:
     out_dir = args.out_dir or (
         Path(args.checkpoint) if Path(args.checkpoint).is_dir() else Path(args.checkpoint).parent
     )
-    result = evaluate(run, out_dir, num_samples=args.num_samples, mig_points=args.mig_points, suite=args.metrics)
+    result = evaluate(
+        run,
+        out_dir,
+        num_samples=args.num_samples,
+        mig_points=args.mig_points,
+        suite=args.metrics,
+        overwrite=args.overwrite,
+    )
     print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0
 
@@ -179,7 +194,9 @@ def _demo(args) -> int:
 
     steps = demo_config(args.out_dir, args.steps).train.steps
     print(f"training beta-STCVAE (D=10, group size 2, beta=6) on procedural dSprites for {steps} steps")
-    result, decomposition, seconds = run_demo(out_dir=args.out_dir, steps=args.steps, progress=not args.quiet)
+    result, decomposition, seconds = run_demo(
+        out_dir=args.out_dir, steps=args.steps, progress=not args.quiet, overwrite=args.overwrite
+    )
     print(f"trained in {seconds:.0f} s; evaluated on the held-out images")
     print(format_report(result))
     print("\nbottom-up TC decomposition of the learned aggregate posterior (held-out, exact):")
@@ -269,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--out-dir", help="where checkpoints and metrics go (train.out_dir)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
+    tr.add_argument(
+        "--overwrite", action="store_true", help="replace the run (and evaluation) already in the output folder"
+    )
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.add_argument(
         "--nproc",
@@ -292,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--mig-points", type=_count(1), help="encode only this many images for MIG (default all)")
     ev.add_argument("--json", action="store_true")
+    ev.add_argument("--overwrite", action="store_true", help="replace an evaluation already in the output folder")
     ev.set_defaults(handler=_evaluate)
 
     va = sub.add_parser("validate", help="check every estimator against ground truths; markdown report + PNG plots")
@@ -317,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--out-dir", default="runs/demo")
     de.add_argument("--steps", type=_count(1), help="training steps (default: the demo's)")
     de.add_argument("--quiet", action="store_true")
+    de.add_argument("--overwrite", action="store_true", help="replace a demo run already in the output folder")
     de.set_defaults(handler=_demo)
     return parser
 
@@ -332,6 +354,9 @@ def main(argv=None) -> int:
         return args.handler(args)
     except (CLIError, ValueError, TypeError, ImportError) as exc:
         print(f"tcdecomp {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system refused: a read-only folder, a full disk, a file where a folder goes
+        print(f"tcdecomp {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -38,6 +39,27 @@ def one_line(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+#: what to do about the file-system errors a writer meets, by errno
+OS_ERROR_ADVICE = {
+    errno.EROFS: "the file system is read-only: choose a writable --out-dir",
+    errno.EACCES: "permission denied: choose a folder you may write to",
+    errno.EPERM: "permission denied: choose a folder you may write to",
+    errno.ENOSPC: "the disk is full: free space or choose another --out-dir (what was written before is intact)",
+    errno.EDQUOT: "the disk quota is used up: free space or choose another --out-dir",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
+    errno.EISDIR: "it is a folder, not a file: pass a file",
+    errno.ENOENT: "no such file or folder",
+    errno.ENAMETOOLONG: "the path is too long",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system error: the path, what went wrong and what to do."""
+    where = exc.filename if exc.filename is not None else "a file"
+    advice = OS_ERROR_ADVICE.get(exc.errno, exc.strerror or type(exc).__name__)
+    return f"{where}: {advice} ({exc.strerror or type(exc).__name__})"
+
+
 def read_toml(path, what: str = "file") -> dict:
     """A TOML file as a dict; a missing or malformed file is one ``ValueError`` line."""
     file = Path(path)
@@ -61,14 +83,38 @@ def describe_load_error(exc: BaseException) -> str:
     return one_line(exc) if text else f"{type(exc).__name__} (is the file empty?)"
 
 
+#: the first bytes of each input format: a .npy header, a zip archive (.npz, and .pt since torch 1.6), or a
+#: legacy .pt's pickle protocol byte (torch's weights-only loader reads those without running code)
+SIGNATURES = {".npy": (b"\x93NUMPY",), ".npz": (b"PK\x03\x04", b"PK\x05\x06"), ".pt": (b"PK\x03\x04", b"\x80")}
+SIGNATURES[".pth"] = SIGNATURES[".pt"]
+
+
+def _what_it_looks_like(head: bytes) -> str:
+    text = head.lstrip()
+    if text[:1] in (b"{", b"["):
+        return "it starts like JSON text"
+    if head[:1] == b"\x80":
+        return "it is a Python pickle, which tcdecomp never unpickles"
+    if head and all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        return "it is plain text"
+    return "its first bytes match no array format" if head else "it is empty"
+
+
 def load_arrays(path) -> dict:
-    """The arrays of an ``.npz``, ``.npy`` or ``.pt`` file as a dict (``x`` for a single array)."""
+    """The arrays of an ``.npz``, ``.npy`` or ``.pt`` file as a dict (``x`` for a single array). The file's first
+    bytes must be its format's signature: a JSON or random file named ``.npy`` is one line saying so."""
     file = Path(path)
+    if file.is_dir():
+        raise ValueError(f"{path} is a folder; pass an .npz, .npy or .pt file")
     if not file.is_file():
         raise ValueError(f"no such file: {path}")
     suffix = file.suffix.lower()
     if suffix not in (".npz", ".npy", ".pt", ".pth"):
         raise ValueError(f"{path}: unknown file type {suffix!r}; use .npz, .npy or .pt")
+    with open(file, "rb") as fh:
+        head = fh.read(64)
+    if not head.startswith(SIGNATURES[suffix]):
+        raise ValueError(f"could not read {path}: it is not a {suffix} file ({_what_it_looks_like(head)})")
     try:
         if suffix == ".npz":
             with np.load(file, allow_pickle=False) as data:

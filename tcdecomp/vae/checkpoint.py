@@ -95,7 +95,53 @@ def load_checkpoint(path) -> dict:
         intact = False
     if not intact:
         raise ValueError(f"corrupted checkpoint {path}: its content does not match its SHA-256 digest")
+    check_fields(state, path)
     return state
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_bytes_tensor(value) -> bool:
+    return isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.dim() == 1
+
+
+#: what each field of a training checkpoint must be (a digest proves the file is what was written, not that
+#: what was written makes sense: a hand-made file can carry a valid digest)
+FIELDS = {
+    "config": (lambda v: isinstance(v, dict), "a dict"),
+    "model": (lambda v: isinstance(v, dict), "a state dict"),
+    "optimizer": (lambda v: isinstance(v, dict), "a state dict"),
+    "loss": (lambda v: isinstance(v, dict), "a state dict"),
+    "step": (_is_count, "a non-negative integer"),
+    "pos": (_is_count, "a non-negative integer"),
+    "torch_rng": (_is_bytes_tensor, "a uint8 tensor"),
+    "generator": (_is_bytes_tensor, "a uint8 tensor"),
+    "torch_rng_ranks": (
+        lambda v: isinstance(v, list) and len(v) > 0 and all(_is_bytes_tensor(t) for t in v),
+        "a non-empty list of uint8 tensors",
+    ),
+    "order": (
+        lambda v: v is None or (isinstance(v, torch.Tensor) and v.dtype == torch.int64 and v.dim() == 1),
+        "None or a 1-D int64 tensor",
+    ),
+}
+
+
+def check_fields(state: dict, path) -> None:
+    """Refuse a checkpoint whose fields have the wrong type or range, naming the first, and a position that
+    lies outside its own epoch order or beyond its config's steps."""
+    for key, (ok, expected) in FIELDS.items():
+        if key in state and not ok(state[key]):
+            shown = repr(state[key]) if not isinstance(state[key], torch.Tensor) else f"a {state[key].dtype} tensor"
+            raise ValueError(f"checkpoint {path}: its {key} is {shown[:60]}, expected {expected}")
+    order, pos = state.get("order"), state.get("pos", 0)
+    if isinstance(order, torch.Tensor) and pos > len(order):
+        raise ValueError(f"checkpoint {path}: its pos {pos} lies beyond its epoch order of {len(order)} rows")
+    steps = state["config"].get("train", {}).get("steps") if isinstance(state["config"].get("train"), dict) else None
+    if _is_count(steps) and state["step"] > steps:
+        raise ValueError(f"checkpoint {path}: its step {state['step']} lies beyond its config's train.steps={steps}")
 
 
 def check_finite_state(state_dict: dict, what: str, path) -> None:

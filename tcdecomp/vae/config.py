@@ -8,6 +8,7 @@ differs between two configs, for refusing a resume under a changed config.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 
@@ -123,6 +124,10 @@ class DataConfig:
         _check_number(self.holdout, "data.holdout", 0.0, 1.0, high_open=True)
 
 
+#: torch's generators take seeds below 2^64; numpy's any non-negative integer
+MAX_SEED = 2**64 - 1
+
+
 @dataclass
 class TrainConfig:
     steps: int = 2000
@@ -138,6 +143,8 @@ class TrainConfig:
         for key in ("steps", "batch_size", "checkpoint_every", "log_every"):
             check_positive_int(getattr(self, key), f"train.{key}")
         check_positive_int(self.seed, "train.seed", minimum=0)
+        if self.seed > MAX_SEED:
+            raise ValueError(f"train.seed={self.seed} is beyond the largest seed torch takes, {MAX_SEED}")
         _check_number(self.lr, "train.lr", 0.0, low_open=True)
         if not isinstance(self.out_dir, str) or not self.out_dir:
             raise ValueError(f"train.out_dir must be a folder path, got {self.out_dir!r}")
@@ -188,6 +195,10 @@ def check_config(config: Config, dataset_size: int | None = None):
     way (for ``dataset_size`` training images; a placeholder size without it)."""
     from .losses import build_loss
 
+    if dataset_size == 0:
+        raise ValueError(
+            f"data.holdout={config.data.holdout} leaves no image for training; lower data.holdout (0.1 holds out 10%)"
+        )
     params = {k: v for k, v in config.loss.items() if k != "name"}
     size = dataset_size if dataset_size is not None else 2**62
     loss = build_loss(config.loss["name"], dataset_size=size, latent_dim=config.model.latent_dim, **params)
@@ -205,7 +216,10 @@ def check_config(config: Config, dataset_size: int | None = None):
     if dataset_size is None:
         return loss
     if batch > dataset_size:
-        raise ValueError(f"train.batch_size={batch} exceeds the {dataset_size} training images; lower it")
+        raise ValueError(
+            f"train.batch_size={batch} exceeds the {dataset_size} training images left by "
+            f"data.holdout={config.data.holdout}; lower train.batch_size or data.holdout"
+        )
     bank = getattr(loss, "bank", None)
     if bank is not None and bank.capacity + batch > dataset_size:
         raise ValueError(
@@ -222,6 +236,22 @@ def _flatten(config: dict, prefix: str = "") -> dict:
             out.update(_flatten(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
+    return out
+
+
+def resolved(config: dict) -> dict:
+    """A config dict with every default written out (the loss's parameters, the architecture's capacity), so
+    that two configs that build the same run compare equal however much of it they spell out."""
+    from .losses import loss_defaults
+    from .models import DEFAULT_CAPACITY
+
+    out = json.loads(json.dumps(config))
+    loss = out.get("loss", {})
+    if isinstance(loss, dict) and loss.get("name") is not None:
+        out["loss"] = {"name": loss["name"], **loss_defaults(loss["name"]), **loss}
+    model = out.get("model", {})
+    if isinstance(model, dict) and model.get("capacity") is None and model.get("arch") in DEFAULT_CAPACITY:
+        model["capacity"] = DEFAULT_CAPACITY[model["arch"]]
     return out
 
 

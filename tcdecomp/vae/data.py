@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_positive_int
-from ..io import describe_load_error
+from ..io import describe_load_error, one_line
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,9 @@ class FactorDataset(torch.utils.data.Dataset):
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.images(np.array([0])).shape[1:])
+        """C x H x W (a data set that knows it without drawing an image sets ``_shape``)."""
+        known = getattr(self, "_shape", None)
+        return known if known is not None else tuple(self.images(np.array([0])).shape[1:])
 
     def classes(self, indices) -> np.ndarray:
         """Factor classes (N x F) of data-set rows ``indices``."""
@@ -175,6 +177,7 @@ class ProceduralDSprites(FactorDataset):
     def __init__(self, subset: dict | None = None, size: int = 64):
         self._full_sizes = DSPRITES_SIZES
         self.size = check_positive_int(size, "size")
+        self._shape = (1, self.size, self.size)
         self._kept = []
         subset = dict(subset or {})
         for name, n in zip(DSPRITES_FACTORS, DSPRITES_SIZES):
@@ -339,6 +342,10 @@ def load_dsprites_npz(path) -> ArrayFactorDataset:
     return ArrayFactorDataset(imgs, DSPRITES_FACTORS, DSPRITES_SIZES, dsprites_factor_values())
 
 
+#: 3dshapes' factor grid (floor hue, wall hue, object hue, scale, shape, orientation) and image size
+SHAPES3D_SIZES = (10, 10, 10, 8, 4, 15)
+
+
 def load_3dshapes(path) -> ArrayFactorDataset:
     """``3dshapes.h5`` (keys images, labels; factors floor hue, wall hue, object hue, scale, shape, orientation)."""
     path = _require(path, "3dshapes.h5", "https://github.com/deepmind/3d-shapes")
@@ -346,10 +353,52 @@ def load_3dshapes(path) -> ArrayFactorDataset:
         import h5py
     except ImportError:
         raise ImportError("reading 3dshapes.h5 needs h5py: pip install h5py") from None
-    with h5py.File(path, "r") as f:
-        images = np.asarray(f["images"]).transpose(0, 3, 1, 2)
+    if not path.is_file():
+        raise ValueError(f"{path} is a folder; data.path must be the 3dshapes.h5 file")
+    try:
+        with h5py.File(path, "r") as f:
+            if "images" not in f:
+                raise ValueError(f"it has no 'images' dataset (it holds {sorted(f.keys())})")
+            images = np.asarray(f["images"])
+    except (OSError, ValueError, KeyError) as exc:  # not HDF5 (bad signature), truncated, or the wrong contents
+        raise ValueError(f"{path} is not the official 3dshapes.h5: {one_line(exc)}") from None
+    expected = int(np.prod(SHAPES3D_SIZES))
+    if images.ndim != 4 or images.shape[0] != expected or images.shape[3] != 3:
+        raise ValueError(
+            f"{path}: its images have shape {images.shape}, not {expected} x H x W x 3 (the official file's grid)"
+        )
     names = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
-    return ArrayFactorDataset(images, names, (10, 10, 10, 8, 4, 15), likelihood="gaussian")
+    return ArrayFactorDataset(images.transpose(0, 3, 1, 2), names, SHAPES3D_SIZES, likelihood="gaussian")
+
+
+#: an idx file's header: two zero bytes, the element type (0x08: unsigned byte), the number of dims
+IDX_UBYTE = 0x08
+
+
+def read_idx(file: Path, ndim: int) -> np.ndarray:
+    """An MNIST idx file of unsigned bytes with ``ndim`` dims (``.gz`` or plain), its header checked: a wrong
+    magic number, type, dim count or length is one line naming the file, never misread pixels."""
+    opener = gzip.open if file.name.endswith(".gz") else open
+    try:
+        with opener(file, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as exc:  # a fake or truncated .gz, a folder named like the file
+        raise ValueError(f"{file} could not be read: {one_line(exc)}") from None
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != IDX_UBYTE or raw[3] != ndim:
+        magic = raw[:4].hex() if len(raw) >= 4 else "missing"
+        raise ValueError(
+            f"{file} is not an idx file of unsigned bytes with {ndim} dims (magic number {magic}, expected "
+            f"0000{IDX_UBYTE:02x}{ndim:02x})"
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{file} is truncated inside its header")
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    if len(raw) != header + int(np.prod(dims)):
+        raise ValueError(
+            f"{file} holds {len(raw) - header} bytes of data, not the {int(np.prod(dims))} its header says"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
 def load_mnist(folder, split: str = "train"):
@@ -358,69 +407,84 @@ def load_mnist(folder, split: str = "train"):
     folder = _require(folder, "MNIST folder", "http://yann.lecun.com/exdb/mnist/")
     prefix = "train" if split == "train" else "t10k"
 
-    def read(stem):
+    def read(stem, ndim):
         for name in (stem, stem + ".gz"):
             file = folder / name
             if file.exists():
-                opener = gzip.open if name.endswith(".gz") else open
-                with opener(file, "rb") as fh:
-                    raw = fh.read()
-                ndim = raw[3]
-                dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-                return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+                return read_idx(file, ndim)
         raise FileNotFoundError(
             f"{folder / stem}[.gz] not found; MNIST idx files come from http://yann.lecun.com/exdb/mnist/"
         )
 
-    images = read(f"{prefix}-images-idx3-ubyte")
-    labels = read(f"{prefix}-labels-idx1-ubyte")
+    images = read(f"{prefix}-images-idx3-ubyte", 3)
+    labels = read(f"{prefix}-labels-idx1-ubyte", 1)
+    if len(images) != len(labels):
+        raise ValueError(f"{folder}: {len(images)} MNIST images but {len(labels)} labels")
     return torch.from_numpy(images.copy()).float()[:, None] / 255.0, torch.from_numpy(labels.astype(np.int64))
 
 
 def _read_image(path, size: int, crop: int | None):
     try:
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
     except ImportError:
         raise ImportError("reading image folders needs Pillow: pip install pillow") from None
-    with Image.open(path) as img:
-        img = img.convert("RGB")
-        if crop:
-            w, h = img.size
-            left, top = (w - crop) // 2, (h - crop) // 2
-            img = img.crop((left, top, left + crop, top + crop))
-        img = img.resize((size, size), Image.BILINEAR)
-        return np.asarray(img).transpose(2, 0, 1)
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            if crop:
+                w, h = img.size
+                left, top = (w - crop) // 2, (h - crop) // 2
+                img = img.crop((left, top, left + crop, top + crop))
+            img = img.resize((size, size), Image.BILINEAR)
+            return np.asarray(img).transpose(2, 0, 1)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:  # corrupt or truncated files
+        raise ValueError(f"{path} is not a readable image: {one_line(exc)}; remove or replace it") from None
 
 
 def load_image_folder(folder, size: int = 64, crop: int | None = 148, limit: int | None = None) -> torch.Tensor:
     """CelebA-style folder of JPEG/PNG files: centre-crop to ``crop``, resize to ``size`` (N x 3 x size x size)."""
     folder = _require(folder, "image folder", "the data set's site (CelebA: the aligned-and-cropped images)")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is a file; data.path must be the folder of images")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png") and p.is_file())
+    files = files[:limit]
     if not files:
         raise FileNotFoundError(f"no .jpg/.png files in {folder}")
     return torch.from_numpy(np.stack([_read_image(f, size, crop) for f in files])).float() / 255.0
+
+
+#: Cars3D's views per car: 4 elevations x 24 azimuths, each file's ``im`` array H x W x 3 x 24 x 4
+CARS3D_VIEWS = (24, 4)
+
+
+def _read_car(file: Path, size: int) -> torch.Tensor:
+    from scipy.io import loadmat
+
+    try:
+        im = loadmat(file)["im"]  # H x W x 3 x azimuth x elevation
+    except KeyError:
+        raise ValueError(f"{file} has no 'im' array; it is not a Cars3D .mat file") from None
+    except Exception as exc:  # scipy's MatReadError, a truncated or foreign file
+        raise ValueError(f"{file} could not be read as a .mat file: {one_line(exc)}") from None
+    if im.ndim != 5 or im.shape[2] != 3 or im.shape[3:] != CARS3D_VIEWS:
+        raise ValueError(f"{file}: 'im' has shape {im.shape}, not H x W x 3 x 24 x 4 (a Cars3D car)")
+    im = torch.from_numpy(np.ascontiguousarray(im.transpose(4, 3, 2, 0, 1))).float() / 255.0
+    im = torch.nn.functional.interpolate(
+        im.reshape(-1, 3, im.shape[-2], im.shape[-1]), size=(size, size), mode="bilinear", align_corners=False
+    )
+    return im.reshape(4, 24, 3, size, size)
 
 
 def load_cars3d(folder, size: int = 64) -> ArrayFactorDataset:
     """Cars3D (Reed et al. 2015) as the ``*.mat`` files of its ``data/cars`` folder: 183 cars x
     4 elevations x 24 azimuths, each file holding ``im`` (128 x 128 x 3 x 24 x 4)."""
     folder = _require(folder, "Cars3D folder", "http://www.scottreed.info/files/nips2015-analogy-data.tar.gz")
-    try:
-        from scipy.io import loadmat
-    except ImportError:  # pragma: no cover - scipy is a dependency
-        raise
-    files = sorted(folder.glob("*.mat"))
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is a file; data.path must be the folder of Cars3D .mat files")
+    files = sorted(f for f in folder.glob("*.mat") if f.is_file())
     if not files:
         raise FileNotFoundError(f"no Cars3D .mat files in {folder}")
-    cars = []
-    for f in files:
-        im = loadmat(f)["im"]  # H x W x 3 x azimuth x elevation
-        im = torch.from_numpy(np.ascontiguousarray(im.transpose(4, 3, 2, 0, 1))).float() / 255.0
-        im = torch.nn.functional.interpolate(
-            im.reshape(-1, 3, im.shape[-2], im.shape[-1]), size=(size, size), mode="bilinear", align_corners=False
-        )
-        cars.append(im.reshape(4, 24, 3, size, size))
-    images = torch.stack(cars, dim=0).reshape(-1, 3, size, size).numpy()
+    images = torch.stack([_read_car(f, size) for f in files], dim=0).reshape(-1, 3, size, size).numpy()
     names = ("car", "elevation", "azimuth")
     return ArrayFactorDataset(images, names, (len(files), 4, 24), likelihood="gaussian")
 

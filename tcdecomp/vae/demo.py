@@ -32,8 +32,9 @@ def demo_config(out_dir: str = "runs/demo", steps: int | None = None) -> Config:
     )
 
 
-def run_demo(out_dir: str = "runs/demo", steps: int | None = None, progress: bool = True):
-    """Train the demo model, then evaluate it; returns (evaluation dict, bottom-up Decomposition, training seconds)."""
+def run_demo(out_dir: str = "runs/demo", steps: int | None = None, progress: bool = True, overwrite: bool = False):
+    """Train the demo model, then evaluate it; returns (evaluation dict, bottom-up Decomposition, training seconds).
+    A folder that already holds a run is refused unless ``overwrite``."""
     from .train import train
 
     config = demo_config(out_dir, steps)
@@ -41,8 +42,8 @@ def run_demo(out_dir: str = "runs/demo", steps: int | None = None, progress: boo
         "training beta-STCVAE (D=10, group size 2, beta=6) on procedural dSprites for %d steps", config.train.steps
     )
     start = time.perf_counter()
-    run = train(config, progress=progress)
+    run = train(config, progress=progress, overwrite=overwrite)
     seconds = time.perf_counter() - start
     log.info("trained in %.0f s; evaluating", seconds)
-    result = evaluate(run, out_dir, num_samples=10000)
+    result = evaluate(run, out_dir, num_samples=10000, overwrite=overwrite)
     return result, posterior_decomposition(run, "bottom_up"), seconds

@@ -24,6 +24,7 @@ from .metrics import (
 )
 from .models import DEFAULT_CAPACITY
 from .plots import save_reconstructions, save_traversal
+from .run_folder import EVALUATION, EVALUATION_OUTPUTS, RECONSTRUCTIONS, TRAVERSAL, claim, refuse_sweep_store
 from .train import Run
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,6 @@ log = logging.getLogger(__name__)
 def held_out_rows(run: Run) -> np.ndarray:
     """The held-out split, or the training rows when nothing is held out."""
     return run.test_idx if len(run.test_idx) else run.train_idx
-
-
-EVALUATION = "evaluation.json"
 
 
 #: disentanglement_lib's metrics evaluate can add (tcdecomp.vae.suite)
@@ -69,6 +67,7 @@ def evaluate(
     seed: int = 0,
     with_mig: bool = True,
     suite: tuple = (),
+    overwrite: bool = False,
 ) -> dict:
     """Everything ``tcdecomp evaluate`` reports, as a dict.
 
@@ -76,7 +75,8 @@ def evaluate(
     rows, and "factorvae", "betavae" on batches with one factor fixed (:mod:`tcdecomp.vae.suite`; needs
     scikit-learn), each with its time.
     With ``out_dir``, the PNGs and ``evaluation.json`` go there, written atomically under the
-    folder's lock (a second writer of the folder, e.g. a training run, is refused)."""
+    folder's lock (a second writer of the folder, e.g. a training run, is refused); a folder that already
+    holds an evaluation is refused unless ``overwrite``."""
     suite = tuple(suite)
     for name in suite:
         check_choice(name, SUITE, "metrics")
@@ -86,7 +86,9 @@ def evaluate(
     check_positive_float(epsilon, "epsilon")
     if out_dir is None:
         return _evaluate(run, None, num_samples, mig_points, epsilon, seed, with_mig, suite)
+    refuse_sweep_store(out_dir, "an evaluation")
     with DirectoryLock(out_dir, "evaluation"):
+        claim(out_dir, EVALUATION_OUTPUTS, overwrite, "an evaluation", "")
         result = _evaluate(run, Path(out_dir), num_samples, mig_points, epsilon, seed, with_mig, suite)
         atomic_write_text(Path(out_dir) / EVALUATION, json.dumps(result, indent=2))
     return result
@@ -148,9 +150,9 @@ def _evaluate(run: Run, out_dir, num_samples, mig_points, epsilon, seed, with_mi
             result["timings"][name] = time.perf_counter() - start
     if out_dir is not None:
         x = dataset.images(held_out[:8], device=device)
-        save_traversal(model, x, out_dir / "traversal.png")
-        save_reconstructions(model, x, out_dir / "reconstructions.png")
-        result["pictures"] = [str(out_dir / "traversal.png"), str(out_dir / "reconstructions.png")]
+        save_traversal(model, x, out_dir / TRAVERSAL)
+        save_reconstructions(model, x, out_dir / RECONSTRUCTIONS)
+        result["pictures"] = [str(out_dir / TRAVERSAL), str(out_dir / RECONSTRUCTIONS)]
     return result
 
 

@@ -330,6 +330,17 @@ def build_loss(name: str, *, dataset_size: int, latent_dim: int, **params) -> VA
 _SUPPLIED = ("self", "dataset_size", "latent_dim")
 
 
+def loss_defaults(name: str) -> dict:
+    """Every config parameter of the loss ``name`` with its default (a required one is left out)."""
+    cls = LOSSES[check_choice(name, tuple(LOSSES), "loss.name")]
+    defaults = {}
+    for owner in (TCFamily, cls):  # the class's own defaults win over what it passes on to TCFamily
+        for p in inspect.signature(owner.__init__).parameters.values():
+            if p.default is not p.empty:
+                defaults[p.name] = p.default
+    return {k: defaults[k] for k in loss_parameters(cls) if k in defaults}
+
+
 def loss_parameters(cls) -> list[str]:
     """The config keys a loss class takes (its own keywords, and TCFamily's where it passes **kw on)."""
     names, spec = [], inspect.signature(cls.__init__).parameters

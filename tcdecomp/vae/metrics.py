@@ -165,7 +165,42 @@ def _check_variables(groups, n_dims: int) -> list[list[int]]:
     return variables
 
 
+#: below these magnitudes float32 holds the sampled z and the exact densities (as in the kernel's float64
+#: promotion test); beyond them MIG is computed in float64, so that no value of the user's becomes inf
+FLOAT32_MAGNITUDE_LIMIT = 1e15
+FLOAT32_LOGVAR_LIMIT = 80.0
+
+
+def mig_dtype(mu, logvar=None) -> torch.dtype:
+    """float32 where the values fit it comfortably, float64 where a float32 cast would overflow."""
+    mu = np.asarray(mu.detach().cpu() if isinstance(mu, torch.Tensor) else mu, dtype=np.float64)
+    wide = np.isfinite(mu).all() and np.abs(mu).max(initial=0.0) > FLOAT32_MAGNITUDE_LIMIT
+    if logvar is not None:
+        lv = np.asarray(logvar.detach().cpu() if isinstance(logvar, torch.Tensor) else logvar, dtype=np.float64)
+        wide = wide or (np.isfinite(lv).all() and np.abs(lv).max(initial=0.0) > FLOAT32_LOGVAR_LIMIT)
+    return torch.float64 if wide else torch.float32
+
+
+def _check_counted(factors, F: int) -> list[int]:
+    """The counted factors: all by default; else a non-empty list of distinct factor indices."""
+    if factors is None:
+        return list(range(F))
+    if isinstance(factors, (str, bytes)) or not hasattr(factors, "__iter__"):
+        raise ValueError(f"factors must be a list of factor indices, got {factors!r}")
+    return check_dims(factors, F, "factors")
+
+
+def _check_varying(entropies: np.ndarray, counted: list[int]) -> None:
+    if not any(entropies[f] > 0 for f in counted):
+        raise ValueError(
+            f"classes: none of the counted factors {counted} takes two classes in these rows, so MIG is undefined; "
+            "pass rows where the factors vary"
+        )
+
+
 def _check_mig_inputs(mu, classes, logvar=None, dtype=torch.float32):
+    if hasattr(mu, "__len__") and len(mu) < 2:
+        raise ValueError(f"mu has {len(mu)} row; MIG needs at least 2 encoded examples")
     mu = _finite_matrix(mu, "mu", dtype)
     classes = np.asarray(classes)
     if classes.dtype.kind not in "iu" and not (
@@ -200,17 +235,20 @@ def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0, gr
     :func:`factor_selection` names the published conventions).
 
     Returns ``mig``, ``per_factor`` (the normalised gaps of the counted factors), ``mi`` (the variables x
-    factors MI matrix, every factor), ``factor_entropy``, ``variables`` and ``factors``.
+    factors MI matrix, every factor), ``factor_entropy``, ``variables`` and ``factors``. Degenerate inputs: a
+    collapsed encoder scores 0; fewer than 2 rows, an empty or repeating ``factors``, or counted factors that
+    never vary are refused. Inputs beyond float32's comfortable range are computed in float64.
     """
     num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
-    mu, classes, logvar = _check_mig_inputs(mu, classes, logvar)
+    mu, classes, logvar = _check_mig_inputs(mu, classes, logvar, dtype=mig_dtype(mu, logvar))
     variables = _check_variables(groups, mu.shape[1])
     F = classes.shape[1]
-    counted = list(range(F)) if factors is None else [check_dims([f], F, "factors")[0] for f in factors]
+    counted = _check_counted(factors, F)
+    h_v = np.array([_factor_entropy(classes[:, f]) for f in range(F)])
+    _check_varying(h_v, counted)
     g = torch.Generator().manual_seed(seed)
     h_z = _marginal_entropies(mu, logvar, num_samples, g, variables)
     mi = np.zeros((len(variables), F))
-    h_v = np.array([_factor_entropy(classes[:, f]) for f in range(F)])
     for f in range(F):
         if h_v[f] == 0:
             continue
@@ -255,7 +293,8 @@ def _bin_latent(values: np.ndarray, bins: int, epsilon: float) -> np.ndarray:
 
 
 def mig_discrete(mu, classes, bins: int = 20, num_points: int | None = 10000, seed: int = 0) -> dict:
-    """MIG of disentanglement_lib: 20-bin histogram discretisation of the encoder means.
+    """MIG of disentanglement_lib: 20-bin histogram discretisation of the encoder means. A collapsed encoder
+    (every latent constant) scores 0; classes in which no factor varies are refused.
 
     A code whose first latent is the factor and whose second is noise scores close to 1:
 
@@ -271,9 +310,10 @@ def mig_discrete(mu, classes, bins: int = 20, num_points: int | None = 10000, se
     if num_points is not None and num_points < len(mu):
         rows = np.random.default_rng(seed).choice(len(mu), num_points, replace=False)
         mu, classes = mu[rows], classes[rows]
-    binned = np.stack([_bin_latent(col, bins, epsilon) for col in mu.T], axis=1)
     D, F = mu.shape[1], classes.shape[1]
-    mi = np.array([[_discrete_mi(binned[:, j], classes[:, f]) for f in range(F)] for j in range(D)])
     h_v = np.array([_factor_entropy(classes[:, f]) for f in range(F)])
+    _check_varying(h_v, list(range(F)))
+    binned = np.stack([_bin_latent(col, bins, epsilon) for col in mu.T], axis=1)
+    mi = np.array([[_discrete_mi(binned[:, j], classes[:, f]) for f in range(F)] for j in range(D)])
     score, gaps = _gap(mi, h_v)
     return {"mig": score, "per_factor": gaps.tolist(), "mi": mi.tolist(), "factor_entropy": h_v.tolist()}

@@ -12,6 +12,12 @@ pass ``codes_test`` and ``factors_test``, or the rows are split with a seeded pe
   their test accuracies.
 * Modularity and explicitness (Ridgeway & Mozer 2018): the discrete MI of 20-bin codes with the factors;
   per factor a one-vs-rest logistic regression on all codes, scored by ROC AUC.
+
+Degenerate inputs have a defined value or a one-line error, never NaN and never a perfect score for nothing:
+a collapsed encoder (codes that carry nothing) scores 0 disentanglement, completeness, SAP and modularity and
+chance (0.5) explicitness; a factor that no code predicts adds 0 completeness; constant factors are left out,
+and rows where none varies, fewer than MIN_ROWS rows to split, test classes the training rows never show, or
+modularity with a single varying factor are refused.
 """
 
 from __future__ import annotations
@@ -54,10 +60,49 @@ def split_rows(codes, factors, codes_test=None, factors_test=None, seed: int = 0
         if codes_test.shape[1] != codes.shape[1] or factors_test.shape[1] != factors.shape[1]:
             raise ValueError("codes_test and factors_test must have the columns of codes and factors")
         return codes, factors, codes_test, factors_test
+    if len(codes) < MIN_ROWS:
+        raise ValueError(
+            f"codes has {len(codes)} rows: too few to train predictors on {1 - TEST_FRACTION:.0%} and score them on "
+            f"the rest; pass at least {MIN_ROWS} (or codes_test and factors_test)"
+        )
     order = np.random.default_rng(seed).permutation(len(codes))
     n_test = max(1, int(round(TEST_FRACTION * len(codes))))
     test, train = order[:n_test], order[n_test:]
     return codes[train], factors[train], codes[test], factors[test]
+
+
+#: the fewest rows a metric splits itself (8 to train on, 2 to score)
+MIN_ROWS = 10
+
+
+def varying_factors(factors: np.ndarray, name: str = "factors") -> list[int]:
+    """The factors that take at least two classes in the training rows; none is refused (nothing to predict)."""
+    kept = [j for j in range(factors.shape[1]) if len(np.unique(factors[:, j])) > 1]
+    if not kept:
+        raise ValueError(
+            f"{name}: no factor takes two classes in the training rows, so there is nothing to predict; "
+            "pass rows where the factors vary"
+        )
+    return kept
+
+
+def check_test_classes(f_tr: np.ndarray, f_te: np.ndarray, kept: list[int]) -> None:
+    """Refuse test rows whose classes the training rows never show: no classifier can predict them."""
+    for j in kept:
+        unseen = np.setdiff1d(np.unique(f_te[:, j]), np.unique(f_tr[:, j]))
+        if len(unseen):
+            raise ValueError(
+                f"factors_test holds class {unseen[0]} of factor {j}, which the training rows never show; split the "
+                "rows so that training covers every class"
+            )
+
+
+def _prepared(codes, factors, codes_test, factors_test, seed):
+    """The split rows and the varying factors, every degenerate case refused or defined (module docstring)."""
+    c_tr, f_tr, c_te, f_te = split_rows(codes, factors, codes_test, factors_test, seed)
+    kept = varying_factors(f_tr)
+    check_test_classes(f_tr, f_te, kept)
+    return c_tr, f_tr, c_te, f_te, kept
 
 
 # -- the formulas (independent of how R, the SAP scores or the MI matrix were obtained) -------------------
@@ -78,13 +123,16 @@ def dci_scores(importance: np.ndarray) -> tuple[float, float]:
     D = sum_i rho_i (1 - H_K(P_i.)), rho_i = R_i. / R.., C = mean_j (1 - H_D(P_.j))."""
     R = np.abs(_score_matrix(importance, "importance"))
     D, K = R.shape
+    if R.sum() == 0:  # no code carries anything about any factor: nothing is disentangled or captured
+        return 0.0, 0.0
     rows = R.sum(1)
     p_rows = R / np.where(rows > 0, rows, 1.0)[:, None]
     per_code = 1.0 - (_entropy(p_rows, K, 1) if K > 1 else np.zeros(D))
-    weights = rows / rows.sum() if rows.sum() > 0 else np.full(D, 1.0 / D)
+    weights = rows / rows.sum()
     cols = R.sum(0)
     p_cols = R / np.where(cols > 0, cols, 1.0)[None, :]
     per_factor = 1.0 - (_entropy(p_cols, D, 0) if D > 1 else np.zeros(K))
+    per_factor = np.where(cols > 0, per_factor, 0.0)  # a factor no code predicts is not captured at all
     return float((weights * per_code).sum()), float(per_factor.mean())
 
 
@@ -99,11 +147,13 @@ def modularity_from_mi(mi: np.ndarray) -> float:
     MI and t_i keeping only that entry; averaged over codes that carry any information."""
     m = _score_matrix(mi, "mi")
     K = m.shape[1]
+    if K < 2:
+        raise ValueError("modularity needs at least two factors that vary: with one, every code is trivially modular")
     theta = m.max(axis=1)
     template = np.where(m == theta[:, None], theta[:, None], 0.0)
     informative = theta > 0
-    if K < 2 or not informative.any():
-        return float("nan") if not informative.any() else 1.0
+    if not informative.any():  # a collapsed code: no code is about any factor, so none is modular
+        return 0.0
     deviation = ((m - template) ** 2).sum(1)[informative] / (theta[informative] ** 2 * (K - 1))
     return float(np.mean(1.0 - deviation))
 
@@ -114,17 +164,15 @@ def dci(codes, factors, codes_test=None, factors_test=None, seed: int = 0) -> di
     _sklearn()
     from sklearn.ensemble import GradientBoostingClassifier
 
-    c_tr, f_tr, c_te, f_te = split_rows(codes, factors, codes_test, factors_test, seed)
+    c_tr, f_tr, c_te, f_te, kept = _prepared(codes, factors, codes_test, factors_test, seed)
     importance = np.zeros((c_tr.shape[1], f_tr.shape[1]))
     train_acc, test_acc = [], []
-    for j in range(f_tr.shape[1]):
-        if len(np.unique(f_tr[:, j])) < 2:
-            continue  # a constant factor has nothing to predict
+    for j in kept:  # a constant factor has nothing to predict
         model = GradientBoostingClassifier(random_state=seed).fit(c_tr, f_tr[:, j])
         importance[:, j] = np.abs(model.feature_importances_)
         train_acc.append(model.score(c_tr, f_tr[:, j]))
         test_acc.append(model.score(c_te, f_te[:, j]))
-    disentanglement, completeness = dci_scores(importance[:, importance.sum(0) > 0])
+    disentanglement, completeness = dci_scores(importance[:, kept])
     return {
         "disentanglement": disentanglement,
         "completeness": completeness,
@@ -139,8 +187,7 @@ def sap(codes, factors, codes_test=None, factors_test=None, seed: int = 0) -> di
     _sklearn()
     from sklearn.svm import LinearSVC
 
-    c_tr, f_tr, c_te, f_te = split_rows(codes, factors, codes_test, factors_test, seed)
-    kept = [j for j in range(f_tr.shape[1]) if len(np.unique(f_tr[:, j])) > 1]
+    c_tr, f_tr, c_te, f_te, kept = _prepared(codes, factors, codes_test, factors_test, seed)
     scores = np.zeros((c_tr.shape[1], len(kept)))
     for i in range(c_tr.shape[1]):
         for col, j in enumerate(kept):
@@ -157,26 +204,32 @@ def modularity_explicitness(codes, factors, codes_test=None, factors_test=None, 
 
     from .metrics import _bin_latent, _discrete_mi
 
-    c_tr, f_tr, c_te, f_te = split_rows(codes, factors, codes_test, factors_test, seed)
+    c_tr, f_tr, c_te, f_te, kept = _prepared(codes, factors, codes_test, factors_test, seed)
     eps = float(np.finfo(np.float64).eps)
     binned = np.stack([_bin_latent(col, bins, eps) for col in c_tr.T], axis=1)
-    mi = np.array(
-        [[_discrete_mi(binned[:, i], f_tr[:, j]) for j in range(f_tr.shape[1])] for i in range(c_tr.shape[1])]
-    )
+    mi = np.array([[_discrete_mi(binned[:, i], f_tr[:, j]) for j in kept] for i in range(c_tr.shape[1])])
     train_auc, test_auc = [], []
-    for j in range(f_tr.shape[1]):
+    for j in kept:
         classes = np.unique(f_tr[:, j])
-        if len(classes) < 2:
-            continue
         model = LogisticRegression(max_iter=1000).fit(c_tr, f_tr[:, j])
         train_auc.append(_mean_auc(model, c_tr, f_tr[:, j], classes, roc_auc_score))
         test_auc.append(_mean_auc(model, c_te, f_te[:, j], classes, roc_auc_score))
     return {
         "modularity": modularity_from_mi(mi),
-        "explicitness_train": float(np.nanmean(train_auc)),
-        "explicitness_test": float(np.nanmean(test_auc)),
+        "explicitness_train": _mean_defined(train_auc, "the training rows"),
+        "explicitness_test": _mean_defined(test_auc, "the test rows"),
         "mi": mi.tolist(),
+        "factors": kept,
     }
+
+
+def _mean_defined(aucs: list, where: str) -> float:
+    """The mean AUC over the factors where one is defined; refused where none is (every factor takes a single
+    class in ``where``: a ranking of one class means nothing)."""
+    defined = [a for a in aucs if np.isfinite(a)]
+    if not defined:
+        raise ValueError(f"no factor takes two classes in {where}, so explicitness is undefined there; pass more rows")
+    return float(np.mean(defined))
 
 
 def _mean_auc(model, rows, labels, classes, roc_auc_score) -> float:

@@ -22,17 +22,17 @@ import torch
 from torch import distributed as dist
 from tqdm.auto import tqdm
 
+from .._resources import check_fits
 from ..distributed import leave_process_group, mean_over_processes
 from ..io import DirectoryLock, atomic_write_text, one_line, read_jsonl
 from .checkpoint import CHECKPOINT, check_finite_state, load_checkpoint, save_checkpoint
-from .config import RESUMABLE_KEYS, Config, changed_keys, check_config, check_device_available
+from .config import RESUMABLE_KEYS, Config, changed_keys, check_config, check_device_available, resolved
 from .data import DeviceImageCache, FactorDataset, build_dataset
-from .models import build_vae
+from .models import DEFAULT_CAPACITY, build_vae
+from .run_folder import CONFIG_FILE, EVALUATION_OUTPUTS, METRICS, TRAINING_OUTPUTS, claim, refuse_sweep_store
 
 log = logging.getLogger(__name__)
 
-METRICS = "metrics.jsonl"
-CONFIG_FILE = "config.json"
 SPLIT_SEED = 20240611  # fixed, so every training seed shares one train / held-out split
 
 
@@ -64,12 +64,42 @@ def build_run(config: Config) -> Run:
     torch.manual_seed(config.train.seed)
     dataset = build_dataset(config.data)
     train_idx, test_idx = split_indices(len(dataset), config.data.holdout)
+    check_model_fits(config, dataset.image_shape)
     model = build_vae(
         config.model.arch, config.model.latent_dim, config.model.capacity, dataset.image_shape, dataset.likelihood
     ).to(config.train.device)
     loss = check_config(config, dataset_size=len(train_idx))  # checks, and builds the loss once
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr)
     return Run(config, dataset, train_idx, test_idx, model, loss, optimizer)
+
+
+#: bytes a parameter costs in training: its value, its gradient and Adam's two moments, in float32
+BYTES_PER_PARAMETER = 16
+#: bytes a pixel of a batch costs: the image drawn in float64 with its coordinate grids, the float32 input, the
+#: reconstruction and their gradients
+BYTES_PER_BATCH_PIXEL = 64
+
+
+def check_model_fits(config: Config, image_shape) -> None:
+    """Refuse a model or batch that cannot fit the training device, before anything is allocated: the model is
+    built on the meta device (shapes only) to count its parameters."""
+    try:
+        with torch.device("meta"):
+            meta = build_vae(config.model.arch, config.model.latent_dim, config.model.capacity, image_shape)
+    except RuntimeError:  # a weight's size overflows 64 bits: no machine holds it
+        raise ValueError(
+            f"model.capacity={config.model.capacity} gives weights too large to address; lower model.capacity"
+        ) from None
+    parameters = sum(p.numel() for p in meta.parameters())
+    capacity = config.model.capacity or DEFAULT_CAPACITY[config.model.arch]
+    pixels = config.train.batch_size * int(np.prod(image_shape))
+    check_fits(
+        BYTES_PER_PARAMETER * parameters + BYTES_PER_BATCH_PIXEL * pixels,
+        f"training {config.model.arch} with model.capacity={capacity} ({parameters:,} parameters) on "
+        f"batches of {config.train.batch_size} images of {'x'.join(str(s) for s in image_shape)}",
+        "lower model.capacity, train.batch_size or data.image_size",
+        config.train.device,
+    )
 
 
 @dataclass
@@ -167,7 +197,7 @@ def _resume(run: Run, out: Path, generator: torch.Generator, procs: Processes) -
     """Restore a run from ``out``'s checkpoint, refusing one whose config differs in what defines the run."""
     path = out / CHECKPOINT
     state = load_checkpoint(path)
-    changed = changed_keys(state["config"], run.config.to_dict())
+    changed = changed_keys(resolved(state["config"]), resolved(run.config.to_dict()))
     if changed:
         raise ValueError(
             f"cannot resume {path}: the config differs in {'; '.join(changed)}; only "
@@ -190,6 +220,10 @@ def _resume(run: Run, out: Path, generator: torch.Generator, procs: Processes) -
             log.warning("checkpoint from %d processes resumed on %d: noise streams restart", len(states), procs.world)
         generator.set_state(state["generator"])
         position = Position(int(state["step"]), state["order"], int(state["pos"]))
+        if position.order is not None and not torch.equal(
+            torch.sort(position.order).values, torch.from_numpy(run.train_idx)
+        ):
+            raise ValueError("its epoch order is not a permutation of this data set's training rows")
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise ValueError(
             f"corrupted checkpoint {path}: its RNG or position state does not load ({one_line(exc)})"
@@ -200,9 +234,11 @@ def _resume(run: Run, out: Path, generator: torch.Generator, procs: Processes) -
     return position
 
 
-def _start(run: Run, out: Path, generator: torch.Generator, procs: Processes, resume) -> Position:
-    """Resume (``resume=True`` or ``"auto"``, when a checkpoint exists) or start afresh, discarding any
-    previous run in ``out``; the folder's config.json then describes this run."""
+def _start(run: Run, out: Path, generator: torch.Generator, procs: Processes, resume, overwrite: bool) -> Position:
+    """Resume (``resume=True`` or ``"auto"``, when a checkpoint exists) or start afresh; the folder's config.json
+    then describes this run. A fresh start into a folder holding a run or an evaluation is refused unless
+    ``overwrite`` (which removes them first); ``"auto"`` (a sweep's own run folder) clears a killed run's
+    leftovers without asking."""
     has_checkpoint = (out / CHECKPOINT).exists()
     if resume and has_checkpoint:
         position = _resume(run, out, generator, procs)
@@ -210,8 +246,11 @@ def _start(run: Run, out: Path, generator: torch.Generator, procs: Processes, re
         if resume is True:
             log.warning("nothing to resume in %s (no %s): starting at step 0", out, CHECKPOINT)
         if procs.main:
-            for stale in (out / CHECKPOINT, out / METRICS):
-                stale.unlink(missing_ok=True)
+            if resume == "auto":
+                claim(out, TRAINING_OUTPUTS, True, "", "")
+            else:
+                hint = "pass --resume to continue it, " if has_checkpoint else ""
+                claim(out, TRAINING_OUTPUTS + EVALUATION_OUTPUTS, overwrite, "a run", hint)
         position = Position()
     if procs.main:
         atomic_write_text(out / CONFIG_FILE, json.dumps(run.config.to_dict(), indent=2))
@@ -272,11 +311,15 @@ def _loop(
     bar.close()
 
 
-def train(config: Config, resume=False, progress: bool = True, wait_for_lock: bool = False) -> Run:
+def train(
+    config: Config, resume=False, progress: bool = True, wait_for_lock: bool = False, overwrite: bool = False
+) -> Run:
     """Train ``config`` into ``config.train.out_dir``.
 
-    ``resume``: False starts afresh; True continues the folder's checkpoint exactly (on CPU), refusing
-    a changed config; ``"auto"`` continues when a checkpoint exists. Process 0 holds an exclusive
+    ``resume``: False starts afresh, refusing a folder that already holds a run or an evaluation unless
+    ``overwrite`` (which removes them first: :mod:`tcdecomp.vae.run_folder`); True continues the folder's
+    checkpoint exactly (on CPU), refusing a changed config; ``"auto"`` continues when a checkpoint exists.
+    Process 0 holds an exclusive
     lock on the folder for the whole run: a second writer fails at once (or, with
     ``wait_for_lock``, waits its turn, as a sweep's retried run does).
     """
@@ -289,6 +332,7 @@ def train(config: Config, resume=False, progress: bool = True, wait_for_lock: bo
     device = f"cuda:{procs.local_rank}" if procs.world > 1 and cfg.device == "cuda" else cfg.device
     run = build_run(config)
     out = Path(cfg.out_dir)
+    refuse_sweep_store(out, "a training run")
     with DirectoryLock(out, "training", wait=wait_for_lock) if procs.main else nullcontext():
         if device.startswith("cuda:"):
             torch.cuda.set_device(device)
@@ -304,7 +348,7 @@ def train(config: Config, resume=False, progress: bool = True, wait_for_lock: bo
                 DistributedDataParallel(run.model, device_ids=[device] if device.startswith("cuda") else None)
             )
         generator = torch.Generator().manual_seed(cfg.seed)
-        position = _start(run, out, generator, procs, resume)
+        position = _start(run, out, generator, procs, resume, overwrite)
         run.model.train()
         _loop(run, model, out, generator, procs, position, device, progress)
     if procs.started_group:

@@ -220,19 +220,87 @@ def expand(spec: dict) -> list[dict]:
     return runs
 
 
+def canonical_config(config: dict) -> dict:
+    """A run's config as runs are identified: a whole number given where the setting is a float (``beta = 6``
+    against the default 6.0, ``train.lr = 1``) becomes that float, so ``[6, 6.0]`` is one run, not two. Integer
+    settings keep their type; settings without a typed default keep their value."""
+    from dataclasses import fields
+
+    from ..vae.config import SECTIONS
+    from ..vae.losses import LOSSES, loss_defaults
+
+    out = copy.deepcopy(config)
+    for section, cls in SECTIONS.items():
+        floats = {f.name for f in fields(cls) if f.type in (float, "float")}
+        _floats(out.get(section), floats)
+    loss = out.get("loss")
+    if isinstance(loss, dict) and loss.get("name") in LOSSES:
+        _floats(loss, {k for k, v in loss_defaults(loss["name"]).items() if isinstance(v, float)})
+    return out
+
+
+def _floats(section, names) -> None:
+    if isinstance(section, dict):
+        for key in names & set(section):
+            value = section[key]
+            if isinstance(value, int) and not isinstance(value, bool):
+                section[key] = float(value)
+
+
 def run_id(config: dict) -> str:
-    canonical = copy.deepcopy(config)
+    canonical = canonical_config(config)
     canonical.get("train", {}).pop("out_dir", None)
     return hashlib.sha1(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+#: what every finished run's record holds: key -> (test, what it must be)
+RECORD_SCHEMA = {
+    "id": (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{16}", v) is not None, "a run id"),
+    "label": (lambda v: isinstance(v, str), "a string"),
+    "config": (
+        lambda v: isinstance(v, dict) and all(isinstance(v.get(k), dict) for k in ("model", "loss", "data", "train")),
+        "a config with model, loss, data and train",
+    ),
+    "seconds": (lambda v: _is_number(v) and v >= 0, "a number of seconds"),
+    "decomposition": (
+        lambda v: isinstance(v, dict) and isinstance(v.get("elbo"), dict) and _is_number(v["elbo"].get("value")),
+        "the held-out ELBO decomposition",
+    ),
+}
+#: results a record holds when the sweep asked for them
+MIG_KEYS = ("mig_sampled",)
+
+
+def record_problem(record: dict) -> str | None:
+    """Why ``record`` is not a finished run's record (None when it is one)."""
+    for key, (ok, what) in RECORD_SCHEMA.items():
+        if key not in record:
+            return f"it has no {key}"
+        if not ok(record[key]):
+            return f"its {key} is not {what}"
+    for key in MIG_KEYS:
+        if key in record and not (isinstance(record[key], dict) and _is_number(record[key].get("mig"))):
+            return f"its {key} is not a MIG result"
+    return None
+
+
 def read_results(path) -> list[dict]:
-    """Finished runs in the store, each id once (the first record); torn lines from a kill are skipped."""
+    """Finished runs in the store, each id once (the first record). Torn lines from a kill, and lines that are
+    JSON but not a run's record, are skipped with a warning: such a run is not finished and runs again."""
     out, seen = [], set()
-    for record in read_jsonl(path):
-        if "id" not in record or record["id"] in seen:
-            if "id" in record:
-                log.warning("run %s appears twice in %s; keeping the first record", record["id"], path)
+    for number, record in enumerate(read_jsonl(path), start=1):
+        problem = record_problem(record)
+        if problem:
+            log.warning(
+                "%s: record %d is not a finished run (%s); skipped, the run is not counted", path, number, problem
+            )
+            continue
+        if record["id"] in seen:
+            log.warning("run %s appears twice in %s; keeping the first record", record["id"], path)
             continue
         seen.add(record["id"])
         out.append(record)
@@ -249,8 +317,12 @@ def _check_same_sweep(out: Path, spec: dict) -> None:
     if path.exists():
         try:
             before = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise ValueError(f"{path} is corrupted; move the folder aside or restore the file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            before = None
+        if not isinstance(before, dict):
+            raise ValueError(
+                f"{path} is corrupted (not the JSON object a sweep writes); move the folder aside or restore it"
+            )
         changed = changed_keys(before, json.loads(json.dumps(fixed)), allowed=())
         if changed:
             raise ValueError(
@@ -260,6 +332,17 @@ def _check_same_sweep(out: Path, spec: dict) -> None:
     elif (out / RESULTS).exists():
         log.warning("%s has results but no %s (an older store); recording this sweep's definition", out, SPEC_FILE)
     atomic_write_text(path, json.dumps(fixed, indent=2, sort_keys=True))
+
+
+def _refuse_training_run(out: Path) -> None:
+    """A training run's folder is not a sweep's store: refuse to add a store (and its runs) to one."""
+    from ..vae.run_folder import EVALUATION_OUTPUTS, TRAINING_OUTPUTS, present
+
+    found = present(out, TRAINING_OUTPUTS + EVALUATION_OUTPUTS)
+    if found:
+        raise ValueError(
+            f"{out} holds a training run ({', '.join(found)}), not a sweep's store; choose another --out-dir"
+        )
 
 
 def execute_run(run: dict, out_dir: str, evaluate_cfg: dict) -> dict:
@@ -324,6 +407,7 @@ def run_sweep(
     options = {**spec.get(backend, {}), **(options or {})}
     out = Path(out_dir)
     with DirectoryLock(out, "sweep"):
+        _refuse_training_run(out)
         _check_same_sweep(out, spec)
         store = out / RESULTS
         done = {r["id"] for r in read_results(store)}

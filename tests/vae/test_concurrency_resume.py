@@ -35,7 +35,7 @@ def test_a_held_folder_refuses_training_evaluation_and_sweeps(tmp_path):
         spec = {"name": "s", "base": tiny_config(tmp_path).to_dict(), "grid": {"train.seed": [0]}}
         with pytest.raises(ValueError, match="in use by pid"):
             run_sweep(spec, tmp_path / "run", progress=False)
-    train(tiny_config(tmp_path / "run"), progress=False)  # released: the folder is usable again
+    train(tiny_config(tmp_path / "run"), progress=False, overwrite=True)  # released: the folder is usable again
 
 
 @pytest.mark.slow
@@ -163,11 +163,19 @@ def test_resume_without_a_checkpoint_starts_afresh(tmp_path, caplog):
     assert load_checkpoint(tmp_path / "run")["step"] == 4
 
 
-def test_a_fresh_start_discards_the_previous_run(tmp_path):
+def test_a_fresh_start_replaces_the_previous_run_only_when_asked(tmp_path):
     train(tiny_config(tmp_path / "run", steps=4), progress=False)
+    evaluate(restore(tmp_path / "run"), tmp_path / "run", num_samples=50, with_mig=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file() and p.name != ".lock"}
     config = tiny_config(tmp_path / "run", steps=2)
     config.train.lr = 0.01
-    train(config, progress=False)
+    with pytest.raises(ValueError, match=r"already holds a run \(checkpoint.pt.*--resume.*--overwrite"):
+        train(config, progress=False)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file() and p.name != ".lock"}
+    assert after == before  # untouched (the lock file names its last holder)
+    train(config, progress=False, overwrite=True)
+    # the old evaluation and pictures went with the old model
+    assert not any((tmp_path / "run" / name).exists() for name in ("evaluation.json", "traversal.png"))
     assert load_checkpoint(tmp_path / "run")["config"]["train"]["lr"] == 0.01
     assert steps_logged(tmp_path / "run") == [1, 2]
     assert Config.from_dict(json.loads((tmp_path / "run" / "config.json").read_text())).train.lr == 0.01

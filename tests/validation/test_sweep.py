@@ -81,10 +81,16 @@ def test_killed_sweep_loses_only_runs_in_flight_and_resumes(tmp_path):
     assert {p["latent_dim"] for p in summary["points"]} == {2, 4}
 
 
+def finished(run_id: str) -> dict:
+    """A record of the shape execute_run writes."""
+    config = {"model": {}, "loss": {"name": "beta_tcvae"}, "data": {}, "train": {"seed": 0}}
+    return {"id": run_id, "label": "", "config": config, "seconds": 1.0, "decomposition": {"elbo": {"value": -1.0}}}
+
+
 def test_torn_last_line_is_ignored(tmp_path):
     store = tmp_path / "results.jsonl"
-    store.write_text(json.dumps({"id": "a"}) + "\n" + '{"id": "b", "conf')
-    assert [r["id"] for r in read_results(store)] == ["a"]
+    store.write_text(json.dumps(finished("0" * 16)) + "\n" + '{"id": "b", "conf')
+    assert [r["id"] for r in read_results(store)] == ["0" * 16]
 
 
 def test_shipped_experiment_configs_expand_to_valid_runs():
