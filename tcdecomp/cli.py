@@ -80,7 +80,7 @@ def _source_from_file(args):
         )
     if "x" in arrays:
         _refuse(args, POSTERIOR_OPTIONS, f"samples x ({args.file} holds x): they take --method")
-        return Samples(arrays["x"], **_sample_options(args))
+        return Samples(arrays["x"], progress=True, **_sample_options(args))
     if "mu" in arrays and "logvar" in arrays:
         _refuse(args, SAMPLE_OPTIONS, f"posteriors ({args.file} holds mu and logvar): they take --estimator")
         if args.num_samples is not None and ("z" in arrays or (args.estimator or "exact") != "exact"):
@@ -269,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--estimator", choices=ESTIMATORS, help="estimator for posteriors (default exact, or mss with --dataset-size)"
     )
     est.add_argument("--dataset-size", type=_count(1), help="N, when mu/logvar are a minibatch of a larger data set")
-    est.add_argument("--num-samples", type=_count(1), help="exact estimator: draws from q(z) (default one per example)")
+    est.add_argument(
+        "--num-samples", type=_count(2), help="exact estimator: draws from q(z) (at least 2; default one per example)"
+    )
     est.add_argument("-k", type=_count(1), help="neighbours for --method knn (default 3)")
     est.add_argument("--seed", type=_count(0), default=0, help="random seed (default 0)")
     est.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -302,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="held-out ELBO decomposition, MIG and pictures of a trained model")
     ev.add_argument("checkpoint", help="checkpoint file or run folder")
     ev.add_argument("--out-dir", help="where the PNGs go (default: the checkpoint's folder)")
-    ev.add_argument("--num-samples", type=_count(1), default=10000, help="draws from q(z) (default 10000)")
+    ev.add_argument("--num-samples", type=_count(2), default=10000, help="draws from q(z) (default 10000)")
     ev.add_argument(
         "--metrics",
         nargs="*",
@@ -310,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="also disentanglement_lib's metrics: dci sap modularity factorvae betavae (needs scikit-learn)",
     )
-    ev.add_argument("--mig-points", type=_count(1), help="encode only this many images for MIG (default all)")
+    ev.add_argument(
+        "--mig-points", type=_count(2), help="encode only this many images for MIG (at least 2; default all)"
+    )
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--overwrite", action="store_true", help="replace an evaluation already in the output folder")
     ev.set_defaults(handler=_evaluate)

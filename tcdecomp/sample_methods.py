@@ -83,6 +83,22 @@ class SampleData:
     components: int | None = None
     #: the copula-based methods' pseudo-observations (:func:`copula_pseudo_observations`), else None
     u: np.ndarray | None = None
+    #: whether long loops over sets or terms show a progress bar (on a terminal)
+    progress: bool = False
+
+
+def steps(items, progress: bool, desc: str):
+    """``items``, with a progress bar when asked for and stderr is a terminal (tqdm's own test)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, leave=False, disable=None if progress else True)
+
+
+#: every method needs at least this many rows: with fewer, no estimate's error is near enough to normal for a
+#: standard error to describe it (on independent data with skewed or discrete margins, 0.3-0.6% of data sets of
+#: 6-8 rows scored beyond 3 standard errors, none of 2000-4000 of 30 rows: docs/validation.md#independent-data)
+MIN_ROWS = 30
+MIN_ROWS_REASON = f"every method needs {MIN_ROWS}: with fewer, no standard error describes the estimate's error"
 
 
 class SampleMethod:
@@ -98,12 +114,25 @@ class SampleMethod:
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
         self.n = data.x.shape[0]
+        self.progress = data.progress
+
+    @classmethod
+    def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+        """The fewest rows the method's own model needs for d dims (``k``: the neighbours of ``knn``; ``neural``:
+        the neural bounds' configuration); :meth:`minimum_rows` adds the floor every method shares."""
+        return 2
 
     @classmethod
     def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
-        """The fewest rows the method accepts for d dims (``k``: the neighbours of ``knn``; ``neural``: the
-        neural bounds' configuration)."""
-        return 2
+        """The fewest rows the method accepts for d dims: its own model's need, and never fewer than MIN_ROWS."""
+        return max(MIN_ROWS, cls.own_minimum_rows(d, k, neural))
+
+    @classmethod
+    def rows_reason_for(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> str:
+        """Why :meth:`minimum_rows` is what it is (said when fewer rows are refused)."""
+        if cls.own_minimum_rows(d, k, neural) <= MIN_ROWS:
+            return MIN_ROWS_REASON
+        return cls.rows_reason.format(k=k)
 
     def set_stats(self, sets):
         """Per set S: ``-H(z_S)`` and each row's influence on it (for standard errors)."""
@@ -141,7 +170,7 @@ class GaussianPlugin(SampleMethod):
     rows_reason = GAUSSIAN_ROWS_REASON
 
     @classmethod
-    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+    def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
         return d + 4
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
@@ -163,7 +192,7 @@ class GaussianPlugin(SampleMethod):
             log_diag = np.cumsum(np.log(np.abs(np.diag(r_chain))))
             white = solve_triangular(r_chain.T, self.centred[:, chain.order].T, lower=True) * math.sqrt(n - 1)
             quad = np.cumsum(white * white, axis=0)
-        for j, s in enumerate(sets):
+        for j, s in enumerate(steps(sets, self.progress, "sets")):
             idx = np.asarray(s)
             d = len(idx)
             k = chain.prefix(s)
@@ -229,7 +258,9 @@ def _t_log_normaliser(d: int, df: float) -> float:
     return _log_gamma_ratio_excess(df / 2.0, d / 2.0) - 0.5 * d * LOG_2PI
 
 
-def t_set_stats(x: np.ndarray, loc: np.ndarray, scale: np.ndarray, df: float, sets, correlation_bias=1.0):
+def t_set_stats(
+    x: np.ndarray, loc: np.ndarray, scale: np.ndarray, df: float, sets, correlation_bias=1.0, progress=False
+):
     """Per set S of a fitted t_df(loc, scale): ``-H(x_S)`` with the Wishart correction of its log det, and each
     row's log density of x_S as its influence (docs/math.md#multivariate-t). ``correlation_bias`` scales the
     correction of the correlation part (a correlation estimated more noisily than Pearson's is biased more)."""
@@ -244,7 +275,7 @@ def t_set_stats(x: np.ndarray, loc: np.ndarray, scale: np.ndarray, df: float, se
         log_diag = np.cumsum(np.log(np.diag(chol_chain)))
         white = solve_triangular(chol_chain, (x[:, order] - loc[order]).T, lower=True)
         maha_chain = np.cumsum(white * white, axis=0)
-    for j, s in enumerate(sets):
+    for j, s in enumerate(steps(sets, progress, "sets")):
         idx = np.asarray(s)
         d = len(idx)
         k = chain.prefix(s)
@@ -337,7 +368,7 @@ class StudentTPlugin(SampleMethod):
     rows_reason = GAUSSIAN_ROWS_REASON
 
     @classmethod
-    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+    def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
         return d + 4
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
@@ -396,7 +427,7 @@ class StudentTPlugin(SampleMethod):
     def set_stats(self, sets):
         if self.gaussian is not None:
             return self.gaussian.set_stats(sets)
-        return t_set_stats(self.data, self.loc, self.scale, self.df, sets)
+        return t_set_stats(self.data, self.loc, self.scale, self.df, sets, progress=self.progress)
 
     def extra_variances(self, terms: list[Term]):
         df_part = df_term_variances(terms, self.df, self.log_df_var)
@@ -486,7 +517,7 @@ class TCopula(SampleMethod):
     rows_reason = f"{T_COPULA_ROWS_PER_DIM} D: below that its Kendall correlations are too noisy to correct"
 
     @classmethod
-    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+    def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
         return max(T_COPULA_ROWS_PER_DIM * d, d + 4)
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
@@ -506,7 +537,9 @@ class TCopula(SampleMethod):
         self.values = ndtri(u) if math.isinf(self.df) else stdtrit(self.df, u)
 
     def set_stats(self, sets):
-        return t_set_stats(self.values, np.zeros(len(self.corr)), self.corr, self.df, sets, self.bias_scale)
+        return t_set_stats(
+            self.values, np.zeros(len(self.corr)), self.corr, self.df, sets, self.bias_scale, self.progress
+        )
 
     def extra_variances(self, terms: list[Term]):
         df_part = df_term_variances(terms, self.df, self.log_df_var)
@@ -584,14 +617,14 @@ class GaussianMixtureTC(SampleMethod):
         return [max(self.components) * wilks_null_variance(half, t.groups) for t in terms]
 
     @classmethod
-    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+    def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
         return 4 * d + 8
 
     def set_stats(self, sets):
         per_sample = np.empty((self.n, len(sets)))
         for rows, own, other in ((self.halves[0], *self.mixtures), (self.halves[1], *self.mixtures[::-1])):
             x = self.values[rows]
-            for j, s in enumerate(sets):
+            for j, s in enumerate(steps(sets, self.progress, "sets")):
                 per_sample[rows, j] = 0.5 * (own.log_density(x, s) + other.log_density(x, s))
         values = per_sample.mean(axis=0)
         if max(self.components) == 1:  # one Gaussian a half: the cross-fitting's remaining bias is known exactly
@@ -702,9 +735,9 @@ class AutoMethod(SampleMethod):
         self.n = self.chosen.n
 
     @classmethod
-    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+    def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
         """More than 2 D rows in both the held-out and the fitting part, and what every candidate needs."""
-        n = max(2 * d + 1, *(METHODS[name].minimum_rows(d, k) for name in ("copula", "t_copula", "gmm")))
+        n = max(2 * d + 1, *(METHODS[name].own_minimum_rows(d, k) for name in ("copula", "t_copula", "gmm")))
         while int(cls.HELD_OUT * n) <= 2 * d or n - int(cls.HELD_OUT * n) <= 2 * d:
             n += 1
         return n
@@ -738,7 +771,7 @@ class KSG(SampleMethod):
     )
 
     @classmethod
-    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+    def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
         return 10 * (k + 1)
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
@@ -750,7 +783,7 @@ class KSG(SampleMethod):
     def evaluate(self, terms: list[Term]):
         # Standard errors from each row's delete-one jackknife pseudo-value (the per-row terms alone
         # leave out how a row moves the other rows' counts, and under-state the spread).
-        fits = [ksg_with_influence(self.x, t.groups, self.k) for t in terms]
+        fits = [ksg_with_influence(self.x, t.groups, self.k) for t in steps(terms, self.progress, "terms")]
         values = [float(per_row.mean()) for per_row, _ in fits]
         influence = np.stack([pseudo for _, pseudo in fits], axis=1)
         errors = [_stderr(influence[:, t]) for t in range(len(terms))]
@@ -769,7 +802,7 @@ class NeuralBound(SampleMethod):
     rows_reason = "two held-out and four training batches"
 
     @classmethod
-    def minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
+    def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
         from .neural import minimum_rows
 
         return minimum_rows(neural or NeuralConfig())
@@ -787,7 +820,7 @@ class NeuralBound(SampleMethod):
 
     def evaluate(self, terms: list[Term]):
         values, errors = [], []
-        for term in terms:
+        for term in steps(terms, self.progress, "terms"):
             pairs = [self._pair(a, b) for a, b in pairwise_chain(term.groups)]
             values.append(sum(v for v, _ in pairs))
             errors.append(combine_stderr([e for _, e in pairs]))

@@ -50,7 +50,8 @@ class Samples(Source):
       * ``"gaussian"``: plug-in entropies of the sample covariance with the exact
         Wishart correction of ``E[log det S]`` per set (so every term is unbiased for
         Gaussian data); standard errors from the influence function
-        ``-1/2 (x_S - m)^T S_SS^-1 (x_S - m)`` of each set. Needs n > D.
+        ``-1/2 (x_S - m)^T S_SS^-1 (x_S - m)`` of each set and the exact variance at
+        independence. Needs n >= D + 4.
       * ``"copula"``: columns to normal scores first (TC ignores monotone changes of
         each margin), then ``"gaussian"``: exact for Gaussian-copula data.
       * ``"student_t"``: a multivariate t fitted by maximum likelihood (ECME, degrees of freedom
@@ -58,26 +59,40 @@ class Samples(Source):
         :class:`StudentT` with the same Wishart correction of each ``log det`` as ``"gaussian"``.
         Exact in the limit for elliptical t data, whose shared scale makes even uncorrelated
         coordinates dependent (which ``"gaussian"`` and ``"copula"`` cannot see); reduces to
-        ``"gaussian"`` as the fitted df grows. Standard errors use each row's fitted log density
-        of the set as its influence (the parameters' own noise is left out). Needs n > D.
+        ``"gaussian"`` when a likelihood-ratio test finds no evidence for a finite df, and refuses
+        data whose independent t margins fit better than a multivariate t (their own heavy tails
+        would be scored as dependence). Standard errors use each row's fitted log density of the
+        set, the variance at independence and the df's own noise. Needs n >= D + 4.
       * ``"t_copula"``: ranks to pseudo-observations, a Student-t copula fitted to them
         (correlation from Kendall's tau, df by maximum likelihood), then the closed-form entropies
         of the multivariate t with that correlation and df: to t-copula data, whatever its margins,
-        what ``"student_t"`` is to t data. Needs n > D.
+        what ``"student_t"`` is to t data. The df stays finite only where a likelihood-ratio test
+        prefers it to the Gaussian copula. Needs n >= 4 D.
       * ``"gmm"``: Gaussian mixtures (full covariances, EM) fitted in copula space to two halves of
         the rows; each set's entropy from the exact marginal mixtures, each row's log density the
         mean of its in-sample and held-out values (cross-fitting cancels the fitting noise to first
-        order). ``components=K`` fixes K (default: chosen by held-out likelihood). Needs n > 2 D.
+        order). ``components=K`` fixes K (default: chosen by held-out likelihood). Needs n >= 4 D + 8.
       * ``"auto"``: fits ``"copula"``, ``"t_copula"`` and ``"gmm"`` on 70% of the rows and runs the
         simplest that no more complex one beats by 2 standard errors of held-out likelihood in
-        copula space; the notes say which and why. Needs n > D.
+        copula space; the notes say which and why. Needs about 7 D rows.
       * ``"knn"``: Kraskov-Stoegbauer-Grassberger (estimator 1, max-norm) for each
-        term on ``scipy.spatial.cKDTree``, O(n log n). Per-term estimates do not
-        telescope: a decomposition's total depends on the path.
+        term on ``scipy.spatial.cKDTree``, O(n log n), with delete-one jackknife standard
+        errors. Per-term estimates do not telescope: a decomposition's total depends on the
+        path. Needs n >= 10 (k + 1).
 
       * ``"infonce"``, ``"nwj"``, ``"mine"``, ``"club"``: a neural bound per pairwise term
         (:mod:`tcdecomp.neural`; ``neural=NeuralConfig(...)`` sets the networks and training).
         Columns are standardised first (TC ignores per-dim affine maps).
+
+    Every method computes in float64 (float16, bfloat16 and float32 inputs are widened exactly) and first
+    checks the data the same way: constant columns, exact linear relations (to the input's precision) and
+    pairs of columns with the same rank order (strictly monotone functions of each other) have infinite TC
+    and are refused, naming the columns. Copula-based methods (``copula``, ``t_copula``, ``gmm``, ``auto``)
+    break the ties of discrete or rounded columns at random in rank, with a warning: they estimate the TC of
+    the jittered (continuous) data (docs/math.md#ties). Each method needs :meth:`minimum_rows` rows, and its
+    standard errors are meant to hold on independent data too (docs/math.md#variance-at-independence):
+    there an estimate lies within 3 standard errors of 0 (docs/validation.md#independent-data).
+    ``progress=True`` shows a progress bar over long loops of sets or terms when stderr is a terminal.
 
     ``total_path`` (per-term methods) is how ``total_correlation()`` is estimated: the sum of
     the per-term estimates along that path (default ``"bottom_up"``), or ``"direct"``
@@ -101,6 +116,7 @@ class Samples(Source):
         total_path: str = "bottom_up",
         neural: NeuralConfig | None = None,
         components: int | None = None,
+        progress: bool = False,
     ):
         self.x = as_float64_matrix(x, "x")
         self.method = check_choice(method, METHODS, "method")
@@ -117,7 +133,8 @@ class Samples(Source):
             copula_fits = method != "copula" and n >= _METHOD_CLASSES["copula"].minimum_rows(d)
             raise ValueError(
                 f"x has n={n} rows for D={d} dims: method={method!r} needs n >= {fewest} "
-                f"({cls.rows_reason.format(k=self.k)}); use more rows" + (" or method='copula'" if copula_fits else "")
+                f"({cls.rows_reason_for(d, self.k, self.neural)}); use more rows"
+                + (" or method='copula'" if copula_fits else "")
             )
         # The same data checks for every method: a degenerate dim, an exact linear relation, or two columns that
         # are strictly monotone functions of each other (the same rank order) has infinite TC.
@@ -145,15 +162,15 @@ class Samples(Source):
             if method != "gmm":
                 raise ValueError(f"components applies to method='gmm' only, not {method!r}")
             components = check_positive_int(components, "components")
-        data = SampleData(self.x, scaled, input_epsilon(x), random_state, components, u)
+        data = SampleData(self.x, scaled, input_epsilon(x), random_state, components, u, bool(progress))
         self.estimator = cls(data, k=self.k, neural=self.neural)
 
     @staticmethod
     def minimum_rows(method: str, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
         """The fewest rows ``method`` accepts for ``d`` dims (each method's docstring says why).
 
-        >>> Samples.minimum_rows("gaussian", 10), Samples.minimum_rows("gmm", 10), Samples.minimum_rows("knn", 10)
-        (14, 48, 40)
+        >>> Samples.minimum_rows("gaussian", 10), Samples.minimum_rows("gmm", 10), Samples.minimum_rows("gaussian", 50)
+        (30, 48, 54)
         """
         check_choice(method, METHODS, "method")
         return _METHOD_CLASSES[method].minimum_rows(check_positive_int(d, "d"), check_positive_int(k, "k"), neural)

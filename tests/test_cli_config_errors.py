@@ -235,7 +235,7 @@ CASES = {
         lambda t: ["sweep", sweep_file(t, rest='[[variants]]\nlabel = "a"\n[[variants]]\nlabel = "b"')],
         "same config",
     ),
-    "evaluate one sample": (lambda t: ["evaluate", str(real_checkpoint(t)), "--num-samples", "1"], "num_samples"),
+    "evaluate one sample": (lambda t: ["evaluate", str(real_checkpoint(t)), "--num-samples", "1"], "--num-samples"),
 }
 
 

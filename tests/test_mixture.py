@@ -169,6 +169,9 @@ def test_gmm_arguments():
         Samples(x, method="gmm", components=0)
     with pytest.raises(ValueError, match="too many"):
         Samples(x, method="gmm", components=40)
-    with pytest.raises(ValueError, match=r"method='gmm' needs n >= 20 \(4 D \+ 8"):
-        Samples(x[:19], method="gmm")
-    Samples(x[:20], method="gmm")
+    with pytest.raises(ValueError, match=r"method='gmm' needs n >= 30 \(every method"):
+        Samples(x[:29], method="gmm")
+    Samples(x[:30], method="gmm")
+    wide = np.random.default_rng(5).standard_normal((60, 8))
+    with pytest.raises(ValueError, match=r"method='gmm' needs n >= 40 \(4 D \+ 8"):
+        Samples(wide[:39], method="gmm")

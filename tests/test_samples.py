@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import brentq
 
@@ -89,7 +89,8 @@ def test_copula_is_invariant_to_monotone_margins(rng):
 def samples_and_plan(draw):
     n_dims = draw(st.integers(2, 12))
     rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
-    x = rng.multivariate_normal(np.zeros(n_dims), random_spd(n_dims, rng), size=n_dims + draw(st.integers(5, 200)))
+    fewest = max(Samples.minimum_rows(m, n_dims) for m in ("gaussian", "copula", "t_copula", "gmm", "auto"))
+    x = rng.multivariate_normal(np.zeros(n_dims), random_spd(n_dims, rng), size=fewest + draw(st.integers(0, 200)))
     plan = draw_plan(draw, n_dims, rng)
     return x, plan
 
@@ -97,8 +98,6 @@ def samples_and_plan(draw):
 @given(samples_and_plan(), st.sampled_from(["gaussian", "copula", "t_copula", "gmm", "auto"]))
 def test_plugin_decompositions_telescope(case, method):
     x, plan = case
-    if method in ("gmm", "auto"):  # both split the rows: gmm fits halves, auto holds out 30%
-        assume(x.shape[0] > 7 * x.shape[1])
     src = Samples(x, method=method)
     tc = float(src.total_correlation())
     total = float(src.decompose(plan).total)
@@ -189,8 +188,10 @@ def test_student_t_method_reduces_to_gaussian_on_gaussian_data(rng):
 
 
 def test_student_t_method_bad_input(rng):
-    with pytest.raises(ValueError, match=r"method='student_t' needs n >= 12 \(D \+ 4"):
-        Samples(rng.standard_normal((11, 8)), method="student_t")
+    with pytest.raises(ValueError, match=r"method='student_t' needs n >= 30 \(every method needs 30"):
+        Samples(rng.standard_normal((29, 8)), method="student_t")
+    with pytest.raises(ValueError, match=r"method='student_t' needs n >= 44 \(D \+ 4"):
+        Samples(rng.standard_normal((43, 40)), method="student_t")
     x = rng.standard_normal((100, 3))
     x[:, 1] = 2.0
     with pytest.raises(ValueError, match="constant columns"):

@@ -82,7 +82,7 @@ def evaluate(
         check_choice(name, SUITE, "metrics")
     num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
     if mig_points is not None:
-        check_positive_int(mig_points, "mig_points")
+        check_positive_int(mig_points, "mig_points", minimum=2)
     check_positive_float(epsilon, "epsilon")
     if out_dir is None:
         return _evaluate(run, None, num_samples, mig_points, epsilon, seed, with_mig, suite)

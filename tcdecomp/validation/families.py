@@ -116,3 +116,31 @@ def mixture_posterior(N: int, D: int, seed: int = 0):
     u = torch.randn(N, D, generator=g, dtype=torch.float64)
     sigma = torch.rand(N, D, generator=g, dtype=torch.float64) * 0.4 + 0.1
     return (u @ A.T).float(), (2 * torch.log(sigma)).float()
+
+
+#: margins of :func:`independent_columns` ("mixed" cycles through the others, column by column)
+INDEPENDENT_MARGINS = ("gaussian", "exponential", "t3", "discrete2", "discrete3", "discrete5", "mixed")
+
+
+def independent_columns(margin: str, n: int, d: int, seed: int) -> np.ndarray:
+    """n rows of d independent columns (TC = 0) with the named margin: Gaussian, exponential, Student t with df 3,
+    discrete with k equally likely values ("discrete<k>"), or "mixed"."""
+    if margin not in INDEPENDENT_MARGINS:
+        raise ValueError(f"margin must be one of {INDEPENDENT_MARGINS}, got {margin!r}")
+    rng = np.random.default_rng([seed, 20241204])
+
+    def column(kind: str) -> np.ndarray:
+        if kind == "gaussian":
+            return rng.standard_normal(n)
+        if kind == "exponential":
+            return rng.exponential(size=n)
+        if kind == "t3":
+            return rng.standard_t(3, size=n)
+        return rng.integers(0, int(kind.removeprefix("discrete")), size=n).astype(float)
+
+    kinds = (
+        [INDEPENDENT_MARGINS[j % (len(INDEPENDENT_MARGINS) - 1)] for j in range(d)]
+        if margin == "mixed"
+        else [margin] * d
+    )
+    return np.stack([column(kind) for kind in kinds], axis=1)
