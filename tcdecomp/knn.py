@@ -124,6 +124,8 @@ def count_within(points: np.ndarray, radius: np.ndarray) -> np.ndarray:
 GRID_MIN_STEP = 1e-6
 #: more repeated values than this fraction of the rows, off any grid, is duplicated data: refused
 MAX_STRAY_TIES = 0.01
+#: inputs of a precision coarser than this (float16: 1e-3, bfloat16: 8e-3) repeat values by rounding alone
+LOW_PRECISION_EPSILON = 1e-4
 
 
 def _grid_step(values: np.ndarray) -> float | None:
@@ -155,6 +157,13 @@ def break_ties(x: np.ndarray, epsilon: float, random_state: int = 0) -> np.ndarr
             dequantised.append((j, step))
             continue
         repeats = n - len(values)
+        if repeats > MAX_STRAY_TIES * n and epsilon > LOW_PRECISION_EPSILON:
+            # Data that came in float16 or bfloat16 repeat values by rounding: spread each value over its own
+            # rounding interval, as a grid's values over their step.
+            spread = 0.5 * epsilon * np.maximum(np.abs(x[:, j]), 1e-3 * float(np.std(x[:, j])))
+            out[:, j] += rng.uniform(-1.0, 1.0, size=n) * spread
+            dequantised.append((j, float(np.median(spread))))
+            continue
         if repeats > MAX_STRAY_TIES * n:
             order = np.argsort(x[:, j], kind="stable")
             tie = np.flatnonzero(np.diff(x[order, j]) == 0)[0]

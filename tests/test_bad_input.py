@@ -20,6 +20,7 @@ from tcdecomp import (
     top_down_plan,
 )
 from tcdecomp.kernels import StructuredLogWeights, mss_log_weights
+from tcdecomp.vae.metrics import mig_discrete, mig_sampled
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((50, 4))
@@ -78,6 +79,7 @@ CASES = {
     # n <= D for gaussian / copula
     "gaussian n <= D": (lambda: Samples(X[:4], method="gaussian"), "n="),
     "copula n <= D": (lambda: Samples(X[:3], method="copula"), "n="),
+    "copula n < 30": (lambda: Samples(X[:29], method="copula"), "n >= 30"),
     "knn k >= n": (lambda: Samples(X[:3], method="knn", k=3), "k="),
     # covariance not SPD
     "covariance not PD": (lambda: Gaussian([[1.0, 2.0], [2.0, 1.0]]), "cov"),
@@ -105,7 +107,79 @@ CASES = {
     "plug-in bias n <= D": (lambda: tc_plugin_bias(3, 5), "n must"),
     "structured weight NaN": (lambda: StructuredLogWeights(math.nan, 0.0, 0.0, 4), "own"),
     "structured weight period": (lambda: StructuredLogWeights(0.0, 0.0, 0.0, 0), "period"),
+    # columns that are strictly monotone functions of each other have infinite TC, whatever the method
+    "monotone exp, copula": (lambda: Samples(_monotone(np.exp), method="copula"), "columns [0, 2]"),
+    "monotone exp, auto": (lambda: Samples(_monotone(np.exp), method="auto"), "columns [0, 2]"),
+    "monotone cube, gmm": (lambda: Samples(_monotone(lambda v: v**3 + v), method="gmm"), "monotone"),
+    "monotone decreasing, t_copula": (lambda: Samples(_monotone(lambda v: -np.arctan(v)), method="t_copula"), "[0, 2]"),
+    "monotone logistic, knn": (lambda: Samples(_monotone(lambda v: 1 / (1 + np.exp(-v))), method="knn"), "[0, 2]"),
+    "monotone, gaussian": (lambda: Samples(_monotone(np.exp), method="gaussian"), "monotone"),
+    # too few rows for the method's model: one line naming n and D
+    "t_copula n = 10, D = 5": (lambda: Samples(rng.standard_normal((10, 5)), method="t_copula"), "n=10"),
+    "t_copula n = 300, D = 200": (lambda: Samples(rng.standard_normal((300, 200)), method="t_copula"), "D=200"),
+    "gmm n = 11, D = 5": (lambda: Samples(rng.standard_normal((11, 5)), method="gmm"), "n=11"),
+    "auto n = 35, D = 5": (lambda: Samples(rng.standard_normal((35, 5)), method="auto"), "n >= 37"),
+    "gaussian n = D + 1": (lambda: Samples(rng.standard_normal((51, 50))), "n >= 54"),
+    # student_t on heavy or skewed independent margins would read their tails as a shared scale
+    "student_t exponential margins": (
+        lambda: Samples(np.random.default_rng(1).exponential(size=(2000, 3)), method="student_t"),
+        "independent t margins",
+    ),
+    # group_logsumexp's sets are integer dims
+    "sets a float tensor": (lambda: group_logsumexp(MU, MU, LV, torch.tensor([[0.5, 1.7]])), "sets"),
+    "sets a 1-D tensor": (lambda: group_logsumexp(MU, MU, LV, torch.tensor([0, 1])), "sets"),
+    "sets a boolean mask": (lambda: group_logsumexp(MU, MU, LV, torch.tensor([[True, False, True]])), "sets"),
+    "sets holding a float": (lambda: group_logsumexp(MU, MU, LV, [[0, 1.0]]), "sets[0]"),
+    "sets holding a bool": (lambda: group_logsumexp(MU, MU, LV, [[True]]), "sets[0]"),
+    "sets one flat list": (lambda: group_logsumexp(MU, MU, LV, [0, 1]), "sets[0]"),
+    # sizes that cannot fit are refused before allocating
+    "exact num_samples 1e12": (
+        lambda: Posterior(MU, LV, estimator="exact", num_samples=10**12),
+        "num_samples",
+    ),
+    # MIG on degenerate inputs: a one-line error naming the argument, never NaN
+    "mig factors empty": (lambda: mig_sampled(MU, LV, _classes(8), 50, factors=[]), "factors"),
+    "mig factors repeated": (lambda: mig_sampled(MU, LV, _classes(8), 50, factors=[0, 0, 1]), "factors"),
+    "mig constant factors": (lambda: mig_sampled(MU, LV, np.zeros((8, 2), dtype=int), 50), "classes"),
+    "mig one row": (lambda: mig_sampled(MU[:1], LV[:1], _classes(1), 50), "mu"),
+    "mig_discrete constant factors": (lambda: mig_discrete(MU, np.ones((8, 3), dtype=int)), "classes"),
+    "mig_discrete one row": (lambda: mig_discrete(MU[:1], _classes(1)), "mu"),
+    # the metric suite on degenerate rows
+    "dci constant factors": (lambda: _suite("dci", rng.normal(size=(50, 3)), np.zeros((50, 2), dtype=int)), "factors"),
+    "sap two rows": (lambda: _suite("sap", rng.normal(size=(2, 3)), _classes(2)), "codes"),
+    "modularity unseen test class": (
+        lambda: _suite(
+            "modularity_explicitness",
+            rng.normal(size=(60, 3)),
+            _classes(60),
+            rng.normal(size=(5, 3)),
+            np.full((5, 2), 7),
+        ),
+        "factors_test",
+    ),  # fmt: skip
+    "modularity one varying factor": (
+        lambda: _suite(
+            "modularity_explicitness", rng.normal(size=(60, 3)), np.c_[_classes(60)[:, :1], np.zeros(60, int)]
+        ),
+        "modularity",
+    ),
 }
+
+
+def _monotone(f):
+    x = np.random.default_rng(7).standard_normal((300, 3))
+    x[:, 2] = f(x[:, 0])
+    return x
+
+
+def _classes(n):
+    return np.stack([np.arange(n) % 3, np.arange(n) % 2], axis=1)
+
+
+def _suite(name, *args):
+    from tcdecomp.vae import suite
+
+    return getattr(suite, name)(*args)
 
 
 def _bank_posterior(capacity, dataset_size):

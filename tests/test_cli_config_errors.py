@@ -82,8 +82,97 @@ def truncated_checkpoint(tmp_path):
     return str(path)
 
 
+def trained_run(tmp_path, name="run"):
+    """A folder holding a trained (2-step) run."""
+    assert main(TRAIN + ["--out-dir", str(tmp_path / name)]) == 0
+    return str(tmp_path / name)
+
+
+def evaluated_run(tmp_path):
+    folder = trained_run(tmp_path)
+    assert main(["evaluate", folder, "--num-samples", "20", "--mig-points", "50"]) == 0
+    return folder
+
+
+def crafted_checkpoint(tmp_path, **fields):
+    """A real run whose checkpoint has ``fields`` replaced and its digest recomputed (valid, but wrong)."""
+    from tcdecomp.vae.checkpoint import DIGEST, content_digest
+
+    folder = tmp_path / "real"
+    real_checkpoint(tmp_path)
+    state = torch.load(folder / CHECKPOINT, weights_only=True)
+    state.update(fields)
+    state[DIGEST] = content_digest(state)
+    torch.save(state, folder / CHECKPOINT)
+    return str(folder)
+
+
+def mnist_folder(tmp_path, images: bytes, name="train-images-idx3-ubyte"):
+    """An MNIST folder with the given images file and a valid labels file of 2 labels."""
+    folder = tmp_path / "mnist"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_bytes(images)
+    (folder / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01" + (2).to_bytes(4, "big") + bytes(2))
+    return str(folder)
+
+
+def idx_images(magic=b"\x00\x00\x08\x03", count=2, drop=0):
+    header = magic + b"".join(v.to_bytes(4, "big") for v in (count, 28, 28))
+    return (header + bytes(count * 28 * 28))[: len(header) + count * 28 * 28 - drop]
+
+
+def h5_file(tmp_path, **datasets):
+    import h5py
+
+    path = tmp_path / "shapes.h5"
+    with h5py.File(path, "w") as f:
+        for key, value in datasets.items():
+            f[key] = value
+    return str(path)
+
+
+def mat_folder(tmp_path, **arrays):
+    from scipy.io import savemat
+
+    folder = tmp_path / "cars"
+    folder.mkdir(exist_ok=True)
+    savemat(folder / "car_001.mat", arrays)
+    return str(folder)
+
+
+def image_folder(tmp_path, corrupt=False, folder_named_jpg=False):
+    from PIL import Image
+
+    folder = tmp_path / "faces"
+    folder.mkdir(exist_ok=True)
+    Image.new("RGB", (70, 70)).save(folder / "a.jpg")
+    if corrupt:
+        (folder / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    if folder_named_jpg:
+        (folder / "c.jpg").mkdir()
+    return str(folder)
+
+
+def data(name, path):
+    return TRAIN + ["--set", f"data.name='{name}'", "--set", "data.subset={}", "--set", f"data.path='{path}'"]
+
+
 #: cases that train a real checkpoint before the mistake
-TRAIN_FIRST = {"evaluate a truncated checkpoint", "evaluate one sample"}
+TRAIN_FIRST = {
+    "evaluate a truncated checkpoint",
+    "evaluate one sample",
+    "train into a folder holding a run",
+    "train into a folder holding a run, other config",
+    "evaluate into a folder holding an evaluation",
+    "sweep into a training run's folder",
+    "checkpoint step not an integer",
+    "checkpoint step negative",
+    "checkpoint step beyond its config",
+    "checkpoint pos beyond its order",
+    "checkpoint order not int64",
+    "evaluate --mig-points 1",
+    "evaluate out_dir below a file",
+}
 
 CASES = {
     # sweep files: unknown keys and values, empty or ill-formed grids
@@ -236,7 +325,108 @@ CASES = {
         "same config",
     ),
     "evaluate one sample": (lambda t: ["evaluate", str(real_checkpoint(t)), "--num-samples", "1"], "--num-samples"),
+    "evaluate --mig-points 1": (lambda t: ["evaluate", str(real_checkpoint(t)), "--mig-points", "1"], "--mig-points"),
+    # nothing is overwritten unless asked
+    "train into a folder holding a run": (lambda t: TRAIN + ["--out-dir", trained_run(t)], "--overwrite"),
+    "train into a folder holding a run, other config": (
+        lambda t: TRAIN + ["--out-dir", trained_run(t), "--set", "train.lr=0.01"],
+        "--resume",
+    ),
+    "evaluate into a folder holding an evaluation": (lambda t: ["evaluate", evaluated_run(t)], "--overwrite"),
+    "train --resume and --overwrite": (
+        lambda t: TRAIN + ["--resume", "--overwrite", "--out-dir", str(t / "x")],
+        "--resume",
+    ),
+    "sweep into a training run's folder": (
+        lambda t: ["sweep", sweep_file(t), "--out-dir", trained_run(t)],
+        "holds a training run",
+    ),
+    "train into a sweep's store": (
+        lambda t: TRAIN + ["--out-dir", str(_sweep_store(t))],
+        "sweep's store",
+    ),
+    # the file system refuses: one line naming the path
+    "out_dir below a file": (lambda t: TRAIN + ["--out-dir", str(t / "afile" / "run")], "not a folder"),
+    "evaluate out_dir below a file": (
+        lambda t: ["evaluate", str(real_checkpoint(t)), "--out-dir", str(t / "afile" / "ev")],
+        "not a folder",
+    ),
+    "sweep out_dir below a file": (lambda t: ["sweep", sweep_file(t), "--out-dir", str(t / "afile" / "s")], "afile"),
+    # inputs that are not what they claim
+    "estimate a folder": (lambda t: ["estimate", str(t / "resume")], "is a folder"),
+    "estimate random bytes as npy": (lambda t: ["estimate", _write(t, "r.npy", bytes(range(256)))], "not a .npy"),
+    "estimate JSON as npz": (lambda t: ["estimate", _write(t, "j.npz", b'{"x": [1, 2]}')], "JSON"),
+    "estimate a pickle as npy": (lambda t: ["estimate", _write(t, "p.npy", b"\x80\x04K\x01.")], "pickle"),
+    "estimate x beside mu and logvar": (lambda t: ["estimate", _both(t)], "both x"),
+    # sizes without bounds are refused before allocating
+    "capacity 1e9": (lambda t: TRAIN + ["--set", "model.capacity=1000000000"], "model.capacity"),
+    "capacity 1e5": (lambda t: TRAIN + ["--set", "model.capacity=100000"], "model.capacity"),
+    "image_size 100000": (lambda t: TRAIN + ["--set", "data.image_size=100000"], "data.image_size"),
+    "batch of huge images": (
+        lambda t: TRAIN + ["--set", "data.image_size=20000", "--set", "train.batch_size=128", "--set", SMALL_DATA],
+        "train.batch_size",
+    ),
+    # config messages name the right thing
+    "holdout leaves one image": (lambda t: TRAIN + ["--set", "data.holdout=0.999999"], "data.holdout"),
+    "seed beyond torch's": (lambda t: TRAIN + ["--set", "train.seed=100000000000000000000000"], "train.seed"),
+    # checkpoints with a valid digest but fields of the wrong type or range
+    "checkpoint step not an integer": (
+        lambda t: TRAIN + ["--resume", "--out-dir", crafted_checkpoint(t, step="abc")],
+        "step",
+    ),
+    "checkpoint step negative": (lambda t: TRAIN + ["--resume", "--out-dir", crafted_checkpoint(t, step=-7)], "step"),
+    "checkpoint step beyond its config": (
+        lambda t: ["evaluate", crafted_checkpoint(t, step=10**6)],
+        "train.steps",
+    ),
+    "checkpoint pos beyond its order": (lambda t: ["evaluate", crafted_checkpoint(t, pos=10**6)], "pos"),
+    "checkpoint order not int64": (
+        lambda t: ["evaluate", crafted_checkpoint(t, order=torch.zeros(3))],
+        "order",
+    ),
+    # damaged data files: one line naming the file
+    "mnist wrong magic": (lambda t: data("mnist", mnist_folder(t, idx_images(magic=b"\x00\x00\x08\x01"))), "magic"),
+    "mnist float type": (lambda t: data("mnist", mnist_folder(t, idx_images(magic=b"\x00\x00\x0d\x03"))), "magic"),
+    "mnist truncated": (lambda t: data("mnist", mnist_folder(t, idx_images(drop=100))), "bytes of data"),
+    "mnist header cut": (lambda t: data("mnist", mnist_folder(t, b"\x00\x00\x08\x03\x00")), "truncated"),
+    "mnist fake gz": (
+        lambda t: data("mnist", mnist_folder(t, idx_images(), name="train-images-idx3-ubyte.gz")),
+        "could not be read",
+    ),
+    "3dshapes not HDF5": (lambda t: data("3dshapes", _write(t, "s.h5", b"not an hdf5 file at all")), "3dshapes.h5"),
+    "3dshapes without images": (lambda t: data("3dshapes", h5_file(t, labels=np.zeros(3))), "images"),
+    "3dshapes wrong shape": (lambda t: data("3dshapes", h5_file(t, images=np.zeros((4, 8, 8, 3)))), "shape"),
+    "3dshapes a folder": (lambda t: data("3dshapes", str(t / "resume")), "is a folder"),
+    "cars3d unreadable": (lambda t: data("cars3d", _mat_garbage(t)), "could not be read"),
+    "cars3d without im": (lambda t: data("cars3d", mat_folder(t, other=np.zeros(3))), "'im'"),
+    "cars3d wrong shape": (lambda t: data("cars3d", mat_folder(t, im=np.zeros((8, 8, 3, 5, 4)))), "shape"),
+    "celeba corrupt jpg": (lambda t: data("celeba", image_folder(t, corrupt=True)), "b.jpg"),
+    "celeba a file": (lambda t: data("celeba", str(t / "afile")), "is a file"),
 }
+
+
+def _write(tmp_path, name: str, content: bytes) -> str:
+    (tmp_path / name).write_bytes(content)
+    return str(tmp_path / name)
+
+
+def _both(tmp_path) -> str:
+    np.savez(tmp_path / "both.npz", x=np.zeros((40, 3)), mu=np.zeros((40, 3)), logvar=np.zeros((40, 3)))
+    return str(tmp_path / "both.npz")
+
+
+def _mat_garbage(tmp_path) -> str:
+    folder = tmp_path / "cars"
+    folder.mkdir(exist_ok=True)
+    (folder / "car_001.mat").write_bytes(b"MATLAB garbage" * 20)
+    return str(folder)
+
+
+def _sweep_store(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "results.jsonl").write_text("")
+    return store
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -371,3 +371,28 @@ def test_a_covariance_singular_to_working_precision_is_refused():
     for source in (lambda: Gaussian(cov), lambda: StudentT(cov, 5.0), lambda: gaussian_entropy(cov, [0, 1])):
         with pytest.raises(ValueError, match=r"singular to working precision \(dims \[0, 1, 2, 3\]"):
             source()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("method", ["gaussian", "copula", "t_copula", "gmm", "knn"])
+def test_half_precision_samples_are_widened_not_refused(dtype, method):
+    # float16 and bfloat16 data were refused as "linearly dependent": the rank tolerance was a thousand of their
+    # epsilons. Checks and estimates run in float64 on the exactly widened values.
+    x = np.random.default_rng(3).multivariate_normal(np.zeros(3), [[1, 0.5, 0], [0.5, 1, 0], [0, 0, 1]], size=400)
+    half = torch.from_numpy(x).to(dtype) if isinstance(dtype, torch.dtype) else x.astype(dtype)
+    widened = half.double().numpy() if isinstance(half, torch.Tensor) else half.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rounding repeats values: ties are broken, as documented
+        tc = Samples(half, method=method).total_correlation()
+        if method != "knn":  # knn spreads rounding ties at the input's own precision, which float64 input lacks
+            assert float(tc) == pytest.approx(float(Samples(widened, method=method).total_correlation()), abs=1e-12)
+    assert abs(float(tc) - 0.1438) < 4 * tc.stderr + 0.02  # -1/2 log(1 - 0.5^2)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, torch.float16])
+def test_an_exact_relation_in_half_precision_is_still_refused(dtype):
+    x = np.random.default_rng(4).standard_normal((300, 3))
+    x[:, 2] = x[:, 0] + x[:, 1]
+    half = torch.from_numpy(x).to(dtype) if isinstance(dtype, torch.dtype) else x.astype(dtype)
+    with pytest.raises(ValueError, match="linearly dependent columns"):
+        Samples(half)
