@@ -580,12 +580,15 @@ class GaussianMixtureTC(SampleMethod):
     most parameters, pays the most). Every term comes from the same models on the same rows, so decompositions
     telescope. Where both halves fit one component, the cross-fitting's second-order bias is removed exactly
     (:func:`cross_fit_gaussian_bias`). Standard errors use each row's averaged log density and the variance at
-    independence of a half's models. ``components=K`` fixes K. Needs n >= 4 D + 8.
+    independence of a half's models. ``components=K`` fixes K. Needs n >= 6 D + 12.
     """
 
     name = "gmm"
     copula_based = True
-    rows_reason = "4 D + 8: each half's held-out densities are unstable with fewer than 2 (D + 2) rows"
+    rows_reason = (
+        "6 D + 12: with fewer than 3 (D + 2) rows a half, its held-out densities vary beyond what the standard "
+        "error says"
+    )
     #: the K tried when ``components`` is not given
     CANDIDATES = (1, 2, 3, 4, 6, 8)
 
@@ -618,7 +621,7 @@ class GaussianMixtureTC(SampleMethod):
 
     @classmethod
     def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
-        return 4 * d + 8
+        return 6 * d + 12
 
     def set_stats(self, sets):
         per_sample = np.empty((self.n, len(sets)))
@@ -706,7 +709,7 @@ class AutoMethod(SampleMethod):
     scores each by the log density of the other 30% in copula space (normal scores), and runs on all the rows
     the simplest model that no more complex one beats by more than MARGIN standard errors (docs/math.md#auto).
     The decomposition's notes say which method was chosen and the scores. Needs :meth:`minimum_rows` rows
-    (4 D + 8 for D >= 5, as gmm).
+    (6 D + 12 from D = 3 on, as gmm).
     """
 
     name = "auto"

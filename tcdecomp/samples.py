@@ -71,7 +71,7 @@ class Samples(Source):
       * ``"gmm"``: Gaussian mixtures (full covariances, EM) fitted in copula space to two halves of
         the rows; each set's entropy from the exact marginal mixtures, each row's log density the
         mean of its in-sample and held-out values (cross-fitting cancels the fitting noise to first
-        order). ``components=K`` fixes K (default: chosen by held-out likelihood). Needs n >= 4 D + 8.
+        order). ``components=K`` fixes K (default: chosen by held-out likelihood). Needs n >= 6 D + 12.
       * ``"auto"``: fits ``"copula"``, ``"t_copula"`` and ``"gmm"`` on 70% of the rows and runs the
         simplest that no more complex one beats by 2 standard errors of held-out likelihood in
         copula space; the notes say which and why. Needs about 7 D rows.

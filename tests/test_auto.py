@@ -30,8 +30,8 @@ def test_auto_picks_the_family_of_the_data(family, expected):
 
 def test_auto_needs_rows():
     # The message says the true minimum (it said "more than 7 D" before, for a rule it did not apply).
-    x = np.random.default_rng(0).standard_normal((37, 5))
-    assert Samples.minimum_rows("auto", 5) == 37
-    with pytest.raises(ValueError, match=r"method='auto' needs n >= 37 \(30% held out"):
-        Samples(x[:36], method="auto")
+    x = np.random.default_rng(0).standard_normal((137, 20))
+    assert Samples.minimum_rows("auto", 20) == 137
+    with pytest.raises(ValueError, match=r"method='auto' needs n >= 137 \(30% held out"):
+        Samples(x[:136], method="auto")
     Samples(x, method="auto").total_correlation()

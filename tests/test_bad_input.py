@@ -118,7 +118,7 @@ CASES = {
     "t_copula n = 10, D = 5": (lambda: Samples(rng.standard_normal((10, 5)), method="t_copula"), "n=10"),
     "t_copula n = 300, D = 200": (lambda: Samples(rng.standard_normal((300, 200)), method="t_copula"), "D=200"),
     "gmm n = 11, D = 5": (lambda: Samples(rng.standard_normal((11, 5)), method="gmm"), "n=11"),
-    "auto n = 35, D = 5": (lambda: Samples(rng.standard_normal((35, 5)), method="auto"), "n >= 37"),
+    "auto n = 35, D = 5": (lambda: Samples(rng.standard_normal((35, 5)), method="auto"), "n >= 42"),
     "gaussian n = D + 1": (lambda: Samples(rng.standard_normal((51, 50))), "n >= 54"),
     # student_t on heavy or skewed independent margins would read their tails as a shared scale
     "student_t exponential margins": (

@@ -173,5 +173,6 @@ def test_gmm_arguments():
         Samples(x[:29], method="gmm")
     Samples(x[:30], method="gmm")
     wide = np.random.default_rng(5).standard_normal((60, 8))
-    with pytest.raises(ValueError, match=r"method='gmm' needs n >= 40 \(4 D \+ 8"):
-        Samples(wide[:39], method="gmm")
+    with pytest.raises(ValueError, match=r"method='gmm' needs n >= 60 \(6 D \+ 12"):
+        Samples(wide[:59], method="gmm")
+    Samples(wide, method="gmm")
