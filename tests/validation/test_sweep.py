@@ -104,3 +104,41 @@ def test_shipped_experiment_configs_expand_to_valid_runs():
         assert runs and len({r["id"] for r in runs}) == len(runs), file.name
         for run in runs[:3]:
             Config.from_dict(run["config"])  # every key is a known config key
+
+
+def test_a_whole_float_and_its_integer_are_one_run(tmp_path):
+    # [6, 6.0] ran twice: the ids hashed 6 and 6.0 apart. Now the config's float settings are floats before hashing.
+    spec = load_sweep(write(tmp_path))
+    spec["grid"] = {"train.seed": [0], "loss.beta": [6.0]}
+    as_int = {**spec, "grid": {"train.seed": [0], "loss.beta": [6]}}
+    assert [r["id"] for r in expand(spec)] == [r["id"] for r in expand(as_int)]
+    (tmp_path / "both.toml").write_text(SWEEP.format(steps=30).replace('"train.seed" = [0]', '"loss.beta" = [6, 6.0]'))
+    with pytest.raises(ValueError, match="same config"):
+        load_sweep(tmp_path / "both.toml")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"id": "0123456789abcdef", "foo": 1},  # valid JSON, the wrong shape
+        {**finished("0123456789abcdef"), "seconds": "soon"},
+        {**finished("0123456789abcdef"), "config": {"model": {}}},
+        {**finished("0123456789abcdef"), "decomposition": {"elbo": {"value": "nan"}}},
+        {**finished("0123456789abcdef"), "mig_sampled": {"mig": None}},
+        {**finished("not-an-id"), "label": "x"},
+        [1, 2],
+    ],
+)
+def test_a_store_record_of_the_wrong_shape_is_skipped_and_not_counted_finished(line, tmp_path, caplog):
+    store = tmp_path / "results.jsonl"
+    store.write_text(json.dumps(line) + "\n" + json.dumps(finished("fedcba9876543210")) + "\n")
+    assert [r["id"] for r in read_results(store)] == ["fedcba9876543210"]  # the bad line is not a finished run
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"a string"', "{not json", "\x00\x01"])
+def test_a_corrupted_sweep_definition_is_one_line(content, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sweep.json").write_text(content)
+    with pytest.raises(ValueError, match="sweep.json is corrupted"):
+        run_sweep(load_sweep(write(tmp_path)), out, progress=False)
