@@ -207,7 +207,9 @@ def _demo(args) -> int:
 def _validate(args) -> int:
     from .validation.report import run_validation
 
-    ok, report = run_validation(args.out_dir, "full" if args.full else "small", seed=args.seed)
+    ok, report = run_validation(
+        args.out_dir, "full" if args.full else "small", seed=args.seed, overwrite=args.overwrite
+    )
     print(f"{'every estimator inside its band' if ok else 'an estimator LEFT its band'}; report: {report}")
     return 0 if ok else 1
 
@@ -323,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--out-dir", default="validation-report")
     va.add_argument("--full", action="store_true", help="the full version (D=10, n up to 8000; tens of minutes)")
     va.add_argument("--seed", type=_count(0), default=0)
+    va.add_argument("--overwrite", action="store_true", help="replace a report already in the output folder")
     va.set_defaults(handler=_validate)
 
     sw = sub.add_parser("sweep", help="run (or resume) a grid of training runs and plot the paper's experiment")

@@ -237,12 +237,26 @@ def _plots(out: Path, sample_rows, post_rows, terms) -> list[str]:
     return ["error_vs_budget.png", "estimate_vs_truth.png"]
 
 
-def run_validation(out_dir, scale: str = "small", seed: int = 0) -> tuple[bool, Path]:
-    """Run the validation at ``scale`` ("small" for CI, "full"); returns (all bands met, report path)."""
+#: what a validation run writes into its folder (the figures are its *.png)
+REPORT_FILES = ("report.md", "rows.json")
+
+
+def run_validation(out_dir, scale: str = "small", seed: int = 0, overwrite: bool = False) -> tuple[bool, Path]:
+    """Run the validation at ``scale`` ("small" for CI, "full"); returns (all bands met, report path). A folder
+    that already holds a report is refused unless ``overwrite`` (which removes the old report and figures)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {tuple(SCALES)}, got {scale!r}")
     with DirectoryLock(out_dir, "validation"):
-        return _run_validation(Path(out_dir), scale, seed)
+        out = Path(out_dir)
+        old = [name for name in REPORT_FILES if (out / name).exists()]
+        if old and not overwrite:
+            raise ValueError(
+                f"{out} already holds a validation report ({', '.join(old)}); pass --overwrite to replace it, "
+                "or choose another --out-dir"
+            )
+        for stale in [out / name for name in old] + (list(out.glob("*.png")) if old else []):
+            stale.unlink()
+        return _run_validation(out, scale, seed)
 
 
 def _run_validation(out: Path, scale: str, seed: int) -> tuple[bool, Path]:

@@ -300,3 +300,18 @@ def test_a_checkpoint_from_before_digests_still_restores_safely(tmp_path, caplog
     torch.save(legacy, tmp_path / "legacy_bad.pt")
     with pytest.raises(ValueError, match="NaN or inf"):
         restore(tmp_path / "legacy_bad.pt")
+
+
+def test_resume_accepts_a_config_that_writes_a_default_out(tmp_path):
+    # --resume compared the configs as written: loss.estimator = "mss" spelled out (the default) was "changed".
+    config = tiny_config(tmp_path / "run", steps=2)
+    train(config, progress=False)
+    spelled = tiny_config(tmp_path / "run", steps=4)
+    spelled.loss = {**spelled.loss, "estimator": "mss", "alpha": 1.0}
+    spelled.model.capacity = spelled.model.capacity or 1200
+    train(spelled, resume=True, progress=False)
+    assert load_checkpoint(tmp_path / "run")["step"] == 4
+    changed = tiny_config(tmp_path / "run", steps=6)
+    changed.loss = {**changed.loss, "estimator": "mws"}
+    with pytest.raises(ValueError, match=r"loss.estimator \('mss' -> 'mws'\)"):
+        train(changed, resume=True, progress=False)

@@ -20,3 +20,12 @@ def test_small_validation_passes_and_writes_the_report(tmp_path, capsys):
 def test_a_row_outside_its_band_fails():
     assert not Row("f", "knn", 10, 1.0, 1.5, 0.5, 0.01, 0.1, 0.5, band=0.35).ok
     assert Row("f", "mws", 10, 1.0, 9.0, 8.0, 0.01, 0.1, 8.0, band=None).ok
+
+
+def test_a_folder_holding_a_report_is_refused_unless_overwrite(tmp_path, capsys):
+    (tmp_path / "report.md").write_text("an earlier report\n")
+    (tmp_path / "estimate_vs_truth.png").write_bytes(b"\x89PNG old")
+    assert main(["validate", "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--overwrite" in err, err
+    assert (tmp_path / "report.md").read_text() == "an earlier report\n"  # untouched
