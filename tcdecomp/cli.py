@@ -359,7 +359,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return args.handler(args)
-    except (CLIError, ValueError, TypeError, ImportError) as exc:
+    except (CLIError, ValueError, ImportError) as exc:
         print(f"tcdecomp {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # the file system refused: a read-only folder, a full disk, a file where a folder goes

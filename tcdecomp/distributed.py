@@ -23,11 +23,6 @@ import torch
 from torch import distributed as dist
 
 
-def is_distributed() -> bool:
-    """Whether a process group of more than one process is running."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
 def world_rank() -> tuple[int, int]:
     if not (dist.is_available() and dist.is_initialized()):
         return 1, 0

@@ -13,6 +13,8 @@ from tcdecomp.vae.checkpoint import CHECKPOINT
 from tcdecomp.vae.config import load_config
 from tcdecomp.vae.losses import build_loss
 
+from .vae.runs import TINY_SUBSET_TOML
+
 SMALL_DATA = "data.subset={orientation=20,scale=3,posX=8,posY=8}"  # 3 x 2 x 2 x 4 x 4 = 192 images
 TRAIN = [
     "train",
@@ -41,7 +43,7 @@ latent_dim = 2
 [base.loss]
 name = "beta_tcvae"
 [base.data]
-subset = {{ orientation = 20, scale = 3, posX = 8, posY = 8 }}
+subset = {subset}
 [base.train]
 steps = 2
 batch_size = 8
@@ -49,6 +51,7 @@ batch_size = 8
 {grid}
 {rest}
 """
+SWEEP_BASE = SWEEP_BASE.replace("{subset}", TINY_SUBSET_TOML.replace("{", "{{").replace("}", "}}"))  # .format()ed later
 
 
 def sweep_file(tmp_path, top="", grid='"train.seed" = [0]', rest="", name="s"):

@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 from pathlib import Path
 
 import torch
 
 from ..io import atomic_write_bytes, describe_load_error
 
-log = logging.getLogger(__name__)
-
 CHECKPOINT = "checkpoint.pt"
-FORMAT = 2
 #: the key under which the digest of everything else is stored
 DIGEST = "sha256"
 
@@ -58,8 +54,7 @@ def content_digest(state: dict) -> str:
 
 def save_checkpoint(path, state: dict) -> None:
     """Write ``state`` (plain types and tensors only) with its digest, atomically."""
-    state = {**state, "format": FORMAT}
-    state[DIGEST] = content_digest(state)
+    state = {**state, DIGEST: content_digest(state)}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(path, buffer.getvalue())
@@ -85,10 +80,7 @@ def load_checkpoint(path) -> dict:
     if not isinstance(state, dict) or not {"config", "model", "step"} <= set(state):
         raise ValueError(f"{path} is not a tcdecomp checkpoint (no config, model or step); train to create one")
     if DIGEST not in state:
-        # Written before checkpoints carried a digest: still loaded safely; the strict state-dict load and the
-        # finiteness check on restore are what guard it against corruption.
-        log.warning("%s has no content digest (an older checkpoint): its integrity is not verified", path)
-        return state
+        raise ValueError(f"{path} carries no content digest, so its integrity cannot be checked; train to create one")
     try:
         intact = content_digest(state) == state[DIGEST]
     except TypeError:  # an entry of a type no checkpoint holds

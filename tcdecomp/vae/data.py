@@ -92,7 +92,6 @@ DSPRITES_FACTORS = ("shape", "scale", "orientation", "posX", "posY")
 #: position range and heart outline could not be checked without the official file.
 SPRITE_HALF_WIDTH = 0.16
 DSPRITES_SIZES = (3, 6, 40, 32, 32)
-SHAPES = ("square", "ellipse", "heart")
 
 
 def dsprites_factor_values() -> tuple[np.ndarray, ...]:

@@ -330,7 +330,10 @@ def _check_same_sweep(out: Path, spec: dict) -> None:
                 "only the grid, workers and backend may change (use another --out-dir)"
             )
     elif (out / RESULTS).exists():
-        log.warning("%s has results but no %s (an older store); recording this sweep's definition", out, SPEC_FILE)
+        raise ValueError(
+            f"{out} holds {RESULTS} but no {SPEC_FILE}, so what its runs were is unknown; move it aside or choose "
+            "another --out-dir"
+        )
     atomic_write_text(path, json.dumps(fixed, indent=2, sort_keys=True))
 
 

@@ -41,12 +41,21 @@ def write_config(folder: Path, name: str, steps: int, checkpoint_every: int = 20
     return path
 
 
-def tiny_config(out_dir, steps: int = 4) -> Config:
+#: the procedural dSprites subset every tiny test run trains on: 3 x 2 x 2 x 4 x 4 = 192 images
+TINY_SUBSET = {"orientation": 20, "scale": 3, "posX": 8, "posY": 8}
+#: the same subset as a TOML inline table, for sweep and config files
+TINY_SUBSET_TOML = "{ " + ", ".join(f"{k} = {v}" for k, v in TINY_SUBSET.items()) + " }"
+
+
+def tiny_config(out_dir, steps: int = 4, checkpoint_every: int = 2) -> Config:
+    """The tiny run every training test uses: a 2-dim MLP VAE of width 8 on TINY_SUBSET, batches of 8."""
     return Config(
         model=ModelConfig(arch="mlp", latent_dim=2, capacity=8),
         loss={"name": "beta_tcvae", "beta": 2.0},
-        data=DataConfig(subset={"orientation": 20, "scale": 3, "posX": 8, "posY": 8}, holdout=0.25),
-        train=TrainConfig(steps=steps, batch_size=8, checkpoint_every=2, log_every=1, out_dir=str(out_dir)),
+        data=DataConfig(subset=dict(TINY_SUBSET), holdout=0.25),
+        train=TrainConfig(
+            steps=steps, batch_size=8, checkpoint_every=checkpoint_every, log_every=1, out_dir=str(out_dir)
+        ),
     )
 
 

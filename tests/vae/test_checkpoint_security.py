@@ -14,10 +14,12 @@ import torch
 from tcdecomp.cli import main
 from tcdecomp.io import load_arrays
 from tcdecomp.vae.checkpoint import load_checkpoint
-from tcdecomp.vae.config import Config, DataConfig, ModelConfig, TrainConfig
+from tcdecomp.vae.config import Config
 from tcdecomp.vae.data import load_dsprites_npz
 from tcdecomp.vae.train import restore, train
 from tcdecomp.validation.sweep import expand, run_sweep
+
+from . import runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,12 +35,7 @@ class Payload:
 
 
 def tiny_config(out_dir) -> Config:
-    return Config(
-        model=ModelConfig(arch="mlp", latent_dim=2, capacity=8),
-        loss={"name": "beta_tcvae", "beta": 2.0},
-        data=DataConfig(subset={"orientation": 20, "scale": 3, "posX": 8, "posY": 8}, holdout=0.25),
-        train=TrainConfig(steps=2, batch_size=8, checkpoint_every=1, log_every=1, out_dir=str(out_dir)),
-    )
+    return runs.tiny_config(out_dir, steps=2, checkpoint_every=1)
 
 
 def malicious_checkpoint(path: Path, marker: Path) -> Path:

@@ -4,6 +4,7 @@ import pytest
 
 from tcdecomp.cli import main
 
+from .runs import TINY_SUBSET
 from .test_train import write_config
 
 
@@ -39,7 +40,7 @@ def test_demo_runs_end_to_end_on_a_tiny_subset(tmp_path, capsys, monkeypatch):
 
 
 def _tiny(config):
-    config.data.subset = {"orientation": 20, "scale": 3, "posX": 8, "posY": 8}
+    config.data.subset = dict(TINY_SUBSET)
     config.model.capacity = 4
     config.train.batch_size = 16
     return config

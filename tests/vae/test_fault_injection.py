@@ -21,7 +21,7 @@ from tcdecomp.vae.evaluate import EVALUATION, evaluate
 from tcdecomp.vae.train import METRICS, restore, train
 from tcdecomp.validation.sweep import load_sweep, read_results, run_sweep
 
-from .runs import ENV, kill, lock_held, run, start, wait_for, write_config
+from .runs import ENV, TINY_SUBSET_TOML, kill, lock_held, run, start, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -123,7 +123,7 @@ name = "beta_stcvae"
 estimator = "bank"
 bank_capacity = 16
 [base.data]
-subset = {{ orientation = 20, scale = 3, posX = 8, posY = 8 }}
+subset = {subset}
 holdout = 0.25
 [base.train]
 steps = 40
@@ -137,6 +137,7 @@ log_every = 10
 [evaluate]
 num_samples = {samples}
 """
+SWEEP = SWEEP.replace("{subset}", TINY_SUBSET_TOML.replace("{", "{{").replace("}", "}}"))  # .format()ed later
 
 
 def comparable(record):

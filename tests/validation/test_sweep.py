@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tcdecomp.vae.metrics import omniscient_latents
 from tcdecomp.validation.experiments import trajectory
 from tcdecomp.validation.sweep import divisors_below, expand, grouping_coefficient, load_sweep, read_results, run_sweep
+
+from ..vae.runs import TINY_SUBSET_TOML
 
 SWEEP = """
 name = "tiny"
@@ -20,7 +23,7 @@ arch = "mlp"
 [base.loss]
 name = "beta_stcvae"
 [base.data]
-subset = {{ orientation = 20, scale = 3, posX = 8, posY = 8 }}
+subset = {subset}
 holdout = 0.25
 [base.train]
 steps = {steps}
@@ -35,6 +38,7 @@ log_every = 10
 [evaluate]
 num_samples = 200
 """
+SWEEP = SWEEP.replace("{subset}", TINY_SUBSET_TOML.replace("{", "{{").replace("}", "}}"))  # .format()ed later
 
 
 def write(tmp_path, steps=30):
@@ -76,7 +80,7 @@ def test_killed_sweep_loses_only_runs_in_flight_and_resumes(tmp_path):
     assert all(r["pid"] == before[0]["pid"] for r in before)
     for r in records:
         assert {"elbo", "mi", "tc_groups", "tc_within", "dim_kl"} <= set(r["decomposition"])
-        assert isinstance(r["omniscient_latents"], list)
+        assert r["omniscient_latents"] == omniscient_latents(r["decomposition"]["marginal_entropies"])
     summary = trajectory(records)
     assert {p["latent_dim"] for p in summary["points"]} == {2, 4}
 
