@@ -128,7 +128,7 @@ def run(args) -> None:
     import torch
     from tqdm import tqdm
 
-    from tcdecomp.io import append_jsonl, read_jsonl
+    from tcdecomp.files import append_jsonl, read_jsonl
 
     torch.set_num_threads(args.threads)
     meta_path = args.samples / "tasks.json"
@@ -311,7 +311,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))  # the project's half: tcdecomp (never imported in BMI's venv)
     if args.report is not None:
-        from tcdecomp.io import read_jsonl
+        from tcdecomp.files import read_jsonl
 
         command = "python3 benchmarks/bmi.py " + " ".join(sys.argv[1:] if argv is None else argv)
         args.report.write_text(markdown(read_jsonl(args.store), command))

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tcdecomp.io import append_jsonl, read_jsonl  # noqa: E402
+from tcdecomp.files import append_jsonl, read_jsonl  # noqa: E402
 
 STORE = ROOT / "docs" / "data" / "calibration" / "mig.jsonl"
 STAGES = (500, 1000, 2000, 4000, 8000, 16000, 32000)

@@ -299,8 +299,8 @@ def seconds_per_step(spec: dict) -> float:
 
 
 def training(out: Path, device: str, cfg: dict, seconds_left: float) -> dict:
-    from tcdecomp.validation.experiments import paired_comparisons
-    from tcdecomp.validation.sweep import run_sweep
+    from tcdecomp.experiments.figures import paired_comparisons
+    from tcdecomp.sweeps.runner import run_sweep
 
     spec = training_spec(
         cfg["train_steps"],

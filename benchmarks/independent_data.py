@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tcdecomp import Samples  # noqa: E402
-from tcdecomp.io import append_jsonl, read_jsonl  # noqa: E402
+from tcdecomp.files import append_jsonl, read_jsonl  # noqa: E402
 from tcdecomp.validation.families import INDEPENDENT_MARGINS as MARGINS  # noqa: E402
 from tcdecomp.validation.families import independent_columns  # noqa: E402
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from calibrate_mig import SETTINGS, config_for, stage_metrics  # noqa: E402
 
-from tcdecomp.io import append_jsonl, read_jsonl  # noqa: E402
+from tcdecomp.files import append_jsonl, read_jsonl  # noqa: E402
 
 STORE = ROOT / "docs" / "data" / "calibration" / "noise_floors.jsonl"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .files import describe_os_error, load_arrays, one_line
 from .gaussian import Gaussian
-from .io import describe_os_error, load_arrays, one_line
 from .plans import PATH_NAMES
 from .posterior import ESTIMATORS, Posterior
 from .samples import METHODS, Samples
@@ -215,7 +215,9 @@ def _validate(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .validation.sweep import load_sweep, run_sweep
+    from .experiments.figures import write_summary
+    from .files import DirectoryLock
+    from .sweeps.runner import load_sweep, run_sweep
 
     spec = load_sweep(args.sweep)
     out = Path(args.out_dir or Path("sweeps") / spec["name"])
@@ -224,9 +226,9 @@ def _sweep(args) -> int:
         if backend not in (None, "ray"):
             raise ValueError(f"--ray-address is for --backend ray, not {backend!r}")
         backend, options = "ray", {"address": args.ray_address}
-    records = run_sweep(
-        spec, out, workers=args.workers, progress=not args.quiet, backend=backend, options=options, summarise=True
-    )
+    records = run_sweep(spec, out, workers=args.workers, progress=not args.quiet, backend=backend, options=options)
+    with DirectoryLock(out, "sweep summary"):  # one writer of the folder, as while the runs went in
+        write_summary(spec, records, out)
     print(f"{len(records)} runs in {out / 'results.jsonl'}; summary and figure in {out}")
     return 0
 
@@ -329,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     va.set_defaults(handler=_validate)
 
     sw = sub.add_parser("sweep", help="run (or resume) a grid of training runs and plot the paper's experiment")
-    sw.add_argument("sweep", help="sweep TOML (see tcdecomp.validation.sweep and experiments/)")
+    sw.add_argument("sweep", help="sweep TOML (see tcdecomp.sweeps.runner and experiments/)")
     sw.add_argument("--out-dir", help="store and figures (default sweeps/NAME)")
     sw.add_argument("--workers", type=_count(1), help="worker processes (default: the file's, else 1)")
     sw.add_argument(

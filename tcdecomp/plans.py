@@ -231,6 +231,21 @@ def check_partition(groups, n: int | None = None, name: str = "groups") -> tuple
     return parsed
 
 
+def divisors_below(n: int) -> list[int]:
+    """Every divisor of n except n itself: the group sizes a latent dim of n splits into (the grouping factors of
+    the paper's sweep).
+
+    >>> divisors_below(12)
+    [1, 2, 3, 4, 6]
+    """
+    return [i for i in range(1, n) if n % i == 0] or [1]
+
+
+def grouping_coefficient(group_size: int, latent_dim: int) -> float:
+    """i / m with m the largest divisor of D below D (the paper's section 4.2)."""
+    return group_size / max(divisors_below(latent_dim))
+
+
 def contiguous_groups(n: int, group_size: int) -> tuple[Group, ...]:
     """Contiguous groups of ``group_size`` dims, the paper's grouping by factor i (i must divide n)."""
     n = check_n(n)

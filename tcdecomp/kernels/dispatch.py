@@ -11,6 +11,7 @@ import os
 import torch
 
 from .._checks import check_finite_tensor
+from .environment import interpreting
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,6 @@ def triton_available() -> bool:
         log.info("Triton kernel unavailable (%s); using the chunked torch path", exc)
         return False
     return True
-
-
-def interpreting() -> bool:
-    """Whether the Triton interpreter runs the kernels (TRITON_INTERPRET=1, set before triton is imported)."""
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
 def resolve_backend(z: torch.Tensor, backend: str | None, needs_float64: bool = False) -> str:

@@ -363,7 +363,7 @@ import functools  # noqa: E402
 import torch  # noqa: E402
 
 from .._constants import LOG_2PI  # noqa: E402
-from .dispatch import interpreting  # noqa: E402
+from .environment import interpreting  # noqa: E402
 from .weights import StructuredLogWeights  # noqa: E402
 
 #: every config's blocks divide this, so a split of the reduction axis into multiples of it suits them all

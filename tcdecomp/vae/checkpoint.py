@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..io import atomic_write_bytes, describe_load_error
+from ..files import atomic_write_bytes, describe_load_error
 
 CHECKPOINT = "checkpoint.pt"
 #: the key under which the digest of everything else is stored

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 
 from .._checks import check_choice, check_positive_int
-from ..io import read_toml, tomllib
+from ..files import read_toml, tomllib
 from .data import DATASETS, DSPRITES_FACTORS, DSPRITES_SIZES
 from .models import ARCHS
 

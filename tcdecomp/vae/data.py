@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_positive_int
-from ..io import describe_load_error, one_line
+from ..files import describe_load_error, one_line
 
 log = logging.getLogger(__name__)
 

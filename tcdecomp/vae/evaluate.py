@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_positive_float, check_positive_int
-from ..io import DirectoryLock, atomic_write_text
+from ..files import DirectoryLock, atomic_write_text
 from ..plans import contiguous_groups
 from .metrics import (
     elbo_decomposition,

@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import torch
 
-from ..io import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 
 def write_png(path, image: np.ndarray) -> None:

@@ -20,7 +20,7 @@ RECONSTRUCTIONS = "reconstructions.png"
 #: a training run's own files, and an evaluation's (which describe one model: stale beside another)
 TRAINING_OUTPUTS = (CHECKPOINT, METRICS, CONFIG_FILE)
 EVALUATION_OUTPUTS = (EVALUATION, TRAVERSAL, RECONSTRUCTIONS)
-#: the files that mark a sweep's store (tcdecomp.validation.sweep)
+#: the files that mark a sweep's store (tcdecomp.sweeps.runner)
 SWEEP_MARKERS = ("results.jsonl", "sweep.json")
 
 

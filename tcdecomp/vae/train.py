@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .._resources import check_fits
 from ..distributed import leave_process_group, mean_over_processes
-from ..io import DirectoryLock, atomic_write_text, one_line, read_jsonl
+from ..files import DirectoryLock, atomic_write_text, one_line, read_jsonl
 from .checkpoint import CHECKPOINT, check_finite_state, load_checkpoint, save_checkpoint
 from .config import RESUMABLE_KEYS, Config, changed_keys, check_config, check_device_available, resolved
 from .data import DeviceImageCache, FactorDataset, build_dataset

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io import DirectoryLock, atomic_write_text
+from ..files import DirectoryLock, atomic_write_text
 from ..posterior import Posterior, PosteriorBank
 from ..samples import Samples
 from .families import mixture_posterior, sample_families

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tcdecomp.io import read_jsonl
+from tcdecomp.files import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 # Loaded under another name: "bmi" is the BMI package's own import name.

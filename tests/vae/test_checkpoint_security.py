@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from tcdecomp.cli import main
-from tcdecomp.io import load_arrays
+from tcdecomp.files import load_arrays
+from tcdecomp.sweeps.runner import expand, run_sweep
 from tcdecomp.vae.checkpoint import load_checkpoint
 from tcdecomp.vae.config import Config
 from tcdecomp.vae.data import load_dsprites_npz
 from tcdecomp.vae.train import restore, train
-from tcdecomp.validation.sweep import expand, run_sweep
 
 from . import runs
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from tcdecomp.cli import main
-from tcdecomp.io import DirectoryLock
+from tcdecomp.files import DirectoryLock
+from tcdecomp.sweeps.runner import expand, read_results, run_sweep
 from tcdecomp.vae.checkpoint import CHECKPOINT, content_digest, load_checkpoint
 from tcdecomp.vae.config import Config
 from tcdecomp.vae.evaluate import evaluate
 from tcdecomp.vae.train import METRICS, restore, train
-from tcdecomp.validation.sweep import expand, read_results, run_sweep
 
 from .runs import (
     TINY_SUBSET,
@@ -212,7 +212,7 @@ def test_a_kill_while_rewriting_metrics_loses_nothing(tmp_path, monkeypatch):
     def killed(*args):
         raise KeyboardInterrupt  # the process dies between writing the temp file and renaming it
 
-    monkeypatch.setattr("tcdecomp.io.os.replace", killed)
+    monkeypatch.setattr("tcdecomp.files.os.replace", killed)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_config(tmp_path / "run", steps=6), resume=True, progress=False)
     assert (tmp_path / "run" / METRICS).read_text() == before

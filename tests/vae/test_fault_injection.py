@@ -15,11 +15,11 @@ import sys
 import pytest
 import torch
 
+from tcdecomp.sweeps.runner import load_sweep, read_results, run_sweep
 from tcdecomp.vae.checkpoint import CHECKPOINT, load_checkpoint
 from tcdecomp.vae.config import load_config
 from tcdecomp.vae.evaluate import EVALUATION, evaluate
 from tcdecomp.vae.train import METRICS, restore, train
-from tcdecomp.validation.sweep import load_sweep, read_results, run_sweep
 
 from .runs import ENV, TINY_SUBSET_TOML, kill, lock_held, run, start, wait_for, write_config
 
@@ -40,7 +40,7 @@ def fsync(fd):
     real_fsync(fd)
 os.fsync = fsync
 import json
-import tcdecomp.validation.sweep as sweep
+import tcdecomp.sweeps.runner as sweep
 real_append = sweep.append_jsonl
 def append(path, record):
     calls["append"] += 1

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tcdecomp import io as tio
+from tcdecomp import files as tio
 from tcdecomp.cli import main
 from tcdecomp.vae.checkpoint import CHECKPOINT, load_checkpoint
 

@@ -8,7 +8,7 @@ omniscient latent (paper eq. 9) occurred are shaded.
 
 Experiment 2 (section 4.3, Figs. 3-4): MIG of each model label over seeds (violins; a grouped
 model's groups are its latent variables), MIG against capacity per label, and every grouped model
-against the others, paired by seed with bootstrap intervals (:mod:`tcdecomp.validation.stats`).
+against the others, paired by seed with bootstrap intervals (:mod:`tcdecomp.experiments.stats`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections import defaultdict
 import numpy as np
 
 from .._checks import check_choice
+from ..plans import grouping_coefficient
 from .stats import check_interval, paired_bootstrap
-from .sweep import grouping_coefficient
 
 
 def _elbo(record) -> float:
@@ -221,7 +221,7 @@ def _pair_key(record):
 
 def paired_comparisons(records, level: float = 0.95, resamples: int = 10000) -> list[dict]:
     """Every grouped model label against every other label, paired by (seed, capacity), with percentile
-    bootstrap intervals of the mean difference (:func:`tcdecomp.validation.stats.paired_bootstrap`).
+    bootstrap intervals of the mean difference (:func:`tcdecomp.experiments.stats.paired_bootstrap`).
 
     Metrics: the MIG of each model's latent variables (groups for the grouped model) in both conventions, and
     the held-out ELBO; per-dim MIG as well where the two models have the same number of dims."""
@@ -266,7 +266,7 @@ def stcvae_capacity_series(records, level: float = 0.95, resamples: int = 10000)
     beta-STCVAE's i = 1 runs, which have beta-TCVAE's objective (and count in both series).
 
     ``paired``: per capacity, seed by seed, beta-STCVAE's mean over its coefficients against beta-TCVAE's
-    run, with a percentile bootstrap interval (:func:`tcdecomp.validation.stats.paired_bootstrap`)."""
+    run, with a percentile bootstrap interval (:func:`tcdecomp.experiments.stats.paired_bootstrap`)."""
     check_interval(level, resamples)
     metrics = {"beta_stcvae": lambda r: record_mig(r, "all", "dims"), "beta_stcvae_group": record_mig}
     # beta -> series -> (cap, seed) -> MIGs; "i1" holds beta-STCVAE's i = 1 runs, the fallback reference
@@ -453,7 +453,7 @@ def write_summary(spec: dict, records: list, out) -> dict:
     import json
     from pathlib import Path
 
-    from ..io import atomic_write_text
+    from ..files import atomic_write_text
 
     out = Path(out)
     summary = {"runs": len(records)}

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tcdecomp.experiments.figures import trajectory
+from tcdecomp.plans import divisors_below, grouping_coefficient
+from tcdecomp.sweeps.runner import expand, load_sweep, read_results, run_sweep
 from tcdecomp.vae.metrics import omniscient_latents
-from tcdecomp.validation.experiments import trajectory
-from tcdecomp.validation.sweep import divisors_below, expand, grouping_coefficient, load_sweep, read_results, run_sweep
 
 from ..vae.runs import TINY_SUBSET_TOML
 

@@ -4,7 +4,7 @@ omniscient-latent regions, and Fig. 3's beta-STCVAE average over grouping coeffi
 import numpy as np
 import pytest
 
-from tcdecomp.validation.experiments import (
+from tcdecomp.experiments.figures import (
     capacity_series_markdown,
     mig_summary,
     omniscient_regions,
@@ -13,7 +13,7 @@ from tcdecomp.validation.experiments import (
     summary_markdown,
     trajectory,
 )
-from tcdecomp.validation.stats import paired_bootstrap
+from tcdecomp.experiments.stats import paired_bootstrap
 
 
 def record(beta, dim, cap, group_size, elbo, entropies=None, mig=None, name="beta_stcvae", seed=0, label=None):
@@ -141,7 +141,7 @@ def test_fig3_pairs_each_seeds_coefficient_mean_with_its_beta_tcvae_run():
 def test_write_summary_writes_json_markdown_and_figures(tmp_path, kind):
     import json
 
-    from tcdecomp.validation.experiments import write_summary
+    from tcdecomp.experiments.figures import write_summary
 
     if kind == "mig":
         records = fig4_records() + [
@@ -168,7 +168,7 @@ def test_write_summary_writes_json_markdown_and_figures(tmp_path, kind):
 
 
 def test_a_single_capacity_has_no_fig3_curve(tmp_path):
-    from tcdecomp.validation.experiments import write_summary
+    from tcdecomp.experiments.figures import write_summary
 
     summary = write_summary({"kind": "mig"}, fig4_records(), tmp_path)
     assert "stcvae_capacity_series" not in summary and not (tmp_path / "mig_capacity.png").exists()
@@ -176,7 +176,7 @@ def test_a_single_capacity_has_no_fig3_curve(tmp_path):
 
 
 def test_the_best_coefficient_is_paired_with_beta_tcvae_by_seed():
-    from tcdecomp.validation.experiments import trajectory_markdown
+    from tcdecomp.experiments.figures import trajectory_markdown
 
     # D = 4: coefficients 1/2 (i = 1) and 1 (i = 2); i = 2 is better by 1 + seed/10 nats on each seed
     records = [record(6.0, 4, 16, 1, -100.0 - seed, seed=seed) for seed in range(4)]
@@ -192,7 +192,7 @@ def test_the_best_coefficient_is_paired_with_beta_tcvae_by_seed():
 
 
 def test_record_mig_names_a_bad_convention_or_variables():
-    from tcdecomp.validation.experiments import record_mig
+    from tcdecomp.experiments.figures import record_mig
 
     r = grouped(record(6.0, 4, 16, 2, 0.0, mig=0.1), 0.4)
     assert (record_mig(r), record_mig(r, "chen2018"), record_mig(r, variables="dims")) == (0.4, 0.2, 0.1)

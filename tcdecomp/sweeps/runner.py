@@ -19,7 +19,7 @@ A sweep file is TOML:
     mig = false                 # also compute both MIGs
 
     backend = "ray"             # optional: local (default), ray or submitit
-    [ray]                       # options of the backend (tcdecomp.validation.backends)
+    [ray]                       # options of the backend (tcdecomp.sweeps.backends)
     address = "auto"
 
 Every key is checked when the file is loaded (:func:`load_sweep`), and every run's config is
@@ -49,7 +49,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .._checks import check_choice, check_positive_int
-from ..io import DirectoryLock, append_jsonl, read_jsonl, read_toml
+from ..files import DirectoryLock, append_jsonl, read_jsonl, read_toml
+from ..plans import divisors_below
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +64,6 @@ TOP_KEYS = {"name", "kind", "workers", "base", "grid", "variants", "evaluate", "
 #: the option tables of the backends (None: passed on to the engine, which checks them itself)
 BACKEND_OPTIONS = {"local": set(), "ray": {"address", "num_cpus", "num_gpus", "max_retries"}, "submitit": None}
 EVALUATE_KEYS = {"num_samples": "a positive integer", "mig": "true or false", "mig_points": "a positive integer"}
-
-
-def divisors_below(n: int) -> list[int]:
-    """Every divisor of n except n itself: the grouping factors of the paper's sweep."""
-    return [i for i in range(1, n) if n % i == 0] or [1]
-
-
-def grouping_coefficient(group_size: int, latent_dim: int) -> float:
-    """i / m with m the largest divisor of D below D (paper section 4.2)."""
-    return group_size / max(divisors_below(latent_dim))
 
 
 def load_sweep(path) -> dict:
@@ -309,7 +300,7 @@ def read_results(path) -> list[dict]:
 
 def _check_same_sweep(out: Path, spec: dict) -> None:
     """Record the sweep's definition in a new store; refuse to add to a store started under another one."""
-    from ..io import atomic_write_text
+    from ..files import atomic_write_text
     from ..vae.config import changed_keys
 
     fixed = {k: v for k, v in spec.items() if k not in SPEC_FREE_KEYS}
@@ -393,13 +384,12 @@ def run_sweep(
     progress: bool = True,
     backend: str | None = None,
     options: dict | None = None,
-    summarise: bool = False,
 ) -> list[dict]:
     """Run every unfinished run of ``spec`` on ``backend``; returns all records in the store.
 
     ``backend`` (default: the file's ``backend``, else ``"local"``) and ``options`` (merged over
-    the file's table of that name) are described in :mod:`tcdecomp.validation.backends`. With
-    ``summarise``, the experiment's summary and figure are written too, under the same lock.
+    the file's table of that name) are described in :mod:`tcdecomp.sweeps.backends`. What the records say
+    about the paper's figures is :func:`tcdecomp.experiments.figures.write_summary`'s business.
     """
     from .backends import BACKENDS, RUNNERS
 
@@ -425,9 +415,4 @@ def run_sweep(
             done.add(record["id"])
             bar.update(1)
         bar.close()
-        records = read_results(store)
-        if summarise:
-            from .experiments import write_summary
-
-            write_summary(spec, records, out)
-        return records
+        return read_results(store)

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from tcdecomp.validation.sweep import expand, load_sweep, read_results, run_sweep
+from tcdecomp.sweeps.runner import expand, load_sweep, read_results, run_sweep
 
-from .test_sweep import SWEEP  # the same tiny sweep, with its grid replaced below
+from .test_runner import SWEEP  # the same tiny sweep, with its grid replaced below
 
 
 def spec(tmp_path, steps):

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcdecomp.validation.stats import paired_bootstrap
+from tcdecomp.experiments.stats import paired_bootstrap
 
 
 def test_interval_matches_the_exact_bootstrap_distribution():

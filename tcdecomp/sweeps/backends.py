@@ -1,7 +1,7 @@
 """Where a sweep's runs execute: local processes (default), a Ray cluster, or Slurm through submitit.
 
 Every backend hands finished records back to the parent, which alone writes the result
-store (:func:`tcdecomp.validation.sweep.run_sweep`), so the store stays the single source of
+store (:func:`tcdecomp.sweeps.runner.run_sweep`), so the store stays the single source of
 truth. A run is identified by its config hash and trains into ``runs/<id>`` with
 ``resume=True``: a run whose worker died is simply executed again and continues from its
 last checkpoint, and the parent records each id once.
