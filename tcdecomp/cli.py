@@ -20,6 +20,7 @@ from .files import describe_os_error, load_arrays, one_line
 from .gaussian import Gaussian
 from .plans import PATH_NAMES
 from .posterior import ESTIMATORS, Posterior
+from .posterior_estimators import ESTIMATORS as POSTERIOR_ESTIMATORS
 from .samples import METHODS, Samples
 from .vae.evaluate import SUITE
 from .validation.families import example_covariance
@@ -83,11 +84,11 @@ def _source_from_file(args):
         return Samples(arrays["x"], progress=True, **_sample_options(args))
     if "mu" in arrays and "logvar" in arrays:
         _refuse(args, SAMPLE_OPTIONS, f"posteriors ({args.file} holds mu and logvar): they take --estimator")
-        if args.num_samples is not None and ("z" in arrays or (args.estimator or "exact") != "exact"):
+        estimator = args.estimator or ("exact" if args.dataset_size is None else "mss")
+        if args.num_samples is not None and ("z" in arrays or POSTERIOR_ESTIMATORS[estimator].minibatch):
             raise CLIError("--num-samples applies to --estimator exact without a stored z")
         mu, logvar = _float64_tensor(arrays["mu"], "mu"), _float64_tensor(arrays["logvar"], "logvar")
         z = None if arrays.get("z") is None else _float64_tensor(arrays["z"], "z")
-        estimator = args.estimator or ("exact" if args.dataset_size is None else "mss")
         generator = torch.Generator().manual_seed(args.seed)
         return Posterior(
             mu,
@@ -95,7 +96,7 @@ def _source_from_file(args):
             z=z,
             dataset_size=args.dataset_size,
             estimator=estimator,
-            num_samples=args.num_samples if z is None and estimator == "exact" else None,
+            num_samples=args.num_samples if z is None and not POSTERIOR_ESTIMATORS[estimator].minibatch else None,
             generator=generator,
         )
     raise CLIError(f"{args.file} holds keys {sorted(arrays)}; it needs 'x' (samples) or 'mu' and 'logvar' (posteriors)")

@@ -24,26 +24,17 @@ import math
 
 import torch
 
-from ._checks import check_choice, check_finite_tensor, check_float_matrix, check_positive_int
+from ._checks import check_choice, check_positive_int
 from ._resources import MEMORY_SHARE, available_bytes, check_fits
 from .distributed import global_components, require_process_group
-from .kernels import bank_log_weights, group_logsumexp, mss_log_weights, needs_float64
+from .kernels import needs_float64
+from .posterior_estimators import ESTIMATORS as _ESTIMATORS
+from .posterior_estimators import PosteriorBank, _as_tensor, _values_checked_by_the_op
 from .source import Source
 
-ESTIMATORS = ("mss", "mws", "exact", "bank")
-
-
-def _values_checked_by_the_op() -> bool:
-    """Inside a torch.compile graph, value checks (NaN/inf, magnitudes) would break the graph; the
-    ``tcdecomp::group_logsumexp`` op that every log-density goes through runs them at run time."""
-    return torch.compiler.is_compiling()
-
-
-def _as_tensor(value, name: str) -> torch.Tensor:
-    value = check_float_matrix(value, name, numpy_ok=True)
-    if not _values_checked_by_the_op():
-        check_finite_tensor(value.detach(), name)
-    return value
+ESTIMATORS = tuple(_ESTIMATORS)
+MINIBATCH = tuple(name for name, method in _ESTIMATORS.items() if method.minibatch)
+__all__ = ["ESTIMATORS", "Posterior", "PosteriorBank", "sample_aggregate"]
 
 
 def sample_aggregate(mu, logvar, num_samples=None, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,38 +54,6 @@ def sample_aggregate(mu, logvar, num_samples=None, generator=None) -> tuple[torc
         mu, logvar = mu[pick], logvar[pick]
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device="cpu").to(mu.device)
     return mu + torch.exp(0.5 * logvar) * eps, pick
-
-
-class PosteriorBank:
-    """A FIFO queue of the ``capacity`` most recent detached encoder posteriors.
-
-    Use: compute the loss with ``Posterior(..., estimator="bank", bank=bank)``, then
-    ``bank.update(mu, logvar)`` with this step's batch. Updating before the estimate
-    would count the batch twice.
-    """
-
-    def __init__(self, capacity: int):
-        self.capacity = check_positive_int(capacity, "capacity")
-        self.mu: torch.Tensor | None = None
-        self.logvar: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return 0 if self.mu is None else self.mu.shape[0]
-
-    def update(self, mu, logvar) -> None:
-        """Append a batch (detached) and drop the oldest rows beyond ``capacity``."""
-        mu, logvar = _as_tensor(mu, "mu").detach(), _as_tensor(logvar, "logvar").detach()
-        if mu.shape != logvar.shape:
-            raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-        if self.mu is not None:
-            if mu.shape[1] != self.mu.shape[1]:
-                raise ValueError(f"the bank holds {self.mu.shape[1]}-dim posteriors, got {mu.shape[1]} dims")
-            mu = torch.cat([self.mu, mu.to(self.mu)])
-            logvar = torch.cat([self.logvar, logvar.to(self.logvar)])
-        self.mu, self.logvar = mu[-self.capacity :], logvar[-self.capacity :]
-
-    def __repr__(self) -> str:
-        return f"PosteriorBank(capacity={self.capacity}, size={len(self)})"
 
 
 class Posterior(Source):
@@ -136,10 +95,12 @@ class Posterior(Source):
         distributed: bool = False,
     ):
         self.estimator = check_choice(estimator, ESTIMATORS, "estimator")
+        self.method = _ESTIMATORS[estimator]
         if distributed:
-            if estimator == "exact":
+            if not self.method.minibatch:
                 raise ValueError(
-                    "distributed=True is for the minibatch estimators (mss, mws, bank); exact takes the whole data set"
+                    f"distributed=True is for the minibatch estimators {MINIBATCH}; {estimator} takes the whole "
+                    "data set"
                 )
             require_process_group()
         self.distributed = bool(distributed)
@@ -156,23 +117,15 @@ class Posterior(Source):
         self.label = estimator
         M = mu.shape[0]
         self.dataset_size = self._check_dataset_size(dataset_size, M)
-        if bank is not None and estimator != "bank":
+        if bank is not None and not self.method.takes_bank:
             raise ValueError(f"bank is only used by estimator='bank', not {estimator!r}")
-        if estimator == "bank":
-            if not isinstance(bank, PosteriorBank):
-                raise ValueError("estimator='bank' needs bank=PosteriorBank(capacity), updated by the caller each step")
-            if len(bank) and bank.mu.shape[1] != self.n_dims:
-                raise ValueError(f"bank holds {bank.mu.shape[1]}-dim posteriors but mu has {self.n_dims} dims")
-            if self.dataset_size < M + len(bank):
-                raise ValueError(
-                    f"dataset_size={self.dataset_size} is smaller than batch + bank = {M + len(bank)} posteriors; "
-                    "pass the size of the whole data set, or a bank capacity below it"
-                )
         self.bank = bank
+        self.method.check(self, M)
         if num_samples is not None:
-            if estimator != "exact":
+            if self.method.minibatch:
                 raise ValueError(
-                    "num_samples only applies to estimator='exact'; minibatch estimators draw one z per row"
+                    f"num_samples only applies to estimator='exact'; minibatch estimators ({estimator}) draw one z "
+                    "per row"
                 )
             num_samples = check_positive_int(num_samples, "num_samples")
             # The draws, their components' mu and logvar, the noise and the picks: five num_samples x D arrays.
@@ -186,13 +139,13 @@ class Posterior(Source):
             )
         self.z = self._check_or_sample_z(z, num_samples, generator)
         if self.z.shape[0] < 2:
-            name = "z" if z is not None else ("num_samples" if estimator == "exact" else "mu")
+            name = "z" if z is not None else ("mu" if self.method.minibatch else "num_samples")
             raise ValueError(f"{name} gives one sample z; an estimate with a standard error needs at least 2")
         if not _values_checked_by_the_op():
             needs_float64(self.z, self.mu, self.logvar)  # refuses, here, magnitudes that no precision can evaluate
 
     def _check_dataset_size(self, dataset_size, M: int) -> int:
-        if self.estimator == "exact":
+        if not self.method.minibatch:
             if dataset_size is None:
                 return M
             size = check_positive_int(dataset_size, "dataset_size")
@@ -208,8 +161,6 @@ class Posterior(Source):
             raise ValueError(
                 f"dataset_size={size} is smaller than the batch size {M}; pass the size of the whole data set"
             )
-        if self.estimator == "mss" and M < 2:
-            raise ValueError("estimator='mss' needs a batch of at least 2 examples")
         return size
 
     def _check_or_sample_z(self, z, num_samples, generator):
@@ -227,7 +178,7 @@ class Posterior(Source):
         z = _as_tensor(z, "z")
         if z.shape[1] != self.n_dims:
             raise ValueError(f"z has {z.shape[1]} dims but mu has {self.n_dims}")
-        if self.estimator != "exact" and z.shape[0] != mu.shape[0]:
+        if self.method.minibatch and z.shape[0] != mu.shape[0]:
             raise ValueError(
                 f"z must have one row per example ({mu.shape[0]}) for estimator={self.estimator!r}, got {z.shape[0]}"
             )
@@ -238,19 +189,8 @@ class Posterior(Source):
     # -- log q^(z_S) -------------------------------------------------------------------------
     def log_density(self, sets) -> torch.Tensor:
         """``log q^(z_S,b)`` for every sample b and set S: a B x S tensor."""
-        N = self.dataset_size
-        if self.estimator == "exact":
-            return group_logsumexp(self.z, self.mu, self.logvar, sets) - math.log(N)
-        mu, logvar = self._components()
-        M = mu.shape[0]
-        if self.estimator == "mws":
-            return group_logsumexp(self.z, mu, logvar, sets) - math.log(N * M)
-        if self.estimator == "mss":
-            return group_logsumexp(self.z, mu, logvar, sets, mss_log_weights(M, N))
-        if len(self.bank):
-            mu = torch.cat([mu, self.bank.mu.to(mu)])
-            logvar = torch.cat([logvar, self.bank.logvar.to(logvar)])
-        return group_logsumexp(self.z, mu, logvar, sets, bank_log_weights(M, mu.shape[0], N))
+        mu, logvar = self._components() if self.method.minibatch else (self.mu, self.logvar)
+        return self.method.log_density(self, mu, logvar, sets)
 
     def _components(self):
         """The minibatch's components: this batch, or the global batch under ``distributed``."""

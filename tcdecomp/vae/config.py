@@ -16,6 +16,7 @@ import torch
 
 from .._checks import check_choice, check_positive_int
 from ..files import read_toml, tomllib
+from ..posterior_estimators import ESTIMATORS
 from .data import DATASETS, DSPRITES_FACTORS, DSPRITES_SIZES
 from .models import ARCHS
 
@@ -211,8 +212,12 @@ def check_config(config: Config, dataset_size: int | None = None):
     if hasattr(loss, "sets"):
         loss.sets(latent_dim)  # the loss's own checks of its grouping
     batch = config.train.batch_size
-    if getattr(loss, "estimator", None) == "mss" and batch < 2:
-        raise ValueError(f"train.batch_size={batch}: the mss estimator needs at least 2 examples per batch")
+    estimator = ESTIMATORS.get(getattr(loss, "estimator", None))
+    if estimator is not None and batch < estimator.min_rows:
+        raise ValueError(
+            f"train.batch_size={batch}: the {estimator.name} estimator needs at least {estimator.min_rows} examples "
+            "per batch"
+        )
     if dataset_size is None:
         return loss
     if batch > dataset_size:

@@ -37,11 +37,11 @@ from torch.nn import functional as F
 from .._checks import check_choice, check_positive_float, check_positive_int, check_weight
 from ..distributed import all_gather_rows, average_gradients
 from ..posterior import Posterior, PosteriorBank
+from ..posterior_estimators import ESTIMATORS, MINIBATCH_ESTIMATORS
 from .kl import decomposition_sets, kl_terms
 from .models import gaussian_log_density, kl_to_standard_normal
 
 #: the posterior estimators that work on a training minibatch (exact needs the whole data set)
-MINIBATCH_ESTIMATORS = ("mss", "mws", "bank")
 
 
 def _detach(parts: dict) -> dict:
@@ -105,7 +105,7 @@ class TCFamily(VAELoss):
         self.gamma, self.lam = check_weight(gamma, "loss.gamma"), check_weight(lam, "loss.lam")
         self.estimator = check_choice(estimator, MINIBATCH_ESTIMATORS, "loss.estimator")
         self.bank = None
-        if estimator == "bank":
+        if ESTIMATORS[estimator].takes_bank:
             self.bank = PosteriorBank(
                 check_positive_int(4096 if bank_capacity is None else bank_capacity, "loss.bank_capacity")
             )

@@ -37,6 +37,7 @@ import torch
 
 from ..files import DirectoryLock, atomic_write_text
 from ..posterior import Posterior, PosteriorBank
+from ..posterior_estimators import MINIBATCH_ESTIMATORS
 from ..samples import Samples
 from .families import mixture_posterior, sample_families
 
@@ -154,7 +155,7 @@ def validate_posteriors(N: int, dims: int, batches, reps: int, bank: int, ref_sa
     truth = float(ref)
     rng = np.random.default_rng(seed)
     rows = []
-    for estimator in ("mws", "mss", "bank"):
+    for estimator in MINIBATCH_ESTIMATORS:
         for B in batches:
             values, paired = [], []
             for _ in range(reps):
