@@ -167,7 +167,7 @@ class Posterior(Source):
         mu, logvar = self.mu, self.logvar
         if z is None:
             z, _ = sample_aggregate(mu, logvar, num_samples, generator)
-            if not bool(torch.isfinite(z.detach()).all()):
+            if not _values_checked_by_the_op() and not bool(torch.isfinite(z.detach()).all()):
                 raise ValueError(
                     f"logvar up to {float(logvar.max()):.4g} makes the sampled z overflow {mu.dtype}; "
                     "pass float64 mu and logvar, or clamp the log-variance"
@@ -211,7 +211,10 @@ class Posterior(Source):
 
     def _evaluate(self, terms):
         values, errors, total_error = super()._evaluate(terms)
+        if _values_checked_by_the_op():  # a compiled graph: the op checks its inputs; no value is read here
+            return values, errors, total_error
         finite = all(bool(torch.isfinite(v.detach())) for v in values)
+        errors, total_error = [float(e) for e in errors], float(total_error)
         if not finite or not all(math.isfinite(e) for e in [*errors, total_error]):
             # Terms are differences of log-densities; far from every component those reach 1e36 and more,
             # and their differences overflow float32 even where each density did not.
@@ -224,9 +227,10 @@ class Posterior(Source):
     def _zero(self):
         return self.mu.new_zeros(())
 
-    def _estimate(self, value: torch.Tensor, stderr: float) -> torch.Tensor:
-        """A differentiable torch scalar carrying its standard error as ``.stderr``."""
-        value.stderr = float(stderr)
+    def _estimate(self, value: torch.Tensor, stderr) -> torch.Tensor:
+        """A differentiable torch scalar carrying its standard error as ``.stderr``: a float, or inside a compiled
+        graph a 0-d tensor (reading its value there would break the graph)."""
+        value.stderr = stderr
         return value
 
     def __repr__(self) -> str:

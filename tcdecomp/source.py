@@ -70,25 +70,21 @@ class Source:
 
     # -- evaluation ---------------------------------------------------------------------
     def _evaluate(self, terms: list[Term]):
-        """Values, standard errors and the standard error of their sum, for ``terms``."""
+        """Values, standard errors and the standard error of their sum, for ``terms``. Set values given as torch
+        tensors stay tensors throughout (values differentiable, standard errors 0-d and detached), so a compiled
+        graph traces them without a break; numpy set values give floats."""
         if not terms:
             return [], [], 0.0
         sets = list(Plan(self.n_dims, tuple(terms)).sets())
-        index = {s: i for i, s in enumerate(sets)}
-        # Each term touches its union and its groups only: a sparse terms x sets matrix (dense, a decomposition
-        # of 20,000 dims would hold 6 GB of zeros).
-        rows, cols, signs = [], [], []
-        for t, term in enumerate(terms):
-            for s, sign in ((term.union, 1.0), *((g, -1.0) for g in term.groups)):
-                rows.append(t)
-                cols.append(index[s])
-                signs.append(sign)
-        coef = scipy.sparse.csr_matrix((signs, (rows, cols)), shape=(len(terms), len(sets)))
+        signed = _signed_entries(terms, sets)
         set_values, per_sample = self._set_stats(sets)
-        values = _matvec(coef, set_values)
+        if isinstance(set_values, torch.Tensor):
+            return _torch_terms(signed, len(terms), set_values, per_sample)
+        coef = scipy.sparse.csr_matrix((signed[2], (signed[0], signed[1])), shape=(len(terms), len(sets)))
+        values = coef @ np.asarray(set_values, dtype=np.float64)
         if per_sample is None:
             return list(values), [0.0] * len(terms), 0.0
-        per_term = _per_sample_terms(coef, per_sample)
+        per_term = np.asarray((coef @ np.asarray(per_sample, dtype=np.float64).T).T)
         errors = [_stderr(per_term[:, t]) for t in range(len(terms))]
         total_error = _stderr(per_term.sum(1))
         extra = self._extra_variances(terms)
@@ -115,22 +111,43 @@ class Source:
         return Estimate(value, stderr)
 
 
-def _matvec(coef, set_values):
-    """Term values from set values: ``coef @ set_values``, differentiable when the set values are a tensor."""
-    if isinstance(set_values, torch.Tensor):  # a scatter-add of signed set values: differentiable, never dense
-        coo = coef.tocoo()
-        rows = torch.as_tensor(coo.row, dtype=torch.int64, device=set_values.device)
-        cols = torch.as_tensor(coo.col, dtype=torch.int64, device=set_values.device)
-        signs = torch.as_tensor(coo.data, dtype=set_values.dtype, device=set_values.device)
-        out = torch.zeros(coef.shape[0], dtype=set_values.dtype, device=set_values.device)
-        return out.index_add(0, rows, signs * set_values[cols])
-    return coef @ np.asarray(set_values, dtype=np.float64)
+def _signed_entries(terms: list[Term], sets: list) -> tuple[list[int], list[int], list[float]]:
+    """(term, set, sign) of every set a term touches: +1 its union, -1 each group. A term touches its union and
+    its groups only, so this is the terms x sets matrix in sparse form (dense, a decomposition of 20,000 dims
+    would hold 6 GB of zeros). Plain Python: a compiled graph traces it as constants."""
+    index = {s: i for i, s in enumerate(sets)}
+    rows, cols, signs = [], [], []
+    for t, term in enumerate(terms):
+        for s, sign in ((term.union, 1.0), *((g, -1.0) for g in term.groups)):
+            rows.append(t)
+            cols.append(index[s])
+            signs.append(sign)
+    return rows, cols, signs
 
 
-def _per_sample_terms(coef, per_sample):
-    if isinstance(per_sample, torch.Tensor):
-        per_sample = per_sample.detach().double().cpu().numpy()
-    return np.asarray((coef @ per_sample.T).T)
+def _torch_terms(signed, n_terms: int, set_values: torch.Tensor, per_sample):
+    """Term values (a scatter-add of signed set values, differentiable) and standard errors as 0-d tensors."""
+    like = {"dtype": set_values.dtype, "device": set_values.device}
+    rows = torch.tensor(signed[0], dtype=torch.int64, device=set_values.device)
+    cols = torch.tensor(signed[1], dtype=torch.int64, device=set_values.device)
+    signs = torch.tensor(signed[2], **like)
+    values = torch.zeros(n_terms, **like).index_add(0, rows, signs * set_values[cols])
+    if per_sample is None:
+        zero = torch.zeros((), **like)
+        return list(values), [zero] * n_terms, zero
+    per_sample = per_sample.detach().double()  # the spread in float64, whatever the values' precision
+    per_term = torch.zeros(per_sample.shape[0], n_terms, dtype=torch.float64, device=per_sample.device)
+    per_term = per_term.index_add(1, rows, signs.double() * per_sample[:, cols])
+    errors = [_torch_stderr(per_term[:, t]) for t in range(n_terms)]
+    return list(values), errors, _torch_stderr(per_term.sum(1))
+
+
+def _torch_stderr(values: torch.Tensor) -> torch.Tensor:
+    """The standard error of the mean of ``values`` as a 0-d tensor (NaN for a single value, as numpy's)."""
+    n = values.shape[0]
+    if n < 2:
+        return torch.full((), float("nan"), dtype=values.dtype, device=values.device)
+    return values.std() / math.sqrt(n)
 
 
 def _stderr(values: np.ndarray) -> float:

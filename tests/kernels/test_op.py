@@ -72,3 +72,29 @@ def test_compiled_graph_still_refuses_bad_values():
     mu[2, 1] = float("nan")
     with pytest.raises(ValueError, match="mu"):
         fn(z, mu, logvar)
+
+
+@pytest.mark.parametrize("estimator", ["mss", "exact"])
+def test_a_compiled_step_with_posterior_total_correlation_has_no_graph_break(estimator):
+    # Posterior(...).total_correlation(), the API the README shows for a VAE, computed its standard error with
+    # .item() and numpy, which ended a fullgraph graph; now the error is a 0-d tensor inside the graph.
+    from tcdecomp import Posterior
+
+    g = torch.Generator().manual_seed(4)
+    mu = torch.randn(12, 4, generator=g, requires_grad=True)
+    logvar = (0.2 * torch.randn(12, 4, generator=g)).requires_grad_()
+    eps = torch.randn(12, 4, generator=g)
+
+    def step(mu, logvar):
+        z = mu + torch.exp(0.5 * logvar) * eps
+        size = None if estimator == "exact" else 1000
+        tc = Posterior(mu, logvar, z=z, dataset_size=size, estimator=estimator).total_correlation()
+        return tc, tc.stderr
+
+    eager, eager_error = step(mu, logvar)
+    compiled, compiled_error = torch.compile(step, fullgraph=True, backend="aot_eager")(mu, logvar)
+    torch.testing.assert_close(compiled, eager)
+    assert isinstance(eager_error, float) and float(compiled_error) == pytest.approx(eager_error, rel=1e-5)
+    (g_eager,) = torch.autograd.grad(eager, mu)
+    (g_compiled,) = torch.autograd.grad(compiled, mu)
+    torch.testing.assert_close(g_compiled, g_eager)
