@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from ._checks import check_finite_tensor, check_float_matrix, check_positive_int
 from .kernels import bank_log_weights, group_logsumexp, mss_log_weights
@@ -28,8 +29,9 @@ def _as_tensor(value, name: str) -> torch.Tensor:
     return value
 
 
-class PosteriorBank:
-    """A FIFO queue of the ``capacity`` most recent detached encoder posteriors.
+class PosteriorBank(nn.Module):
+    """A FIFO queue of the ``capacity`` most recent detached encoder posteriors, held as the module's buffers
+    ``mu`` and ``logvar`` (so ``state_dict``, ``load_state_dict`` and ``.to(device)`` are torch's).
 
     Use: compute the loss with ``Posterior(..., estimator="bank", bank=bank)``, then
     ``bank.update(mu, logvar)`` with this step's batch. Updating before the estimate
@@ -37,9 +39,19 @@ class PosteriorBank:
     """
 
     def __init__(self, capacity: int):
+        super().__init__()
         self.capacity = check_positive_int(capacity, "capacity")
-        self.mu: torch.Tensor | None = None
-        self.logvar: torch.Tensor | None = None
+        self.register_buffer("mu", None)
+        self.register_buffer("logvar", None)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errors):
+        # The buffers' size is the bank's fill, so a checkpoint's replace them rather than being copied into them.
+        for name in ("mu", "logvar"):
+            value = state_dict.get(prefix + name)
+            if value is not None and (not isinstance(value, torch.Tensor) or value.dim() != 2):
+                errors.append(f"{prefix}{name} must be a 2-D tensor of posteriors, got {type(value).__name__}")
+                return
+            self._buffers[name] = None if value is None else value.detach().clone()
 
     def __len__(self) -> int:
         return 0 if self.mu is None else self.mu.shape[0]

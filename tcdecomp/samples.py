@@ -170,7 +170,7 @@ class Samples(Source):
         """The fewest rows ``method`` accepts for ``d`` dims (each method's docstring says why).
 
         >>> Samples.minimum_rows("gaussian", 10), Samples.minimum_rows("gmm", 10), Samples.minimum_rows("gaussian", 50)
-        (30, 48, 54)
+        (30, 72, 54)
         """
         check_choice(method, METHODS, "method")
         return _METHOD_CLASSES[method].minimum_rows(check_positive_int(d, "d"), check_positive_int(k, "k"), neural)

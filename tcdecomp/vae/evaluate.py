@@ -88,7 +88,7 @@ def evaluate(
         return _evaluate(run, None, num_samples, mig_points, epsilon, seed, with_mig, suite)
     refuse_sweep_store(out_dir, "an evaluation")
     with DirectoryLock(out_dir, "evaluation"):
-        claim(out_dir, EVALUATION_OUTPUTS, overwrite, "an evaluation", "")
+        claim(out_dir, EVALUATION_OUTPUTS, (EVALUATION,), overwrite, "an evaluation", "")
         result = _evaluate(run, Path(out_dir), num_samples, mig_points, epsilon, seed, with_mig, suite)
         atomic_write_text(Path(out_dir) / EVALUATION, json.dumps(result, indent=2))
     return result

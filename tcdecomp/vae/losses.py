@@ -9,8 +9,9 @@ logvar, z and log p(x|z) per example), so any encoder and decoder can use it::
     loss.after_step(out)            # the bank's update, FactorVAE's discriminator step
 
 ``parts`` always includes the true ``elbo = E[log p(x|z)] - KL(q(z|x) || p(z))`` (for
-group_size > 1 the beta-STCVAE objective is not the ELBO). Losses with state (the posterior
-bank, FactorVAE's discriminator) expose ``state_dict`` / ``load_state_dict`` for checkpoints.
+group_size > 1 the beta-STCVAE objective is not the ELBO). A loss is an ``nn.Module``: its state (the
+posterior bank's buffers, FactorVAE's discriminator and, as extra state, its optimiser) comes with torch's
+``state_dict`` / ``load_state_dict``, and ``loss.to(device)`` moves it.
 
 TC family, with log q^ from one Posterior estimator on the minibatch:
     MI        = mean_b[log q(z_b|x_b) - log q^(z_b)]
@@ -41,15 +42,14 @@ from ..posterior_estimators import ESTIMATORS, MINIBATCH_ESTIMATORS
 from .kl import decomposition_sets, kl_terms
 from .models import gaussian_log_density, kl_to_standard_normal
 
-#: the posterior estimators that work on a training minibatch (exact needs the whole data set)
-
 
 def _detach(parts: dict) -> dict:
     return {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()}
 
 
-class VAELoss:
-    """Base: reconstruction, analytic KL and the true ELBO."""
+class VAELoss(nn.Module):
+    """Base: reconstruction, analytic KL and the true ELBO. ``loss(out)`` returns the scalar to minimise and
+    detached parts for logging (``forward``)."""
 
     name = "vae"
     distributed = False
@@ -61,12 +61,6 @@ class VAELoss:
     def after_step(self, out) -> None:
         """Called once per training step after the optimiser step."""
 
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
 
 class BetaVAE(VAELoss):
     """recon + beta KL(q(z|x) || p(z)) (Higgins et al. 2017)."""
@@ -74,9 +68,10 @@ class BetaVAE(VAELoss):
     name = "beta_vae"
 
     def __init__(self, beta: float = 4.0):
+        super().__init__()
         self.beta = check_weight(beta, "loss.beta")
 
-    def __call__(self, out):
+    def forward(self, out):
         recon, kl = self.base_terms(out)
         kl_mean = kl.mean()
         total = recon + self.beta * kl_mean
@@ -99,6 +94,7 @@ class TCFamily(VAELoss):
         estimator: str = "mss",
         bank_capacity: int | None = None,
     ):
+        super().__init__()
         self.dataset_size = check_positive_int(dataset_size, "dataset_size")
         self.group_size = check_positive_int(group_size, "loss.group_size")
         self.alpha, self.beta = check_weight(alpha, "loss.alpha"), check_weight(beta, "loss.beta")
@@ -159,7 +155,7 @@ class TCFamily(VAELoss):
             "elbo": -(recon + kl_mean),
         }
 
-    def __call__(self, out):
+    def forward(self, out):
         total, parts = self.objective(out)
         return total, _detach(parts)
 
@@ -170,15 +166,6 @@ class TCFamily(VAELoss):
         if self.distributed:  # the global batch in rank order, so every process keeps the same bank
             mu, logvar = all_gather_rows(mu)[0], all_gather_rows(logvar)[0]
         self.bank.update(mu, logvar)
-
-    def state_dict(self) -> dict:
-        if self.bank is None or self.bank.mu is None:
-            return {}
-        return {"bank_mu": self.bank.mu.clone(), "bank_logvar": self.bank.logvar.clone()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if self.bank is not None and "bank_mu" in state:
-            self.bank.mu, self.bank.logvar = state["bank_mu"], state["bank_logvar"]
 
 
 class BetaTCVAE(TCFamily):
@@ -234,6 +221,7 @@ class FactorVAE(VAELoss):
     name = "factorvae"
 
     def __init__(self, latent_dim: int, gamma: float = 6.4, hidden: int = 1000, lr: float = 1e-4):
+        super().__init__()
         self.gamma = check_weight(gamma, "loss.gamma")
         hidden = check_positive_int(hidden, "loss.hidden")
         lr = check_positive_float(lr, "loss.lr")
@@ -248,9 +236,8 @@ class FactorVAE(VAELoss):
         )
         self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))
 
-    def __call__(self, out):
+    def forward(self, out):
         recon, kl = self.base_terms(out)
-        self.discriminator.to(out.z.device)
         logits = self.discriminator(out.z)
         tc = (logits[:, 0] - logits[:, 1]).mean()
         kl_mean = kl.mean()
@@ -268,12 +255,12 @@ class FactorVAE(VAELoss):
         average_gradients(self.discriminator.parameters())  # keeps the processes' discriminators identical
         self.optimizer.step()
 
-    def state_dict(self) -> dict:
-        return {"discriminator": self.discriminator.state_dict(), "optimizer": self.optimizer.state_dict()}
+    def get_extra_state(self) -> dict:
+        """The discriminator's optimiser: saved in ``state_dict`` beside the discriminator's weights."""
+        return self.optimizer.state_dict()
 
-    def load_state_dict(self, state: dict) -> None:
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.optimizer.load_state_dict(state["optimizer"])
+    def set_extra_state(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state)
 
 
 class DIPVAE(VAELoss):
@@ -283,10 +270,11 @@ class DIPVAE(VAELoss):
     name = "dipvae"
 
     def __init__(self, lambda_od: float = 10.0, lambda_d: float | None = None):
+        super().__init__()
         self.lambda_od = check_weight(lambda_od, "loss.lambda_od")
         self.lambda_d = 10.0 * self.lambda_od if lambda_d is None else check_weight(lambda_d, "loss.lambda_d")
 
-    def __call__(self, out):
+    def forward(self, out):
         recon, kl = self.base_terms(out)
         mu = all_gather_rows(out.mu)[0] if self.distributed else out.mu
         centred = mu - mu.mean(0, keepdim=True)

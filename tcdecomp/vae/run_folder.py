@@ -1,9 +1,12 @@
 """What tcdecomp writes into a run folder, and its one rule: nothing there is replaced unless asked.
 
-``tcdecomp train`` into a folder that already holds a run, or ``tcdecomp evaluate`` into one that already
-holds an evaluation, is refused with one line naming ``--resume`` (training), ``--overwrite`` and a fresh
-``--out-dir``; with ``overwrite=True`` the old outputs are removed first, so no picture or evaluation of
-the old model is left beside the new one. A sweep's store and a training run never share a folder.
+``tcdecomp train`` into a folder that already holds a run (its checkpoint), or ``tcdecomp evaluate`` into one
+that already holds an evaluation (its evaluation.json), is refused with one line naming ``--resume``
+(training), ``--overwrite`` and a fresh ``--out-dir``; with ``overwrite=True`` the old outputs are removed
+first, so no picture or evaluation of the old model is left beside the new one. Outputs without their marker
+are the leftovers of a writer killed before it finished (a config.json and metrics before the first
+checkpoint, pictures before evaluation.json) and are removed without asking. A sweep's store and a training
+run never share a folder.
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ def refuse_sweep_store(folder, what: str) -> None:
         raise ValueError(f"{folder} holds a sweep's store ({', '.join(found)}), not a run; choose another --out-dir")
 
 
-def claim(folder, names, overwrite: bool, what: str, hint: str) -> None:
-    """Make ``folder`` ready for new outputs: refuse if any of ``names`` is there, or remove them with
-    ``overwrite``. ``what`` says what they are, ``hint`` how else to go on."""
+def claim(folder, names, markers, overwrite: bool, what: str, hint: str) -> None:
+    """Make ``folder`` ready for new outputs ``names``: refuse if one of ``markers`` (the files a finished
+    writer leaves) is there, unless ``overwrite``; then remove every one of ``names`` that is there. ``what``
+    says what the markers mean, ``hint`` how else to go on."""
     found = present(folder, names)
-    if not found:
-        return
-    if not overwrite:
+    finished = [name for name in found if name in markers]
+    if finished and not overwrite:
         raise ValueError(
             f"{folder} already holds {what} ({', '.join(found)}); {hint}pass --overwrite to replace it, "
             "or choose another --out-dir"

@@ -29,7 +29,15 @@ from .checkpoint import CHECKPOINT, check_finite_state, load_checkpoint, save_ch
 from .config import RESUMABLE_KEYS, Config, changed_keys, check_config, check_device_available, resolved
 from .data import DeviceImageCache, FactorDataset, build_dataset
 from .models import DEFAULT_CAPACITY, build_vae
-from .run_folder import CONFIG_FILE, EVALUATION_OUTPUTS, METRICS, TRAINING_OUTPUTS, claim, refuse_sweep_store
+from .run_folder import (
+    CONFIG_FILE,
+    EVALUATION,
+    EVALUATION_OUTPUTS,
+    METRICS,
+    TRAINING_OUTPUTS,
+    claim,
+    refuse_sweep_store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -236,9 +244,8 @@ def _resume(run: Run, out: Path, generator: torch.Generator, procs: Processes) -
 
 def _start(run: Run, out: Path, generator: torch.Generator, procs: Processes, resume, overwrite: bool) -> Position:
     """Resume (``resume=True`` or ``"auto"``, when a checkpoint exists) or start afresh; the folder's config.json
-    then describes this run. A fresh start into a folder holding a run or an evaluation is refused unless
-    ``overwrite`` (which removes them first); ``"auto"`` (a sweep's own run folder) clears a killed run's
-    leftovers without asking."""
+    then describes this run. A fresh start into a folder holding a run (a checkpoint) or an evaluation is refused
+    unless ``overwrite`` (which removes them first); a killed start's leftovers go without asking."""
     has_checkpoint = (out / CHECKPOINT).exists()
     if resume and has_checkpoint:
         position = _resume(run, out, generator, procs)
@@ -246,11 +253,10 @@ def _start(run: Run, out: Path, generator: torch.Generator, procs: Processes, re
         if resume is True:
             log.warning("nothing to resume in %s (no %s): starting at step 0", out, CHECKPOINT)
         if procs.main:
-            if resume == "auto":
-                claim(out, TRAINING_OUTPUTS, True, "", "")
-            else:
-                hint = "pass --resume to continue it, " if has_checkpoint else ""
-                claim(out, TRAINING_OUTPUTS + EVALUATION_OUTPUTS, overwrite, "a run", hint)
+            # A checkpoint or a finished evaluation is a run; a config.json or metrics alone are a killed start's.
+            markers = (CHECKPOINT, EVALUATION)
+            hint = "pass --resume to continue it, " if has_checkpoint else ""
+            claim(out, TRAINING_OUTPUTS + EVALUATION_OUTPUTS, markers, overwrite, "a run", hint)
         position = Position()
     if procs.main:
         atomic_write_text(out / CONFIG_FILE, json.dumps(run.config.to_dict(), indent=2))
@@ -337,6 +343,7 @@ def train(
         if device.startswith("cuda:"):
             torch.cuda.set_device(device)
         run.model.to(device)
+        run.loss.to(device)
         run.loss.distributed = procs.world > 1
         if procs.world > 1:  # a different noise stream per process; the weights start equal (same seed)
             torch.manual_seed(cfg.seed * 1_000_003 + procs.rank)

@@ -17,7 +17,7 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert {"decomposition", "mig_sampled", "mig_discrete", "omniscient_latents"} <= set(result)
     for picture in result["pictures"]:
         assert open(picture, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    assert main(["evaluate", str(tmp_path / "run"), "--num-samples", "500"]) == 0
+    assert main(["evaluate", str(tmp_path / "run"), "--num-samples", "500", "--overwrite"]) == 0
     report = capsys.readouterr().out
     assert "TC_groups" in report and "MIG sampled" in report
 

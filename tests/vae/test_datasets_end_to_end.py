@@ -69,7 +69,7 @@ def test_factorless_data_sets_train_and_evaluate(tmp_path, capsys, name, arch, c
     assert np.isfinite(result["decomposition"]["elbo"]["value"]) and np.isfinite(result["decomposition"]["tc"]["value"])
     assert "mig_sampled" not in result and "dci" not in result
     assert result["notes"] == [f"{name} has no factors: MIG and the metric suite are skipped"]
-    assert main(["evaluate", str(out), "--num-samples", "50"]) == 0
+    assert main(["evaluate", str(out), "--num-samples", "50", "--overwrite"]) == 0
     assert "note: " + result["notes"][0] in capsys.readouterr().out
 
 

@@ -216,7 +216,7 @@ def test_nproc_training_checkpoints_and_resumes_exactly(tmp_path):
     resumed = _train(tmp_path, tmp_path / "half", "--resume")
     for k, v in full["model"].items():
         assert torch.equal(v, resumed["model"][k]), k
-    assert torch.equal(full["loss"]["bank_mu"], resumed["loss"]["bank_mu"])
+    assert torch.equal(full["loss"]["bank.mu"], resumed["loss"]["bank.mu"])
     lines = [json.loads(s) for s in (tmp_path / "half" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [3, 6, 9, 12]
 

@@ -178,3 +178,28 @@ def test_build_loss_by_name():
         build_loss("beta_vae", dataset_size=100, latent_dim=4, group_size=2)
     with pytest.raises(ValueError, match="loss.group_size is not a parameter of beta_tcvae"):
         build_loss("beta_tcvae", dataset_size=100, latent_dim=4, group_size=2)
+
+
+def test_losses_are_modules_whose_state_is_torch_s(model_and_x):
+    # The bank's posteriors are buffers and FactorVAE's discriminator a submodule (its optimiser extra state):
+    # state_dict, load_state_dict and .to() are nn.Module's, not hand-written.
+    model, x = model_and_x
+    bank_loss = BetaSTCVAE(500, group_size=2, estimator="bank", bank_capacity=50)
+    out = model(x)
+    bank_loss(out)
+    bank_loss.after_step(out)
+    assert set(bank_loss.state_dict()) == {"bank.mu", "bank.logvar"}
+    assert bank_loss.to(torch.float64).bank.mu.dtype == torch.float64  # buffers move with the module
+    factor = build_loss("factorvae", dataset_size=500, latent_dim=out.z.shape[1], hidden=16).to(out.z.dtype)
+    factor(out)
+    factor.after_step(out)
+    state = factor.state_dict()
+    assert any(k.startswith("discriminator.") for k in state) and "_extra_state" in state
+    fresh = build_loss("factorvae", dataset_size=500, latent_dim=out.z.shape[1], hidden=16).to(out.z.dtype)
+    fresh.load_state_dict(state)
+    for name, value in factor.state_dict().items():
+        if name != "_extra_state":
+            assert torch.equal(value, fresh.state_dict()[name]), name
+    assert fresh.optimizer.state_dict()["state"].keys() == factor.optimizer.state_dict()["state"].keys()
+    with pytest.raises(RuntimeError, match="Missing key"):
+        fresh.load_state_dict({})  # strict, as every module
