@@ -16,10 +16,10 @@ store holds, so a stopped run resumes.
 
     python3 -m venv ~/.cache/tcdecomp-bmi/venv    # with a Python 3.10 or 3.11 interpreter
     ~/.cache/tcdecomp-bmi/venv/bin/pip install benchmark-mi==0.1.3 "jax==0.4.30" "jaxlib==0.4.30"
-    python3 benchmarks/bmi.py --bmi-python ~/.cache/tcdecomp-bmi/venv/bin/python   # the subset: seeds 0-2, ~25 min
-    python3 benchmarks/bmi.py --bmi-python ~/.cache/tcdecomp-bmi/venv/bin/python --full    # ten seeds, ~80 min
-    python3 benchmarks/bmi.py --methods infonce --seeds 0                           # a neural bound (slow)
-    python3 benchmarks/bmi.py --report docs/benchmark-bmi.md                               # report the store
+    python -m benchmarks.bmi --bmi-python ~/.cache/tcdecomp-bmi/venv/bin/python   # the subset: seeds 0-2, ~25 min
+    python -m benchmarks.bmi --bmi-python ~/.cache/tcdecomp-bmi/venv/bin/python --full    # ten seeds, ~80 min
+    python -m benchmarks.bmi --methods infonce --seeds 0                           # a neural bound (slow)
+    python -m benchmarks.bmi --report docs/benchmark-bmi.md                               # report the store
 """
 
 from __future__ import annotations
@@ -29,12 +29,15 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from . import harness
+
+ROOT = harness.ROOT
 STORE = ROOT / "docs" / "data" / "bmi" / "results.jsonl"
 SAMPLES = Path.home() / ".cache" / "tcdecomp-bmi" / "samples"
 N_SAMPLES = 5000  # BMI v1: 5,000 samples per task and seed
@@ -63,10 +66,7 @@ def _base_distribution(sampler) -> dict | None:
 
 def generate(out: Path, seeds: list[int], baseline_seeds: list[int]) -> None:
     """Draw every task's samples, write them with their ground truth, and run BMI's baselines (BMI's venv)."""
-    # This file is itself named bmi.py: keep its folder off the path so that the package is imported.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    import bmi
+    import bmi  # BMI's package (this module is benchmarks.bmi, so the name does not shadow it)
     from bmi.benchmark import BENCHMARK_TASKS
 
     out.mkdir(parents=True, exist_ok=True)
@@ -143,10 +143,10 @@ def run(args) -> None:
                 f"samples or baselines missing for seeds {sorted(set(missing + baselines_due)) or args.seeds} in "
                 f"{args.samples}; pass --bmi-python"
             )
-        command = [str(args.bmi_python), str(Path(__file__).resolve()), "_generate", str(args.samples),
+        command = [str(args.bmi_python), "-m", "benchmarks.bmi", "_generate", str(args.samples.resolve()),
                    "--seeds", *map(str, sorted(set(args.seeds) | set(args.baseline_seeds))),
                    "--baseline-seeds", *map(str, baselines_due)]  # fmt: skip
-        subprocess.run(command, check=True)
+        subprocess.run(command, check=True, cwd=ROOT)
     meta = json.loads(meta_path.read_text())
     args.store.parent.mkdir(parents=True, exist_ok=True)
     baselines_path = args.samples / "baselines.json"
@@ -289,7 +289,9 @@ def markdown(rows: list[dict], command: str) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    quick = {"seeds": [0], "baseline_seeds": [], "methods": ["gaussian", "copula"], "tasks": ["1v1-normal-0.75"],
+             "store": Path(tempfile.gettempdir()) / "tcdecomp-bmi-quick.jsonl"}  # fmt: skip
+    parser = harness.parser("bmi", __doc__, quick=quick)
     parser.add_argument("--bmi-python", type=Path, help="the interpreter of a venv with benchmark-mi 0.1.3")
     parser.add_argument("--samples", type=Path, default=SAMPLES, help="where the .npy samples are kept (not committed)")
     parser.add_argument("--store", type=Path, default=STORE, help="the JSONL results store (resumed)")
@@ -308,17 +310,27 @@ def main(argv=None):
         a = sub.parse_args(sys.argv[2:])
         generate(a.out, a.seeds, a.baseline_seeds)
         return
-    args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))  # the project's half: tcdecomp (never imported in BMI's venv)
+    args = harness.parse(parser, argv)
     if args.report is not None:
         from tcdecomp.files import read_jsonl
 
-        command = "python3 benchmarks/bmi.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        command = "python -m benchmarks.bmi " + " ".join(sys.argv[1:] if argv is None else argv)
         args.report.write_text(markdown(read_jsonl(args.store), command))
         return
     if args.full:
         args.seeds = args.baseline_seeds = list(range(10))
     run(args)
+    from tcdecomp.files import read_jsonl
+
+    recorder = harness.Recorder(args)
+    summary = summarise(read_jsonl(args.store), seeds=args.seeds)
+    for method in args.methods:
+        if method in summary:
+            entry = summary[method]
+            numbers = ("tasks", "mae", "within10", "tc_mae", "tc_tasks", "seconds")
+            metrics = {k: entry[k] for k in numbers} | {"refused": entry["refused"]}
+            recorder.add({"suite": "bmi-v1", "method": method, "seeds": entry["seeds"], "n": N_SAMPLES}, metrics)
+    recorder.close()
 
 
 if __name__ == "__main__":

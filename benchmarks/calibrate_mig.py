@@ -8,25 +8,28 @@ per-run budget). Records go to a JSON-lines store as they come (default docs/dat
 and a rerun skips the stages already there, so a calibration cut short resumes where it stopped. Settings
 run in --workers processes of one thread each; checkpoints go under --runs (never committed).
 
-    python3 benchmarks/calibrate_mig.py                        # every setting, 2 workers
-    python3 benchmarks/calibrate_mig.py --settings mlp32_w256  # one
-    python3 benchmarks/calibrate_mig.py --report --plot docs/figures/calibration_mig.png
+    python -m benchmarks.calibrate_mig                        # every setting, 2 workers
+    python -m benchmarks.calibrate_mig --settings mlp32_w256  # one
+    python -m benchmarks.calibrate_mig --report --plot docs/figures/calibration_mig.png
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tcdecomp.files import append_jsonl, read_jsonl
 
-from tcdecomp.files import append_jsonl, read_jsonl  # noqa: E402
+from . import harness
 
+#: where --quick keeps its store and runs (never the committed store)
+QUICK = Path(tempfile.gettempdir()) / "tcdecomp-calibration-quick"
+
+ROOT = harness.ROOT
 STORE = ROOT / "docs" / "data" / "calibration" / "mig.jsonl"
 STAGES = (500, 1000, 2000, 4000, 8000, 16000, 32000)
 #: every 4th orientation and every 2nd position: 46,080 images of all shapes and scales
@@ -66,13 +69,12 @@ def stage_metrics(run) -> dict:
     from tcdecomp.vae.evaluate import evaluate
 
     result = evaluate(run, None, num_samples=2000, mig_points=10000, with_mig=True)
-    d = result["decomposition"]
     return {
-        "parameters": result["model"]["parameters"],
-        "elbo": d["elbo"]["value"],
-        "tc": d["tc"]["value"],
-        "mig": result["mig_sampled"]["mig"],
-        "mig_chen2018": result["mig_sampled"]["chen2018"]["mig"],
+        "parameters": result.model.parameters,
+        "elbo": result.decomposition.elbo.value,
+        "tc": result.decomposition.tc.value,
+        "mig": result.mig_sampled.mig,
+        "mig_chen2018": result.mig_sampled.conventions["chen2018"].mig,
     }
 
 
@@ -152,8 +154,18 @@ def plot(store: Path, path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> int:
+    parser = harness.parser(
+        "calibrate_mig",
+        __doc__,
+        quick={
+            "settings": ["mlp32_w256"],
+            "minutes": 0.01,
+            "workers": 1,
+            "store": QUICK / "calibration.jsonl",
+            "runs": QUICK / "runs",
+        },
+    )
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--store", type=Path, default=STORE)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "calibration")
@@ -161,7 +173,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--report", action="store_true", help="print the table from the store and stop")
     parser.add_argument("--plot", type=Path, help="also write the learning curves to this PNG")
-    args = parser.parse_args()
+    args = harness.parse(parser, argv)
+    recorder = harness.Recorder(args)
     if args.report:
         print(report(args.store))
         if args.plot:
@@ -173,6 +186,13 @@ def main() -> int:
         for job in jobs:
             print("done:", job.result(), flush=True)
     print(report(args.store))
+    for name in args.settings:
+        curve = sorted((r for r in read_jsonl(args.store) if r["setting"] == name), key=lambda r: r["step"])
+        if curve:  # the setting's last stage
+            last = curve[-1]
+            case = {k: last[k] for k in ("setting", "image_size", "arch", "capacity", "batch", "step")}
+            recorder.add(case, {k: last[k] for k in ("train_seconds", "elbo", "tc", "mig", "mig_chen2018")})
+    recorder.close()
     return 0
 
 

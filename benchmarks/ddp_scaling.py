@@ -5,17 +5,15 @@ decodes B/N images and evaluates the TC estimator on B/N x B tiles against the g
 global batch. Processes are spawned on this machine with gloo (CPU) or nccl (``--device
 cuda``, one GPU per process); the threads per process are ``--threads-total / N`` on CPU.
 
-    python3 benchmarks/ddp_scaling.py                      # 1 and 2 processes, CPU
-    python3 benchmarks/ddp_scaling.py --nproc 1 2 4 --batch 256 --steps 20
+    python -m benchmarks.ddp_scaling                      # 1 and 2 processes, CPU
+    python -m benchmarks.ddp_scaling --nproc 1 2 4 --batch 256 --steps 20
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -23,11 +21,11 @@ import torch
 import torch.multiprocessing as mp
 from torch import distributed as dist
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tcdecomp.distributed import end_worker_process, leave_process_group
+from tcdecomp.vae.config import load_config
+from tcdecomp.vae.train import DDPModel, build_run, training_step
 
-from tcdecomp.distributed import end_worker_process, leave_process_group  # noqa: E402
-from tcdecomp.vae.config import load_config  # noqa: E402
-from tcdecomp.vae.train import DDPModel, _step, build_run  # noqa: E402
+from . import harness
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
 
@@ -43,6 +41,7 @@ def _worker(rank, world, port, args, queue):
     config = load_config(DEMO, [f"train.batch_size={args.batch}", f'loss.estimator="{args.estimator}"'])
     run = build_run(config)
     run.model.to(device)
+    run.loss.to(device)
     run.loss.distributed = world > 1
     model = run.model
     if world > 1:
@@ -57,7 +56,7 @@ def _worker(rank, world, port, args, queue):
         x = run.dataset.images(idx[rank * local : (rank + 1) * local], device=device)
         dist.barrier()
         start = time.perf_counter()
-        _step(run, model, x)  # the training loop's own step
+        training_step(run, model, x)  # the training loop's own step
         if cuda:
             torch.cuda.synchronize()
         dist.barrier()
@@ -78,15 +77,15 @@ def free_port() -> int:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.parser("ddp_scaling", __doc__, quick={"nproc": [1], "steps": 2, "warmup": 1, "batch": 16})
     parser.add_argument("--nproc", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch", type=int, default=64, help="global batch (the demo's: 64)")
     parser.add_argument("--steps", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--estimator", default="mss", choices=["mss", "mws", "bank"])
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--threads-total", type=int, default=os.cpu_count() or 1)
-    args = parser.parse_args(argv)
+    args = harness.parse(parser, argv)
+    recorder = harness.Recorder(args)
     ctx = mp.get_context("spawn")
     print(
         f"demo config (conv, D=10, beta-STCVAE i=2, {args.estimator}), global batch {args.batch}, {args.device}, "
@@ -103,6 +102,9 @@ def main(argv=None):
         seconds = queue.get()
         base = base or seconds
         print(f"{n:>9} {args.batch // n:>11} {seconds:>9.3f} {base / seconds:>12.2f}x", flush=True)
+        case = {"config": "demo", "estimator": args.estimator, "batch": args.batch, "processes": n, "steps": args.steps}
+        recorder.add(case, {"seconds_per_step": seconds, "speedup": base / seconds})
+    recorder.close()
 
 
 if __name__ == "__main__":

@@ -12,24 +12,21 @@ very same samples z (an unbiased Monte-Carlo estimate of TC, since z ~ q(z)), an
 bias is the mean of (estimate - exact on the same z), with its standard error. The
 unpaired difference to the reference is printed too; the two agree within their errors.
 
-    python3 benchmarks/estimators.py                       # N = 2000 and 20000
-    python3 benchmarks/estimators.py --sizes 2000 --repeats 10 --ref-samples 20000   # quicker
+    python -m benchmarks.estimators                       # N = 2000 and 20000
+    python -m benchmarks.estimators --sizes 2000 --repeats 10 --ref-samples 20000   # quicker
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tcdecomp import Posterior, PosteriorBank
 
-from tcdecomp import Posterior, PosteriorBank  # noqa: E402
+from . import harness
 
 
 def mixture_posterior(N, D, seed):
@@ -69,8 +66,10 @@ def estimate(mu, logvar, estimator, B, K, rng, g):
         return float(post.total_correlation()), float(exact_same_z)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None):
+    parser = harness.parser(
+        "estimators", __doc__, quick={"sizes": [500], "batches": [64], "repeats": 3, "ref_samples": 2000, "bank": 256}
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--bank", type=int, default=8192, help="bank capacity K (capped at N - B)")
@@ -78,7 +77,8 @@ def main():
     parser.add_argument("--ref-samples", type=int, default=50000)
     parser.add_argument("--dims", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = harness.parse(parser, argv)
+    recorder = harness.Recorder(args)
     rng = np.random.default_rng(args.seed)
     g = torch.Generator().manual_seed(args.seed)
     rows = []
@@ -114,7 +114,12 @@ def main():
                     )
                 )
         print_table([r for r in rows if r[0] == N])
+        for row in (r for r in rows if r[0] == N):
+            case = {"N": N, "dims": args.dims, "estimator": row[1], "batch": row[2], "bank": row[3]}
+            names = ("mean", "bias", "bias_stderr", "mean_minus_reference", "std", "rmse")
+            recorder.add(case, {"reference_tc": ref, "reference_stderr": ref_se, **dict(zip(names, row[4:]))})
     check_targets(rows)
+    recorder.close()
 
 
 def print_table(rows):

@@ -7,36 +7,31 @@ within 3x of the arithmetic lower bound (benchmarks/_bounds.py, docs/math.md).
 The timed run follows a warm-up on a few samples, which compiles the fused CPU
 path (its compile time is printed apart); TCDECOMP_FUSED_CPU=0 times the chunked torch code.
 
-    python3 benchmarks/exact_dsprites.py               # CPU, full size
-    python3 benchmarks/exact_dsprites.py --device cuda
-    python3 benchmarks/exact_dsprites.py --N 73728     # a tenth, to extrapolate quickly
+    python -m benchmarks.exact_dsprites               # CPU, full size
+    python -m benchmarks.exact_dsprites --device cuda
+    python -m benchmarks.exact_dsprites --N 73728     # a tenth, to extrapolate quickly
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tcdecomp import Posterior
+from tcdecomp.kernels.fused_cpu import MIN_PAIRS
 
-from _bounds import cpu_clock_hz, cpu_lower_bound_seconds  # noqa: E402
-
-from tcdecomp import Posterior  # noqa: E402
-from tcdecomp.kernels.fused_cpu import MIN_PAIRS  # noqa: E402
+from . import harness
+from ._bounds import cpu_clock_hz, cpu_lower_bound_seconds
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None):
+    parser = harness.parser("exact_dsprites", __doc__, quick={"N": 2000, "samples": 200})
     parser.add_argument("--N", type=int, default=737280)
     parser.add_argument("--D", type=int, default=10)
     parser.add_argument("--samples", type=int, default=10000)
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
+    args = harness.parse(parser, argv)
+    recorder = harness.Recorder(args)
     g = torch.Generator().manual_seed(0)
     # A VAE-like posterior: means spread over the prior, small per-example variances.
     mu = (torch.randn(args.N, args.D, generator=g) * 0.8).to(args.device)
@@ -70,6 +65,11 @@ def main():
         )
     if args.N != 737280 or args.samples != 10000:
         print(f"extrapolated to N=737280, 10000 samples: {secs * 737280 * 10000 / pairs / 60:.1f} min")
+    metrics = {"seconds": secs, "ns_per_pair": secs / pairs * 1e9, "warm_up_seconds": warm_up, "tc": float(tc)}
+    if args.device == "cpu" and cpu_clock_hz() is not None:
+        metrics["times_lower_bound"] = secs / bound
+    recorder.add({"N": args.N, "dims": args.D, "samples": args.samples, "sets": "joint + singles"}, metrics)
+    recorder.close()
 
 
 if __name__ == "__main__":

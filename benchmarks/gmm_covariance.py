@@ -7,24 +7,21 @@ off-diagonal entries of every M-step covariance set to zero (everything else, th
 ``gmm`` as shipped). Families: ``tcdecomp validate``'s Gaussian-blocks, skewed-margin t-copula and ±0.9
 correlation-mixture families, at D = 10.
 
-    python3 benchmarks/gmm_covariance.py                    # n = 4000, 5 repeats
-    python3 benchmarks/gmm_covariance.py --n 8000 --repeats 10
+    python -m benchmarks.gmm_covariance                    # n = 4000, 5 repeats
+    python -m benchmarks.gmm_covariance --n 8000 --repeats 10
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tcdecomp import Samples, mixture
+from tcdecomp.validation.families import sample_families
 
-from tcdecomp import Samples, mixture  # noqa: E402
-from tcdecomp.validation.families import sample_families  # noqa: E402
+from . import harness
 
 FAMILIES = ("gaussian-blocks", "t-copula(df=4), skewed margins", "±0.9 correlation mixture")
 
@@ -62,12 +59,13 @@ def run(family, n: int, repeats: int, seed: int, diagonal: bool):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.parser("gmm_covariance", __doc__, quick={"n": 600, "repeats": 1, "dims": 4})
     parser.add_argument("--n", type=int, default=4000)
     parser.add_argument("--dims", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = harness.parse(parser, argv)
+    recorder = harness.Recorder(args)
     families = {f.name: f for f in sample_families(args.dims, args.seed)}
     print(f"D = {args.dims}, n = {args.n}, {args.repeats} repeats; bias and RMSE of TC in nats")
     print(f"{'family':<32} {'covariance':<10} {'truth':>7} {'bias':>8} {'RMSE':>7} {'s/fit':>6}  K (first half)")
@@ -76,6 +74,11 @@ def main(argv=None):
             truth, bias, rmse, seconds, ks = run(families[name], args.n, args.repeats, args.seed, diagonal)
             kind = "diagonal" if diagonal else "full"
             print(f"{name:<32} {kind:<10} {truth:>7.3f} {bias:>+8.3f} {rmse:>7.3f} {seconds:>6.2f}  {ks}", flush=True)
+            case = {"family": name, "covariance": kind, "n": args.n, "dims": args.dims, "repeats": args.repeats}
+            recorder.add(
+                case, {"truth": truth, "bias": bias, "rmse": rmse, "seconds_per_fit": seconds, "components": ks}
+            )
+    recorder.close()
 
 
 if __name__ == "__main__":

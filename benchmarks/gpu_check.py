@@ -41,17 +41,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT))
+from tcdecomp import Posterior
+from tcdecomp.kernels import group_logsumexp, naive_group_logsumexp
+from tcdecomp.posterior import sample_aggregate
+from tcdecomp.vae.kl import decomposition_sets, kl_terms
 
-from _bounds import lower_bound_seconds, max_sm_clock_hz, operation_counts  # noqa: E402
-from group_logsumexp import device_measure, keops_joint_logsumexp, make_inputs, pykeops_available, set_kinds  # noqa: E402
+from . import harness
+from ._bounds import lower_bound_seconds, max_sm_clock_hz, operation_counts
+from .group_logsumexp import device_measure, keops_joint_logsumexp, make_inputs, pykeops_available, set_kinds
 
-from tcdecomp import Posterior  # noqa: E402
-from tcdecomp.kernels import group_logsumexp, naive_group_logsumexp  # noqa: E402
-from tcdecomp.posterior import sample_aggregate  # noqa: E402
-from tcdecomp.vae.kl import decomposition_sets, kl_terms  # noqa: E402
+ROOT = harness.ROOT
 
 FULL = dict(
     sizes=[1024, 4096, 16384],
@@ -89,6 +88,9 @@ class Pack:
         self.start = time.time()
         name = torch.cuda.get_device_name(device) if device.startswith("cuda") else f"cpu ({os.cpu_count()} cores)"
         self.summary = {"device_name": name, "dry_run": dry_run, "sections": {}}
+        out.mkdir(parents=True, exist_ok=True)
+        where = argparse.Namespace(benchmark="gpu_check", out=out / "records.jsonl", quick=dry_run, device=device)
+        self.records = harness.Recorder(where)
 
     def elapsed(self) -> float:
         return time.time() - self.start
@@ -104,6 +106,9 @@ class Pack:
         section["seconds"] = time.time() - started
         section["device_name"] = self.summary["device_name"]
         self.summary["sections"][name] = section
+        for row in section.get("rows", []):  # the tables' rows also as the benchmarks' common records
+            numbers = {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            self.records.add({"section": name, **{k: v for k, v in row.items() if k not in numbers}}, numbers)
         self.write()
 
     def write(self) -> None:
@@ -240,7 +245,7 @@ def dsprites(device: str, subset, samples: int, mig_samples: int) -> dict:
         start = time.perf_counter()
         score = mig_sampled(mu, logvar, classes, num_samples=mig_samples, groups=variables)
         sync()
-        result[f"{key}_s"], result[key] = time.perf_counter() - start, score["mig"]
+        result[f"{key}_s"], result[key] = time.perf_counter() - start, score.mig
     print(json.dumps(result))
     return result
 
@@ -275,7 +280,7 @@ def training_spec(steps: int, batch: int, seeds: int, capacity: int, device: str
 def seconds_per_step(spec: dict) -> float:
     """One process's training step at the pack's batch (median of 10 after 3 warm-ups)."""
     from tcdecomp.vae.config import Config
-    from tcdecomp.vae.train import _step, build_run
+    from tcdecomp.vae.train import build_run, training_step
 
     config = Config.from_dict(
         {**spec["base"], "loss": {**spec["base"]["loss"], "name": "beta_stcvae", "group_size": 2}}
@@ -283,6 +288,7 @@ def seconds_per_step(spec: dict) -> float:
     run = build_run(config)
     device = config.train.device
     run.model.to(device)
+    run.loss.to(device)
     rng = np.random.default_rng(0)
     times = []
     for step in range(13):
@@ -290,7 +296,7 @@ def seconds_per_step(spec: dict) -> float:
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         start = time.perf_counter()
-        _step(run, run.model, x)
+        training_step(run, run.model, x)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         if step >= 3:

@@ -5,9 +5,9 @@ a fresh subprocess, from the kernel's peak-RSS counter) and time on one thread, 
 the ratios naive / chunked. The project's target: memory ratio >= 20 and time ratio >= 1 at
 B = M = 4096, D = 32, sets = the D/2 pairs plus the joint.
 
-    python3 benchmarks/group_logsumexp.py                 # the default size
-    python3 benchmarks/group_logsumexp.py --B 1024 --D 10 # another size
-    python3 benchmarks/group_logsumexp.py --by-dtype      # float32 vs float64 per set kind
+    python -m benchmarks.group_logsumexp                 # the default size
+    python -m benchmarks.group_logsumexp --B 1024 --D 10 # another size
+    python -m benchmarks.group_logsumexp --by-dtype      # float32 vs float64 per set kind
 
 The peer: with pykeops installed, the joint term (one set: pykeops's LazyTensor logsumexp
 cannot reduce grouped sets in one pass) at B = M = --B, D = 10, float32 and float64,
@@ -19,7 +19,7 @@ events, median of repeats) and peak memory (torch.cuda.max_memory_allocated) of
 naive, chunked, Triton and (joint only) pykeops, with the ratios against Triton. Naive
 runs that do not fit in memory print OOM.
 
-    python3 benchmarks/group_logsumexp.py --sweep --device cuda
+    python -m benchmarks.group_logsumexp --sweep --device cuda
 """
 
 from __future__ import annotations
@@ -30,15 +30,13 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tcdecomp._constants import LOG_2PI
+from tcdecomp.kernels import group_logsumexp, naive_group_logsumexp
 
-from tcdecomp._constants import LOG_2PI  # noqa: E402
-from tcdecomp.kernels import group_logsumexp, naive_group_logsumexp  # noqa: E402
+from . import harness
 
 
 def pykeops_available() -> bool:
@@ -108,7 +106,7 @@ def run_once(variant, z, mu, logvar, sets):
 
 def child(args):
     """Measure one variant's extra peak memory in this (fresh) process."""
-    from _memory import peak_since_reset_kib, reset_peak
+    from ._memory import peak_since_reset_kib, reset_peak
 
     torch.set_num_threads(1)
     z, mu, logvar = make_inputs(args.B, args.M, args.D)
@@ -119,8 +117,9 @@ def child(args):
 
 
 def measure_memory(args, variant):
-    cmd = [sys.executable, __file__, "--child", variant, "--B", str(args.B), "--M", str(args.M), "--D", str(args.D)]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    cmd = [sys.executable, "-m", "benchmarks.group_logsumexp", "--child", variant, "--quick"]
+    cmd += ["--B", str(args.B), "--M", str(args.M), "--D", str(args.D)]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=harness.ROOT)
     return json.loads(result.stdout.strip().splitlines()[-1])["extra_peak_mib"]
 
 
@@ -171,7 +170,7 @@ def device_measure(fn, z, mu, logvar, sets, backward, repeats):
     return sorted(times[1:])[len(times[1:]) // 2], peak
 
 
-def sweep(args):
+def sweep(args, recorder):
     from functools import partial
 
     device = args.device
@@ -208,6 +207,8 @@ def sweep(args):
                             cells.append(f"{'OOM':>11} {'-':>11}")
                     ratio = lambda a: f"{ms[a] / ms['triton']:.2f}x" if a in ms and "triton" in ms else "-"
                     pass_name = "fwd+bwd" if backward else "fwd"
+                    case = {"B": B, "M": B, "D": D, "sets": kind, "pass": pass_name, "device": device}
+                    recorder.add(case, {f"{name}_ms": value for name, value in ms.items()})
                     print(
                         f"{B:>6} {D:>3} {kind:>14} {pass_name:>8} "
                         + " ".join(cells)
@@ -235,10 +236,9 @@ def dtype_times(B: int, D: int = 10, repeats: int = 3) -> list[dict]:
     return rows
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None):
+    parser = harness.parser("group_logsumexp", __doc__, quick={"B": 256, "D": 8, "repeats": 1, "sizes": [256]})
     parser.add_argument("--sweep", action="store_true", help="the GPU sweep (B = M up to 16384)")
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384])
     parser.add_argument("--B", type=int, default=4096)
     parser.add_argument("--M", type=int, default=None)
@@ -246,17 +246,20 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", choices=["naive", "chunked"], help=argparse.SUPPRESS)
     parser.add_argument("--by-dtype", action="store_true", help="forward time per set kind, float32 vs float64")
-    args = parser.parse_args()
+    args = harness.parse(parser, argv)
     args.M = args.M or args.B
     if args.child:
-        return child(args)
+        return child(args)  # a measuring subprocess: its parent keeps the records
+    recorder = harness.Recorder(args)
     if args.sweep:
-        return sweep(args)
+        sweep(args, recorder)
+        return recorder.close()
     if args.by_dtype:
         print(f"forward, B = M = {args.B}, D = 10, {os.cpu_count()} threads, best of {args.repeats}:")
         for row in dtype_times(args.B, repeats=args.repeats):
             print(f"  {row['dtype']:<8} {row['sets']:<10} {row['seconds']:.3f} s")
-        return None
+            recorder.add({"B": args.B, "M": args.B, "D": 10, "dtype": row["dtype"], "sets": row["sets"]}, row)
+        return recorder.close()
     print(
         f"group_logsumexp forward+backward, B={args.B} M={args.M} "
         f"D={args.D}, sets = {args.D // 2} pairs + joint, float32, CPU"
@@ -268,15 +271,27 @@ def main():
         print(f"{v:<10}{mem[v]:>16.1f}{secs[v]:>22.3f}")
     print(f"memory ratio naive/chunked: {mem['naive'] / max(mem['chunked'], 1e-9):.1f}x  (bar: >= 20x)")
     print(f"time ratio naive/chunked:   {secs['naive'] / secs['chunked']:.2f}x  (bar: >= 1x)")
+    case = {"B": args.B, "M": args.M, "D": args.D, "sets": "pairs+joint", "pass": "fwd+bwd", "threads": 1}
+    recorder.add(
+        case,
+        {
+            **{f"{v}_extra_peak_mib": mem[v] for v in mem},
+            **{f"{v}_seconds": secs[v] for v in secs},
+            "memory_ratio": mem["naive"] / max(mem["chunked"], 1e-9),
+            "time_ratio": secs["naive"] / secs["chunked"],
+        },
+    )
     if not pykeops_available():
         print("pykeops: not installed (pip install pykeops; it compiles at first use); peer comparison skipped")
-        return
+        return recorder.close()
     print(f"joint term, forward, B = M = {args.B}, D = 10, {os.cpu_count()} threads, vs pykeops:")
     for row in peer_comparison(args.B):
         print(
             f"  {row['dtype']}: tcdecomp {row['tcdecomp_s']:.3f} s, pykeops {row['pykeops_s']:.3f} s, "
             f"pykeops/tcdecomp {row['pykeops_over_tcdecomp']:.2f}x (max |difference| {row['max_abs_diff']:.2g})"
         )
+        recorder.add({"B": args.B, "M": args.B, "D": 10, "sets": "joint", "peer": "pykeops"}, row)
+    return recorder.close()
 
 
 if __name__ == "__main__":

@@ -6,14 +6,13 @@ n from the smallest each method accepts (``Samples.minimum_rows``) to 5000. A ca
 ``|estimate| <= 3 stderr`` or the call refuses with a one-line ValueError. Results go to a JSONL store, one
 line per (method, margin, D, n, seed); a rerun skips what the store holds, so a stopped sweep resumes.
 
-    python3 benchmarks/independent_data.py                  # every density model and knn (about an hour)
-    python3 benchmarks/independent_data.py --methods infonce nwj mine club --dims 2 5 --seeds 0 1 2
-    python3 benchmarks/independent_data.py --report         # the table in docs/validation.md
+    python -m benchmarks.independent_data                  # every density model and knn (about an hour)
+    python -m benchmarks.independent_data --methods infonce nwj mine club --dims 2 5 --seeds 0 1 2
+    python -m benchmarks.independent_data --report         # the table in docs/validation.md
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -23,13 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tcdecomp import Samples
+from tcdecomp.files import append_jsonl, read_jsonl
+from tcdecomp.validation.families import INDEPENDENT_MARGINS as MARGINS
+from tcdecomp.validation.families import independent_columns
 
-from tcdecomp import Samples  # noqa: E402
-from tcdecomp.files import append_jsonl, read_jsonl  # noqa: E402
-from tcdecomp.validation.families import INDEPENDENT_MARGINS as MARGINS  # noqa: E402
-from tcdecomp.validation.families import independent_columns  # noqa: E402
+from . import harness
+
+ROOT = harness.ROOT
 
 STORE = ROOT / "docs" / "data" / "independent" / "results.jsonl"
 METHODS = ("gaussian", "copula", "student_t", "t_copula", "gmm", "auto", "knn")
@@ -91,27 +91,49 @@ def report(records: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.parser(
+        "independent_data",
+        __doc__,
+        quick={"methods": ["gaussian", "copula"], "margins": ["gaussian"], "dims": [2], "seeds": [0], "store": None},
+    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--margins", nargs="+", default=list(MARGINS), choices=MARGINS)
     parser.add_argument("--dims", nargs="+", type=int, default=list(DIMS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--store", type=Path, default=STORE)
+    parser.add_argument("--store", type=Path, default=STORE, help="the resumable JSONL store (none with --quick)")
     parser.add_argument("--report", action="store_true", help="print the table of the store and stop")
-    args = parser.parse_args(argv)
+    args = harness.parse(parser, argv)
+    recorder = harness.Recorder(args)
+    stored = read_jsonl(args.store) if args.store is not None else []
     if args.report:
-        print(report(read_jsonl(args.store)))
+        print(report(stored))
         return 0
-    args.store.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r["method"], r["margin"], r["d"], r["n"], r["seed"]) for r in read_jsonl(args.store)}
+    if args.store is not None:
+        args.store.parent.mkdir(parents=True, exist_ok=True)
+    done = {(r["method"], r["margin"], r["d"], r["n"], r["seed"]) for r in stored}
     for case in cases(args.methods, args.margins, args.dims, args.seeds):
         if case in done:
             continue
         record = run_case(*case)
-        append_jsonl(args.store, record)
+        stored.append(record)
+        if args.store is not None:
+            append_jsonl(args.store, record)
         if not passes(record):
             print(f"FAIL {json.dumps(record)}", flush=True)
-    print(report([r for r in read_jsonl(args.store) if r["method"] in args.methods]))
+    mine = [r for r in stored if r["method"] in args.methods]
+    print(report(mine))
+    for method in args.methods:
+        rows = [r for r in mine if r["method"] == method]
+        z = [abs(r["z"]) for r in rows if r.get("z") is not None]
+        case = {"method": method, "margins": args.margins, "dims": args.dims, "seeds": args.seeds}
+        metrics = {
+            "cases": len(rows),
+            "refused": sum("refused" in r for r in rows),
+            "failed": sum(not passes(r) for r in rows),
+            "max_abs_z": max(z, default=None),
+        }
+        recorder.add(case, metrics)
+    recorder.close()
     return 0
 
 

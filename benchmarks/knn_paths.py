@@ -3,23 +3,22 @@
 Equicorrelated Gaussian, D = 10, TC = 5 nats, n = 2000, k = 3, 10 seeds (the project's target: within
 0.35 nats). This is why ``Samples(method="knn").total_correlation()`` sums the bottom-up tree.
 
-    python3 benchmarks/knn_paths.py
+    python -m benchmarks.knn_paths [--quick]
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tcdecomp import Samples
+from tcdecomp.validation.families import equicorrelated_cov
 
-from tcdecomp import Samples  # noqa: E402
-from tcdecomp.validation.families import equicorrelated_cov  # noqa: E402
+from . import harness
+
+PATHS = ("direct", "line", "bottom_up", "top_down")
 
 
-def main(d=10, tc=5.0, n=2000, seeds=10):
+def run(recorder: harness.Recorder, d=10, tc=5.0, n=2000, seeds=10):
     cov = equicorrelated_cov(d, tc)
     rows = []
     for seed in range(seeds):
@@ -31,6 +30,18 @@ def main(d=10, tc=5.0, n=2000, seeds=10):
     print(f"knn (k=3) TC, equicorrelated Gaussian D={d}, true TC={tc}, n={n}, {seeds} seeds")
     for name, col in zip(("direct", "line", "bottom_up", "top_down"), rows.T):
         print(f"{name:>10}: mean {col.mean():.3f}  bias {col.mean() - tc:+.3f}  std {col.std(ddof=1):.3f}")
+        case = {"family": "equicorrelated_gaussian", "dims": d, "true_tc": tc, "n": n, "seeds": seeds, "path": name}
+        recorder.add(case, {"mean": col.mean(), "bias": col.mean() - tc, "std": col.std(ddof=1)})
+
+
+def main(argv=None):
+    p = harness.parser("knn_paths", __doc__, quick={"n": 300, "seeds": 2})
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--seeds", type=int, default=10)
+    args = harness.parse(p, argv)
+    recorder = harness.Recorder(args)
+    run(recorder, n=args.n, seeds=args.seeds)
+    recorder.close()
 
 
 if __name__ == "__main__":

@@ -7,25 +7,22 @@
 The posteriors are synthetic (each latent a noisy function of one or two factors), which
 costs the same as a trained encoder's.
 
-    python3 benchmarks/metrics_dsprites.py
-    python3 benchmarks/metrics_dsprites.py --subsample 10   # every 10th image, a quick look
+    python -m benchmarks.metrics_dsprites
+    python -m benchmarks.metrics_dsprites --subsample 10   # every 10th image, a quick look
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tcdecomp import Posterior
+from tcdecomp.vae.data import ProceduralDSprites
+from tcdecomp.vae.metrics import mig_discrete, mig_sampled
 
-from tcdecomp import Posterior  # noqa: E402
-from tcdecomp.vae.data import ProceduralDSprites  # noqa: E402
-from tcdecomp.vae.metrics import mig_discrete, mig_sampled  # noqa: E402
+from . import harness
 
 
 def synthetic_posteriors(classes, seed=0):
@@ -37,11 +34,12 @@ def synthetic_posteriors(classes, seed=0):
     return mu, logvar
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None):
+    parser = harness.parser("metrics_dsprites", __doc__, quick={"subsample": 2000, "samples": 200})
     parser.add_argument("--subsample", type=int, default=1, help="use every k-th image")
     parser.add_argument("--samples", type=int, default=10000)
-    args = parser.parse_args()
+    args = harness.parse(parser, argv)
+    recorder = harness.Recorder(args)
     data = ProceduralDSprites()
     rows = np.arange(0, len(data), args.subsample)
     classes = data.classes(rows)
@@ -52,7 +50,8 @@ def main():
     sets = [list(range(10))] + [[2 * i, 2 * i + 1] for i in range(5)] + [[k] for k in range(10)]
     with torch.no_grad():
         Posterior(mu, logvar, estimator="exact", num_samples=args.samples, generator=g).log_density(sets)
-    print(f"ELBO decomposition density pass (16 sets): {time.perf_counter() - start:.1f} s   (bar: 300 s)")
+    t_density = time.perf_counter() - start
+    print(f"ELBO decomposition density pass (16 sets): {t_density:.1f} s   (bar: 300 s)")
     start = time.perf_counter()
     sampled = mig_sampled(mu, logvar, classes, num_samples=args.samples)
     t_sampled = time.perf_counter() - start
@@ -60,10 +59,22 @@ def main():
     discrete = mig_discrete(mu, classes)
     t_discrete = time.perf_counter() - start
     print(
-        f"MIG sampled {sampled['mig']:.3f} in {t_sampled:.1f} s; "
-        f"discretised {discrete['mig']:.3f} in {t_discrete:.1f} s"
+        f"MIG sampled {sampled.mig:.3f} in {t_sampled:.1f} s; "
+        f"discretised {discrete.mig:.3f} in {t_discrete:.1f} s"
         f"   (bar: 900 s together)"
     )
+    case = {"N": len(rows), "dims": 10, "samples": args.samples, "posteriors": "synthetic"}
+    recorder.add(
+        case,
+        {
+            "density_pass_seconds": t_density,
+            "mig_sampled": sampled.mig,
+            "mig_sampled_seconds": t_sampled,
+            "mig_discrete": discrete.mig,
+            "mig_discrete_seconds": t_discrete,
+        },
+    )
+    recorder.close()
 
 
 if __name__ == "__main__":

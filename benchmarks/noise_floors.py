@@ -11,26 +11,23 @@ held-out ELBO of a model with no latents at all.
 
 Records go to ``docs/data/calibration/noise_floors.jsonl`` (one per setting and seed, a rerun skips them).
 
-    python3 benchmarks/noise_floors.py                     # every setting, seeds 0-2
-    python3 benchmarks/noise_floors.py --settings mlp32_w512 --seeds 0
+    python -m benchmarks.noise_floors                     # every setting, seeds 0-2
+    python -m benchmarks.noise_floors --settings mlp32_w512 --seeds 0
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from tcdecomp.files import append_jsonl, read_jsonl
 
-from calibrate_mig import SETTINGS, config_for, stage_metrics  # noqa: E402
+from . import harness
+from .calibrate_mig import SETTINGS, config_for, stage_metrics
 
-from tcdecomp.files import append_jsonl, read_jsonl  # noqa: E402
-
+ROOT = harness.ROOT
 STORE = ROOT / "docs" / "data" / "calibration" / "noise_floors.jsonl"
 
 
@@ -70,11 +67,13 @@ def floor(name: str, seed: int) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    quick = {"settings": ["mlp32_w256"], "seeds": [0], "store": Path(tempfile.gettempdir()) / "tcdecomp-floors.jsonl"}
+    parser = harness.parser("noise_floors", __doc__, quick=quick)
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--store", type=Path, default=STORE)
-    args = parser.parse_args(argv)
+    args = harness.parse(parser, argv)
+    recorder = harness.Recorder(args)
     done = {(r["setting"], r["seed"]) for r in read_jsonl(args.store)} if args.store.exists() else set()
     for name in args.settings:
         for seed in args.seeds:
@@ -95,6 +94,10 @@ def main(argv=None):
             f"| {name} | {len(mine)} | {mig.mean():.3f} (max {mig.max():.3f}) | {chen.mean():.3f} "
             f"(max {chen.max():.3f}) | {elbo.mean():.1f} | {mean_image.mean():.1f} |"
         )
+        metrics = {"untrained_mig": mig.mean(), "untrained_mig_max": mig.max(), "untrained_mig_chen2018": chen.mean()}
+        metrics |= {"untrained_elbo": elbo.mean(), "mean_image_elbo": mean_image.mean()}
+        recorder.add({"setting": name, "seeds": sorted(r["seed"] for r in mine)}, metrics)
+    recorder.close()
 
 
 if __name__ == "__main__":

@@ -24,15 +24,14 @@ level is scored by bias, variance and MSE over its last 500 steps. The plug-in m
 (gaussian, copula, student_t, knn) are scored over ``--repeats`` fresh samples of
 ``--samples`` rows. Jobs run in ``--workers`` processes (one thread each).
 
-    python3 benchmarks/tc_estimation.py                       # gaussian task, every method and path
-    python3 benchmarks/tc_estimation.py --tasks gaussian cubic student_t mixture --json out.json
-    python3 benchmarks/tc_estimation.py --report docs/benchmark-tc-estimation.md --from-json out.json
-    python3 benchmarks/tc_estimation.py --levels 2 --steps 300 --methods infonce gaussian   # smoke
+    python -m benchmarks.tc_estimation                       # gaussian task, every method and path
+    python -m benchmarks.tc_estimation --tasks gaussian cubic student_t mixture --json out.json
+    python -m benchmarks.tc_estimation --report docs/benchmark-tc-estimation.md --from-json out.json
+    python -m benchmarks.tc_estimation --levels 2 --steps 300 --methods infonce gaussian   # smoke
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import math
@@ -45,18 +44,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tcdecomp import Samples, StudentT  # noqa: E402
-from tcdecomp.neural import (  # noqa: E402
+from tcdecomp import Samples, StudentT
+from tcdecomp.neural import (
     NEURAL_METHODS,
     NeuralConfig,
-    _training_loss,  # noqa: E402
     bound,
     make_network,
+    training_loss,
 )
-from tcdecomp.plans import Plan, Term  # noqa: E402
-from tcdecomp.student_t import t_entropy_offset  # noqa: E402
+from tcdecomp.plans import Plan, Term
+from tcdecomp.student_t import t_entropy_offset
+
+from . import harness
 
 DIM = 20
 X = [tuple(range(i * DIM, (i + 1) * DIM)) for i in range(4)]
@@ -182,7 +181,7 @@ def run_neural(method, path, levels, steps, batch, seed, task, hidden, critic="s
             total = 0.0
             for t, net, opt in zip(terms, nets, opts):
                 a, b = x[:, list(t.groups[0])], x[:, list(t.groups[1])]
-                loss = _training_loss(method, net, a, b)
+                loss = training_loss(method, net, a, b)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -363,15 +362,24 @@ def _save(results, args, args_line, seconds):
         Path(args.json).write_text(json.dumps({"command": args_line, "seconds": seconds, "results": results}, indent=1))
 
 
-def _record(result, results, args, args_line, start):
+def _record(result, results, args, args_line, start, recorder):
     # Saved after every job, so a stopped run keeps what it finished.
     results.append(result)
+    for row in result["rows"]:
+        case = {"task": result["task"], "path": result["path"], "method": result["method"], **_level_case(row)}
+        recorder.add(case, {k: v for k, v in row.items() if k not in case} | {"job_seconds": result["seconds"]})
     print("\n".join(format_rows(result)) + f"   ({result['seconds']:.0f} s)", flush=True)
     _save(results, args, args_line, time.perf_counter() - start)
 
 
+def _level_case(row: dict) -> dict:
+    return {k: row[k] for k in ("level", "truth") if k in row}
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    quick = {"levels": [2.0], "steps": 20, "methods": ["gaussian", "copula"], "paths": ["tree"], "samples": 500,
+             "repeats": 1, "workers": 1}  # fmt: skip
+    parser = harness.parser("tc_estimation", __doc__, quick=quick)
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=["gaussian"])
     parser.add_argument("--levels", type=float, nargs="+", default=[2, 4, 6, 8, 10])
     parser.add_argument("--steps", type=int, default=4000, help="online steps per TC level (published: 4000)")
@@ -394,7 +402,8 @@ def main(argv=None):
     parser.add_argument(
         "--report", help="write a markdown report here and its plot to figures/tc_estimation.png beside it"
     )
-    args = parser.parse_args(argv)
+    args = harness.parse(parser, argv)
+    recorder = harness.Recorder(args)
     start = time.perf_counter()
     wall = None
     if args.from_json:
@@ -413,7 +422,7 @@ def main(argv=None):
         results = sorted(merged.values(), key=lambda r: order.get((r["task"], r["path"], r["method"]), 1 << 30))
         args_line = "`, then `".join(commands)
     else:
-        args_line = "python3 benchmarks/tc_estimation.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        args_line = "python -m benchmarks.tc_estimation " + " ".join(sys.argv[1:] if argv is None else argv)
         for task in args.tasks:  # fail early on an impossible level, before any job starts
             for tc in args.levels:
                 true_tc(tc, task)
@@ -435,10 +444,10 @@ def main(argv=None):
                 os.environ.setdefault(variable, "1")
             with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
                 for result in pool.imap_unordered(run, jobs):
-                    _record(result, results, args, args_line, start)
+                    _record(result, results, args, args_line, start, recorder)
         else:
             for result in map(run, jobs):
-                _record(result, results, args, args_line, start)
+                _record(result, results, args, args_line, start, recorder)
         order = {j: i for i, j in enumerate((t, p, m) for t in args.tasks for p in args.paths for m in args.methods)}
         results.sort(key=lambda r: order[(r["task"], r["path"], r["method"])])
         wall = time.perf_counter() - start
@@ -448,6 +457,7 @@ def main(argv=None):
         report = Path(args.report)
         plot(results, report.parent / "figures" / "tc_estimation.png")
         report.write_text(markdown(results, args_line, wall))
+    recorder.close()
     return results
 
 

@@ -3,26 +3,25 @@
 The project's target: a beta-STCVAE step costs at most 1.25x a beta-VAE step; the extra work is one
 fused group_logsumexp pass over the B x B posterior pairs for all sets.
 
-    python3 benchmarks/vae_step.py
+    python -m benchmarks.vae_step [--quick] [--device cuda]
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tcdecomp.vae.losses import BetaSTCVAE, BetaTCVAE, BetaVAE
+from tcdecomp.vae.models import build_vae
 
-from tcdecomp.vae.losses import BetaSTCVAE, BetaTCVAE, BetaVAE  # noqa: E402
-from tcdecomp.vae.models import build_vae  # noqa: E402
+from . import harness
 
 
 def step_time(loss, batch, repeats):
     torch.manual_seed(0)
-    model = build_vae("conv", latent_dim=10)
+    model = build_vae("conv", latent_dim=10).to(batch.device)
+    loss.to(batch.device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     times = []
     for _ in range(repeats + 1):
@@ -31,13 +30,17 @@ def step_time(loss, batch, repeats):
         opt.zero_grad()
         total.backward()
         opt.step()
+        if batch.device.type == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return sorted(times[1:])[len(times[1:]) // 2]
 
 
-def main(batch_size=256, repeats=5):
-    x = (torch.rand(batch_size, 1, 64, 64) > 0.8).float()
+def run(recorder: harness.Recorder, batch_size=256, repeats=5, device="cpu"):
+    x = (torch.rand(batch_size, 1, 64, 64) > 0.8).float().to(device)
     base = step_time(BetaVAE(4.0), x, repeats)
+    case = {"arch": "conv", "latent_dim": 10, "batch": batch_size, "repeats": repeats}
+    recorder.add({**case, "loss": "beta-VAE"}, {"seconds_per_step": base, "ratio": 1.0})
     print(f"conv VAE, B={batch_size}, D=10, {torch.get_num_threads()} threads; median of {repeats} steps")
     print(f"{'loss':<26}{'s/step':>9}{'ratio':>8}")
     print(f"{'beta-VAE':<26}{base:>9.3f}{1.0:>8.2f}")
@@ -50,6 +53,17 @@ def main(batch_size=256, repeats=5):
             loss.bank.update(torch.randn(4096, 10), torch.zeros(4096, 10))
         t = step_time(loss, x, repeats)
         print(f"{name:<26}{t:>9.3f}{t / base:>8.2f}")
+        recorder.add({**case, "loss": name}, {"seconds_per_step": t, "ratio": t / base})
+
+
+def main(argv=None):
+    p = harness.parser("vae_step", __doc__, quick={"batch": 16, "repeats": 1})
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--repeats", type=int, default=5)
+    args = harness.parse(p, argv)
+    recorder = harness.Recorder(args)
+    run(recorder, args.batch, args.repeats, args.device)
+    recorder.close()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from .plans import PATH_NAMES
 from .posterior import ESTIMATORS, Posterior
 from .posterior_estimators import ESTIMATORS as POSTERIOR_ESTIMATORS
 from .samples import METHODS, Samples
-from .vae.evaluate import SUITE
+from .vae.metrics.registry import METRICS
 from .validation.families import example_covariance
 
 log = logging.getLogger("tcdecomp")
@@ -185,7 +185,7 @@ def _evaluate(args) -> int:
         suite=args.metrics,
         overwrite=args.overwrite,
     )
-    print(json.dumps(result, indent=2) if args.json else format_report(result))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
     return 0
 
 
@@ -313,9 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--metrics",
         nargs="*",
-        choices=SUITE,
+        choices=tuple(METRICS),
         default=[],
-        help="also disentanglement_lib's metrics: dci sap modularity factorvae betavae (needs scikit-learn)",
+        help="also these metrics: "
+        + ", ".join(f"{name} ({m.label})" for name, m in METRICS.items())
+        + " (all but factorvae need scikit-learn)",
     )
     ev.add_argument(
         "--mig-points", type=_count(2), help="encode only this many images for MIG (at least 2; default all)"

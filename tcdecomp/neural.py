@@ -144,7 +144,10 @@ def bound(method: str, net: nn.Module, a, b) -> torch.Tensor:
     return joint - (torch.logsumexp(off, dim=0) - math.log(off.numel()))  # mine (Donsker-Varadhan)
 
 
-def _training_loss(method, net, a, b):
+def training_loss(method, net, a, b):
+    """The loss a neural bound's network minimises on the pairs (a_i, b_i): minus the bound (its value on the
+    batch), or for ``club`` the negative log-likelihood of its variational q(b|a). Public so that the published
+    benchmark's online protocol trains the same objective."""
     if method == "club":  # q(b|a) by maximum likelihood on the joint pairs
         mu, logvar = net.net(a).chunk(2, dim=1)
         return (0.5 * (logvar + (b - mu) ** 2 * torch.exp(-logvar))).sum(1).mean()
@@ -211,7 +214,7 @@ def neural_mi(a: np.ndarray, b: np.ndarray, method: str, config: NeuralConfig | 
     @torch.no_grad()
     def held_out_score():  # early stopping's objective: the held-out bound per batch, or q's likelihood for CLUB
         if method == "club":
-            return np.array([-float(_training_loss(method, net, a_va[:1024], b_va[:1024]))])
+            return np.array([-float(training_loss(method, net, a_va[:1024], b_va[:1024]))])
         return _held_out(method, net, a_va, b_va, cfg.batch_size, np.random.default_rng(0))
 
     def snapshot():
@@ -221,7 +224,7 @@ def neural_mi(a: np.ndarray, b: np.ndarray, method: str, config: NeuralConfig | 
     best, best_batches, best_state, stale, step = -math.inf, untrained, untrained_state, 0, 0
     while step < cfg.steps and stale < cfg.patience:
         for idx in _batches(len(a_tr), cfg.batch_size, rng):
-            loss = _training_loss(method, net, a_tr[idx], b_tr[idx])
+            loss = training_loss(method, net, a_tr[idx], b_tr[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()

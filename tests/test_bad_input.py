@@ -177,7 +177,7 @@ def _classes(n):
 
 
 def _suite(name, *args):
-    from tcdecomp.vae import suite
+    from tcdecomp.vae import metrics as suite
 
     return getattr(suite, name)(*args)
 

@@ -83,7 +83,10 @@ def test_cycles_finds_a_circle():
 
 
 def test_folders_hold_what_their_names_say():
-    folders = {p.parent.name for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE}
-    assert folders == {"kernels", "vae", "validation", "sweeps", "experiments"}
+    folders = {p.parent.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE}
+    assert folders == {"kernels", "vae", "vae/metrics", "validation", "sweeps", "experiments"}
+    metrics = {p.stem for p in (PACKAGE / "vae" / "metrics").glob("*.py")}
+    assert metrics == {"__init__", "elbo", "mig", "suite", "interventions", "registry", "results"}
+    assert not (PACKAGE / "vae" / "suite.py").exists()  # every metric lives in tcdecomp.vae.metrics
     assert {p.stem for p in (PACKAGE / "validation").glob("*.py")} == {"__init__", "report", "families"}
     assert not (PACKAGE / "io.py").exists()  # it shadowed the standard library's io where both were imported

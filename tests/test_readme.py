@@ -30,3 +30,12 @@ def test_quickstart_snippets(title, capsys):
     block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     exec(compile(block, "README.md", "exec"), {})
     assert "0.5635" in capsys.readouterr().out
+
+
+def test_metrics_snippet_prints_what_its_comment_says(capsys):
+    section = README.split("### Metrics of a trained model", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(block, "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "0.958 ['factor_entropy', 'mi', 'mig', 'per_factor']"
+    assert lines[1] == "['dci', 'sap', 'modularity', 'factorvae', 'betavae']"

@@ -364,7 +364,7 @@ def execute_run(run: dict, out_dir: str, evaluate_cfg: dict) -> dict:
         num_samples=evaluate_cfg.get("num_samples", 2000),
         mig_points=evaluate_cfg.get("mig_points"),
         with_mig=evaluate_cfg.get("mig", False),
-    )
+    ).to_dict()
     full = config.to_dict()  # every key, defaults included, so summaries never miss one
     full["train"].pop("out_dir")
     return {

@@ -2,12 +2,32 @@
 
 from .config import Config, load_config
 from .data import FactorDataset, ProceduralDSprites, render_dsprites
+from .evaluate import Evaluation, evaluate
 from .losses import DIPVAE, HFVAE, BetaSTCVAE, BetaTCVAE, BetaVAE, FactorVAE, build_loss
-from .metrics import elbo_decomposition, mig_discrete, mig_sampled, omniscient_latents
+from .metrics import (
+    METRICS,
+    beta_vae_score,
+    dci,
+    elbo_decomposition,
+    factor_vae_score,
+    mig_discrete,
+    mig_sampled,
+    modularity_explicitness,
+    omniscient_latents,
+    sap,
+)
 from .models import VAE, VAEOutput, build_vae
-from .train import restore, train
+from .train import restore, train, training_step
 
 __all__ = [
+    "METRICS",
+    "Evaluation",
+    "evaluate",
+    "beta_vae_score",
+    "dci",
+    "factor_vae_score",
+    "modularity_explicitness",
+    "sap",
     "BetaSTCVAE",
     "BetaTCVAE",
     "BetaVAE",
@@ -29,4 +49,5 @@ __all__ = [
     "render_dsprites",
     "restore",
     "train",
+    "training_step",
 ]

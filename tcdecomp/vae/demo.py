@@ -33,7 +33,7 @@ def demo_config(out_dir: str = "runs/demo", steps: int | None = None) -> Config:
 
 
 def run_demo(out_dir: str = "runs/demo", steps: int | None = None, progress: bool = True, overwrite: bool = False):
-    """Train the demo model, then evaluate it; returns (evaluation dict, bottom-up Decomposition, training seconds).
+    """Train the demo model, then evaluate it; returns (Evaluation, bottom-up Decomposition, training seconds).
     A folder that already holds a run is refused unless ``overwrite``."""
     from .train import train
 

@@ -263,8 +263,10 @@ def _start(run: Run, out: Path, generator: torch.Generator, procs: Processes, re
     return position
 
 
-def _step(run: Run, model, x: torch.Tensor) -> dict:
-    """One optimisation step: the model, then the loss of its output, then the loss's own update."""
+def training_step(run: Run, model, x: torch.Tensor) -> dict:
+    """One optimisation step of ``run`` on the images ``x``: the model (``run.model``, or its DDP wrapper), then
+    the loss of its output, then the loss's own update (the bank, FactorVAE's discriminator). Returns the loss's
+    parts (floats) for logging. This is what ``train`` runs each step, and what the step-time benchmarks time."""
     out = model(x)
     total, parts = run.loss(out)
     run.optimizer.zero_grad(set_to_none=True)
@@ -300,7 +302,7 @@ def _loop(
                 position.order, position.pos = train_idx[torch.randperm(len(train_idx), generator=generator)], 0
             batch = position.order[position.pos + procs.rank * local : position.pos + (procs.rank + 1) * local]
             position.pos += cfg.batch_size
-            parts = _step(run, model, source.images(batch.numpy(), device=device))
+            parts = training_step(run, model, source.images(batch.numpy(), device=device))
             position.step += 1
             if position.step % cfg.log_every == 0 or position.step == cfg.steps:
                 parts = mean_over_processes(parts)

@@ -1,7 +1,6 @@
 """The BMI benchmark script's own half (no BMI package needed): ground truth taken from BMI's sampler objects,
 scoring into a resumable store, and the summary figures of its report."""
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -9,13 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks import bmi as bench
+from benchmarks import harness
 from tcdecomp.files import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
-# Loaded under another name: "bmi" is the BMI package's own import name.
-_spec = importlib.util.spec_from_file_location("bmi_benchmark", ROOT / "benchmarks" / "bmi.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
 
 
 class _SplitMultinormal:  # the attribute names of BMI 0.1.3's samplers
@@ -72,10 +69,15 @@ def _fake_samples(folder: Path, seeds):
 def test_scoring_fills_the_store_once_and_the_report_reads_it(tmp_path):
     meta = _fake_samples(tmp_path / "samples", [0, 1])
     store = tmp_path / "results.jsonl"
-    argv = ["--samples", str(tmp_path / "samples"), "--store", str(store), "--seeds", "0", "1", "--baseline-seeds"]
+    records = tmp_path / "records.jsonl"
+    argv = ["--samples", str(tmp_path / "samples"), "--store", str(store), "--out", str(records)]
+    argv += ["--seeds", "0", "1", "--baseline-seeds"]
     bench.main([*argv, "--methods", "gaussian", "copula"])
     rows = read_jsonl(store)
     assert len(rows) == 2 * 2 * 2
+    summary = {r["case"]["method"]: r for r in harness.read_records(records)}  # the harness's records
+    assert set(summary) == {"gaussian", "copula"} and summary["gaussian"]["case"]["seeds"] == [0, 1]
+    assert summary["gaussian"]["metrics"]["tasks"] == 2 and summary["gaussian"]["benchmark"] == "bmi"
     bench.main([*argv, "--methods", "gaussian", "copula"])  # resumes: nothing is redone
     assert len(read_jsonl(store)) == 8
     gauss = [r for r in rows if r["task"] == "gauss-1-2" and r["method"] == "gaussian"]
@@ -109,11 +111,12 @@ def test_summary_by_hand():
 def test_missing_samples_or_baselines_run_the_bmi_half(tmp_path, monkeypatch):
     _fake_samples(tmp_path / "samples", [0])
     argv = ["--samples", str(tmp_path / "samples"), "--store", str(tmp_path / "s.jsonl"), "--methods", "gaussian"]
+    argv += ["--out", str(tmp_path / "records.jsonl")]
     with pytest.raises(SystemExit, match="--bmi-python"):
         bench.main([*argv, "--seeds", "0", "1", "--baseline-seeds"])  # seed 1 has no samples
     calls = []
-    monkeypatch.setattr(bench.subprocess, "run", lambda command, check: calls.append(command))
+    monkeypatch.setattr(bench.subprocess, "run", lambda command, check, cwd: calls.append(command))
     bench.main([*argv, "--seeds", "0", "--baseline-seeds", "0", "--bmi-python", "/venv/bin/python"])
     # seed 0's samples exist but its baselines do not: the BMI half runs for them
-    assert calls and calls[0][0] == "/venv/bin/python" and calls[0][2] == "_generate"
+    assert calls and calls[0][:4] == ["/venv/bin/python", "-m", "benchmarks.bmi", "_generate"]
     assert calls[0][calls[0].index("--baseline-seeds") + 1 :] == ["0"]

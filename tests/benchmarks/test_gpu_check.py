@@ -3,15 +3,13 @@
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from benchmarks._bounds import lower_bound_seconds, operation_counts
 
-from _bounds import lower_bound_seconds, operation_counts  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_operation_counts_by_hand():

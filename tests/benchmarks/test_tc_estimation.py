@@ -1,22 +1,18 @@
 """CI's 1-level smoke version of benchmarks/tc_estimation.py (the published TC benchmark)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmarks import harness
 from tcdecomp import Samples
-
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "tc_estimation.py"
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("tc_estimation", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from benchmarks import tc_estimation
+
+    return tc_estimation
 
 
 def test_gaussian_task_carries_the_requested_tc():
@@ -71,6 +67,8 @@ def test_one_level_smoke_run(tmp_path, capsys):
             "1",
             "--json",
             str(out),
+            "--out",
+            str(tmp_path / "records.jsonl"),
         ]
     )
     text = capsys.readouterr().out
@@ -79,3 +77,8 @@ def test_one_level_smoke_run(tmp_path, capsys):
     report = (tmp_path / "estimators.md").read_text()
     assert "| tree | nwj |" in report and (tmp_path / "figures" / "tc_estimation.png").stat().st_size > 1000
     assert len(json.loads(out.read_text())["results"]) == 4
+    records = harness.read_records(tmp_path / "records.jsonl")
+    assert {(r["case"]["path"], r["case"]["method"]) for r in records} == {
+        (p, m) for p in ("tree", "line") for m in ("nwj", "gaussian")
+    }
+    assert all(r["case"]["level"] == 2.0 and "mean" in r["metrics"] for r in records)

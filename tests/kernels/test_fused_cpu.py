@@ -8,6 +8,8 @@ import torch
 
 from tcdecomp.kernels import fused_cpu, group_logsumexp, naive_group_logsumexp
 
+from . import tolerances
+
 SETS = [[0, 1, 2, 3, 4], [0], [3], [1, 2], [2, 3, 4]]
 
 
@@ -36,13 +38,11 @@ def test_fused_forward_and_gradients_match_the_reference(small_tiles, dtype):
     assert fused_cpu._compiled.cache_info().currsize > 0 and not fused_cpu._broken  # the fused path ran
     ref_in = [t.detach().double().requires_grad_(True) for t in (z, mu, logvar)]
     ref = naive_group_logsumexp(*ref_in, SETS)
-    tol = 1e-12 if dtype == torch.float64 else 2e-5
-    torch.testing.assert_close(out.detach().double(), ref.detach(), rtol=tol, atol=tol)
+    torch.testing.assert_close(out.detach().double(), ref.detach(), **tolerances.forward("fused_cpu", dtype))
     grad = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     got = torch.autograd.grad(out, (z, mu, logvar), grad.to(out.dtype))
     want = torch.autograd.grad(ref, ref_in, grad)
-    for a, b in zip(got, want):
-        torch.testing.assert_close(a.double(), b, rtol=10 * tol, atol=10 * tol)
+    tolerances.assert_gradients_close(got, want, "fused_cpu", dtype)
 
 
 def test_a_failed_compile_falls_back_to_the_chunked_code(small_tiles, monkeypatch, caplog):

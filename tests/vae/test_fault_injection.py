@@ -172,7 +172,7 @@ def test_evaluate_survives_kills_anywhere(tmp_path):
     cfg = write_config(tmp_path, "run", steps=20, checkpoint_every=10)
     train(load_config(cfg), progress=False)
     ckpt = tmp_path / "run" / CHECKPOINT
-    reference = evaluate(restore(ckpt), tmp_path / "ref", num_samples=200, mig_points=200)
+    reference = evaluate(restore(ckpt), tmp_path / "ref", num_samples=200, mig_points=200).to_dict()
     args = ["evaluate", str(ckpt), "--out-dir", str(tmp_path / "out"), "--num-samples", "200", "--mig-points", "200"]
     for n in (1, 2, 3, 4, 5):  # inside the PNG and JSON writes
         assert faulty(args, kill_at_fsync=n).returncode == -9

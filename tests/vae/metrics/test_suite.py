@@ -1,6 +1,7 @@
 """disentanglement_lib's metric suite: the formulas against independent float64 computations, and the
 metrics on perfect, structured and random codes."""
 
+import json
 import math
 
 import numpy as np
@@ -8,15 +9,15 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from tcdecomp.vae.suite import (  # noqa: E402
+from tcdecomp.vae.metrics import (  # noqa: E402
+    METRICS,
+    beta_vae_score,
     dci,
-    dci_scores,
+    factor_vae_score,
     modularity_explicitness,
-    modularity_from_mi,
     sap,
-    sap_from_scores,
-    split_rows,
 )
+from tcdecomp.vae.metrics.suite import dci_scores, modularity_from_mi, sap_from_scores, split_rows  # noqa: E402
 
 
 def _dci_reference(R):
@@ -65,22 +66,22 @@ def _codes(kind, n=1200, seed=0):
 
 def test_perfect_codes_score_high_and_random_codes_low():
     perfect, random_ = dci(*_codes("perfect")), dci(*_codes("random"))
-    assert perfect["disentanglement"] > 0.9 and perfect["completeness"] > 0.9
-    assert perfect["informativeness_test"] > 0.95 and random_["informativeness_test"] < 0.4
+    assert perfect.disentanglement > 0.9 and perfect.completeness > 0.9
+    assert perfect.informativeness_test > 0.95 and random_.informativeness_test < 0.4
     # A single-code linear SVM separates 4 ordered classes only in part: about 0.5 gap on perfect codes.
-    assert sap(*_codes("perfect"))["sap"] > 0.4 and sap(*_codes("random"))["sap"] < 0.1
+    assert sap(*_codes("perfect")).sap > 0.4 and sap(*_codes("random")).sap < 0.1
     me_perfect, me_random = modularity_explicitness(*_codes("perfect")), modularity_explicitness(*_codes("random"))
-    assert me_perfect["modularity"] > 0.95 and me_perfect["explicitness_test"] > 0.95
-    assert me_random["explicitness_test"] < 0.6
+    assert me_perfect.modularity > 0.95 and me_perfect.explicitness_test > 0.95
+    assert me_random.explicitness_test < 0.6
 
 
 def test_structured_codes_are_less_disentangled_than_perfect_ones():
     structured = dci(*_codes("structured"))
-    assert structured["disentanglement"] < dci(*_codes("perfect"))["disentanglement"]
-    importance = np.asarray(structured["importance"])
+    assert structured.disentanglement < dci(*_codes("perfect")).disentanglement
+    importance = np.asarray(structured.importance)
     assert importance[2, :2].sum() < 0.05  # the noise code matters to neither encoded factor
-    assert sap(*_codes("structured"))["sap"] < sap(*_codes("perfect"))["sap"]
-    assert modularity_explicitness(*_codes("structured"))["modularity"] < 0.9
+    assert sap(*_codes("structured")).sap < sap(*_codes("perfect")).sap
+    assert modularity_explicitness(*_codes("structured")).modularity < 0.9
 
 
 def test_test_rows_are_used_when_given_and_split_is_seeded():
@@ -98,22 +99,26 @@ def test_test_rows_are_used_when_given_and_split_is_seeded():
 
 def test_evaluate_reports_the_suite_with_its_time(tmp_path, monkeypatch):
     from tcdecomp.vae.evaluate import evaluate, format_report
+    from tcdecomp.vae.metrics import registry
     from tcdecomp.vae.train import train
 
-    from .runs import tiny_config
+    from ..runs import tiny_config
 
     run = train(tiny_config(tmp_path / "run"), progress=False)
-    import tcdecomp.vae.evaluate as ev
-
-    monkeypatch.setattr(ev, "SCORE_TRAIN", 30)  # small: the scores' own tests check their values
-    monkeypatch.setattr(ev, "SCORE_EVAL", 20)
-    result = evaluate(run, None, num_samples=100, mig_points=300, suite=ev.SUITE)
-    assert {"disentanglement", "completeness", "informativeness_test"} <= set(result["dci"])
-    assert "sap" in result["sap"] and "modularity" in result["modularity"]
-    assert set(result["timings"]) == set(ev.SUITE)
-    assert 0 <= result["factorvae"]["eval_accuracy"] <= 1 and 0 <= result["betavae"]["eval_accuracy"] <= 1
+    monkeypatch.setattr(registry, "SCORE_TRAIN", 30)  # small: the scores' own tests check their values
+    monkeypatch.setattr(registry, "SCORE_EVAL", 20)
+    result = evaluate(run, None, num_samples=100, mig_points=300, suite=tuple(METRICS))
+    assert set(result.metrics) == set(result.timings) == set(METRICS)
+    assert 0 <= result.metrics["dci"].disentanglement <= 1 and 0 <= result.metrics["sap"].sap <= 1
+    assert 0 <= result.metrics["factorvae"].eval_accuracy <= 1 and 0 <= result.metrics["betavae"].eval_accuracy <= 1
+    stored = json.loads(json.dumps(result.to_dict()))  # evaluation.json: each metric under its name, as before
+    assert {"disentanglement", "completeness", "informativeness_test", "importance"} <= set(stored["dci"])
+    assert set(stored["factorvae"]) == {"train_accuracy", "eval_accuracy", "active_dims"}
+    assert set(stored["betavae"]) == {"train_accuracy", "eval_accuracy"}
     report = format_report(result)
-    assert "DCI:" in report and "SAP:" in report and "modularity" in report
+    for metric in METRICS.values():  # every metric's label, from the registry, with its scores
+        assert f"{metric.label}: " in report
+    assert f"SAP: sap {result.metrics['sap'].sap:.3f}" in report
     with pytest.raises(ValueError, match="metrics"):
         evaluate(run, None, num_samples=100, suite=("irs",))
 
@@ -147,7 +152,7 @@ def _grid_dataset(sizes=(3, 4, 5)):
 
 @pytest.mark.parametrize("score_name", ["factor_vae_score", "beta_vae_score"])
 def test_intervention_scores_on_perfect_and_random_codes(score_name):
-    from tcdecomp.vae import suite
+    from tcdecomp.vae import metrics as suite
 
     score = getattr(suite, score_name)
     data = _grid_dataset()
@@ -156,8 +161,8 @@ def test_intervention_scores_on_perfect_and_random_codes(score_name):
         kw["num_variance_estimate"] = 500
     perfect = score(_CodeModel(True), data, **kw)
     noise = score(_CodeModel(False), data, **kw)
-    assert perfect["eval_accuracy"] > 0.95
-    assert noise["eval_accuracy"] < 0.6  # chance is 1/3
+    assert perfect.eval_accuracy > 0.95
+    assert noise.eval_accuracy < 0.6  # chance is 1/3
 
 
 def test_fixed_factor_batches_share_that_factor():
@@ -176,15 +181,11 @@ def test_fixed_factor_batches_share_that_factor():
         (lambda: sap_from_scores([]), "scores"),
         (lambda: modularity_from_mi(np.ones(3)), "mi"),
         (
-            lambda: __import__("tcdecomp.vae.suite", fromlist=["x"]).factor_vae_score(
-                _CodeModel(True), _grid_dataset(), num_train=0
-            ),
+            lambda: factor_vae_score(_CodeModel(True), _grid_dataset(), num_train=0),
             "num_train",
         ),
         (
-            lambda: __import__("tcdecomp.vae.suite", fromlist=["x"]).beta_vae_score(
-                _CodeModel(True), _grid_dataset(), batch_size=1
-            ),
+            lambda: beta_vae_score(_CodeModel(True), _grid_dataset(), batch_size=1),
             "batch_size",
         ),
         (lambda: _grid_dataset().sample_with_fixed_factor(3, 8, np.random.default_rng(0)), "factor"),

@@ -1,5 +1,6 @@
-"""disentanglement_lib's metric suite on codes and factor classes (docs/math.md#the-metric-suite):
-DCI, SAP, and modularity with explicitness.
+"""disentanglement_lib's metrics on codes and factor classes (docs/math.md#the-metric-suite):
+DCI, SAP, and modularity with explicitness (the scores that intervene on the data are in
+:mod:`tcdecomp.vae.metrics.interventions`).
 
 Each metric trains its predictors on one set of rows and scores them on another, as the reference does:
 pass ``codes_test`` and ``factors_test``, or the rows are split with a seeded permutation
@@ -23,6 +24,9 @@ modularity with a single varying factor are refused.
 from __future__ import annotations
 
 import numpy as np
+
+from .mig import _bin_latent, _discrete_mi
+from .results import DCIResult, ModularityResult, SAPResult
 
 #: the fraction of rows held out when no test rows are given
 TEST_FRACTION = 0.2
@@ -159,7 +163,7 @@ def modularity_from_mi(mi: np.ndarray) -> float:
 
 
 # -- the metrics -----------------------------------------------------------------------------------------
-def dci(codes, factors, codes_test=None, factors_test=None, seed: int = 0) -> dict:
+def dci(codes, factors, codes_test=None, factors_test=None, seed: int = 0) -> DCIResult:
     """Disentanglement, completeness and informativeness (train and test accuracy) of ``codes`` (N x D)."""
     _sklearn()
     from sklearn.ensemble import GradientBoostingClassifier
@@ -173,16 +177,16 @@ def dci(codes, factors, codes_test=None, factors_test=None, seed: int = 0) -> di
         train_acc.append(model.score(c_tr, f_tr[:, j]))
         test_acc.append(model.score(c_te, f_te[:, j]))
     disentanglement, completeness = dci_scores(importance[:, kept])
-    return {
-        "disentanglement": disentanglement,
-        "completeness": completeness,
-        "informativeness_train": float(np.mean(train_acc)),
-        "informativeness_test": float(np.mean(test_acc)),
-        "importance": importance.tolist(),
-    }
+    return DCIResult(
+        disentanglement=disentanglement,
+        completeness=completeness,
+        informativeness_train=float(np.mean(train_acc)),
+        informativeness_test=float(np.mean(test_acc)),
+        importance=importance.tolist(),
+    )
 
 
-def sap(codes, factors, codes_test=None, factors_test=None, seed: int = 0) -> dict:
+def sap(codes, factors, codes_test=None, factors_test=None, seed: int = 0) -> SAPResult:
     """SAP: per factor, the gap between the two codes whose single-code linear SVMs predict it best."""
     _sklearn()
     from sklearn.svm import LinearSVC
@@ -193,16 +197,16 @@ def sap(codes, factors, codes_test=None, factors_test=None, seed: int = 0) -> di
         for col, j in enumerate(kept):
             model = LinearSVC(C=0.01, class_weight="balanced", random_state=seed).fit(c_tr[:, [i]], f_tr[:, j])
             scores[i, col] = model.score(c_te[:, [i]], f_te[:, j])
-    return {"sap": sap_from_scores(scores), "scores": scores.tolist(), "factors": kept}
+    return SAPResult(sap=sap_from_scores(scores), scores=scores.tolist(), factors=kept)
 
 
-def modularity_explicitness(codes, factors, codes_test=None, factors_test=None, seed: int = 0, bins: int = 20) -> dict:
+def modularity_explicitness(
+    codes, factors, codes_test=None, factors_test=None, seed: int = 0, bins: int = 20
+) -> ModularityResult:
     """Modularity (from the discrete MI of binned codes) and explicitness (mean one-vs-rest ROC AUC)."""
     _sklearn()
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-
-    from .metrics import _bin_latent, _discrete_mi
 
     c_tr, f_tr, c_te, f_te, kept = _prepared(codes, factors, codes_test, factors_test, seed)
     eps = float(np.finfo(np.float64).eps)
@@ -214,13 +218,13 @@ def modularity_explicitness(codes, factors, codes_test=None, factors_test=None, 
         model = LogisticRegression(max_iter=1000).fit(c_tr, f_tr[:, j])
         train_auc.append(_mean_auc(model, c_tr, f_tr[:, j], classes, roc_auc_score))
         test_auc.append(_mean_auc(model, c_te, f_te[:, j], classes, roc_auc_score))
-    return {
-        "modularity": modularity_from_mi(mi),
-        "explicitness_train": _mean_defined(train_auc, "the training rows"),
-        "explicitness_test": _mean_defined(test_auc, "the test rows"),
-        "mi": mi.tolist(),
-        "factors": kept,
-    }
+    return ModularityResult(
+        modularity=modularity_from_mi(mi),
+        explicitness_train=_mean_defined(train_auc, "the training rows"),
+        explicitness_test=_mean_defined(test_auc, "the test rows"),
+        mi=mi.tolist(),
+        factors=kept,
+    )
 
 
 def _mean_defined(aucs: list, where: str) -> float:
@@ -241,104 +245,3 @@ def _mean_auc(model, rows, labels, classes, roc_auc_score) -> float:
         if (labels == c).any() and not (labels == c).all()
     ]
     return float(np.mean(aucs)) if aucs else float("nan")
-
-
-# -- scores that intervene on the data: batches with one factor held fixed ------------------------------
-def _codes(model, dataset, rows, device) -> np.ndarray:
-    from .metrics import encode
-
-    return encode(model, dataset, np.asarray(rows), device=device)[0].double().numpy()
-
-
-def _check_counts(minimum: int = 1, **counts) -> None:
-    from .._checks import check_positive_int
-
-    for name, value in counts.items():
-        check_positive_int(value, name, minimum=minimum)
-
-
-def _varying_factors(dataset) -> list[int]:
-    return [f for f, size in enumerate(dataset.factor_sizes) if size > 1]
-
-
-def factor_vae_score(
-    model,
-    dataset,
-    num_train: int = 10000,
-    num_eval: int = 5000,
-    batch_size: int = 64,
-    num_variance_estimate: int = 10000,
-    seed: int = 0,
-    device="cpu",
-) -> dict:
-    """FactorVAE score (Kim & Mnih 2018, disentanglement_lib's version): per vote, a batch with one factor
-    fixed; the code dim of least variance (codes divided by their global standard deviation; dims with
-    global variance below 0.05 are inactive) votes for that factor; a majority-vote classifier from dims to
-    factors is trained on ``num_train`` votes and scored on ``num_eval`` others."""
-    _check_counts(num_train=num_train, num_eval=num_eval, num_variance_estimate=num_variance_estimate)
-    _check_counts(minimum=2, batch_size=batch_size)
-    rng = np.random.default_rng(seed)
-    factors = _varying_factors(dataset)
-    if not factors:
-        raise ValueError("the data set has no factor with more than one class: the FactorVAE score is undefined")
-    reference = _codes(model, dataset, rng.integers(0, len(dataset), num_variance_estimate), device)
-    scale = np.std(reference, axis=0, ddof=1)
-    active = scale**2 > 0.05
-    if not active.any():
-        return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "active_dims": 0}
-
-    def votes(n):
-        out = np.zeros((len(scale), len(dataset.factor_sizes)), dtype=np.int64)
-        for _ in range(n):
-            k = factors[rng.integers(len(factors))]
-            codes = _codes(model, dataset, dataset.sample_with_fixed_factor(k, batch_size, rng), device)
-            variance = np.var(codes / scale, axis=0, ddof=1)
-            out[np.argmin(np.where(active, variance, np.inf)), k] += 1
-        return out
-
-    train, held = votes(num_train), votes(num_eval)
-    assign = np.argmax(train, axis=1)  # each dim's majority factor
-    correct = lambda v: v[np.arange(len(assign)), assign].sum() / max(v.sum(), 1)  # noqa: E731
-    return {
-        "train_accuracy": float(correct(train)),
-        "eval_accuracy": float(correct(held)),
-        "active_dims": int(active.sum()),
-    }
-
-
-def beta_vae_score(
-    model, dataset, num_train: int = 10000, num_eval: int = 5000, batch_size: int = 64, seed: int = 0, device="cpu"
-) -> dict:
-    """beta-VAE score (Higgins et al. 2017, disentanglement_lib's version): per point, pairs of examples that
-    share one factor's class; the mean absolute code difference over the batch is the feature, the fixed factor
-    the label; a logistic regression's accuracy on held-out points is the score."""
-    _sklearn()
-    from sklearn.linear_model import LogisticRegression
-
-    _check_counts(num_train=num_train, num_eval=num_eval)
-    _check_counts(minimum=2, batch_size=batch_size)
-    rng = np.random.default_rng(seed)
-    factors = _varying_factors(dataset)
-    if len(factors) < 2:
-        raise ValueError("the beta-VAE score needs at least two factors with more than one class")
-
-    def points(n):
-        features, labels = [], []
-        for _ in range(n):
-            k = factors[rng.integers(len(factors))]
-            first = dataset.sample_classes(batch_size, rng)
-            second = dataset.sample_classes(batch_size, rng)
-            second[:, k] = first[:, k]
-            a = _codes(model, dataset, dataset.index_of(first), device)
-            b = _codes(model, dataset, dataset.index_of(second), device)
-            features.append(np.mean(np.abs(a - b), axis=0))
-            labels.append(k)
-        return np.array(features), np.array(labels)
-
-    x_train, y_train = points(num_train)
-    x_eval, y_eval = points(num_eval)
-    model_ = LogisticRegression(max_iter=1000, random_state=seed).fit(x_train, y_train)
-    return {
-        "train_accuracy": float(model_.score(x_train, y_train)),
-        "eval_accuracy": float(model_.score(x_eval, y_eval)),
-    }

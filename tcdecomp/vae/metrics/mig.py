@@ -1,11 +1,4 @@
-"""Evaluation (docs/math.md#the-elbo-decomposition, #mig): the held-out true ELBO and its decomposition,
-MIG (both variants),
-omniscient latents (paper eq. 9).
-
-ELBO decomposition (Chen et al. 2018, eq. 2), on draws z ~ q(z) of an evaluation set of N
-examples, every density exact over all N posteriors (:class:`~tcdecomp.Posterior` "exact"):
-
-    E_x KL(q(z|x) || p(z)) = MI + TC + dimKL,  TC = TC_groups + TC_within.
+"""MIG, the mutual information gap (docs/math.md#mig), in both published variants.
 
 MIG (Chen et al. 2018): for each factor v_k with H(v_k) > 0, the gap between the two
 largest I(z_j; v_k), divided by H(v_k), averaged over factors. Choices, since published
@@ -24,9 +17,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.stats
 import torch
 
-from .._checks import (
+from ..._checks import (
     check_choice,
     check_dims,
     check_finite_tensor,
@@ -35,82 +29,15 @@ from .._checks import (
     input_epsilon,
     refuse_silent_conversion,
 )
-from ..decomposition import Estimate
-from ..posterior import Posterior, sample_aggregate
-from .kl import decomposition_sets, kl_terms
-from .models import gaussian_log_density, kl_to_standard_normal
-
-
-@torch.no_grad()
-def encode(model, dataset, indices, batch_size: int = 512, device="cpu"):
-    """Encoder means and log-variances (float32, CPU) of the given data-set rows."""
-    mus, logvars = [], []
-    model.eval()
-    for start in range(0, len(indices), batch_size):
-        x = dataset.images(indices[start : start + batch_size], device=device)
-        mu, logvar = model.encode(x)
-        mus.append(mu.float().cpu())
-        logvars.append(logvar.float().cpu())
-    return torch.cat(mus), torch.cat(logvars)
-
-
-def _estimate(values: torch.Tensor) -> Estimate:
-    values = values.double()
-    return Estimate(float(values.mean()), float(values.std() / math.sqrt(len(values))) if len(values) > 1 else 0.0)
-
-
-@torch.no_grad()
-def elbo_decomposition(
-    model,
-    dataset,
-    indices,
-    group_size: int = 1,
-    num_samples: int = 10000,
-    seed: int = 0,
-    batch_size: int = 512,
-    device="cpu",
-    posteriors=None,
-) -> dict:
-    """The true ELBO of the examples ``indices`` and its KL decomposition, each an Estimate."""
-    num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
-    mu, logvar = posteriors if posteriors is not None else encode(model, dataset, indices, batch_size, device)
-    D = mu.shape[1]
-    z, pick = sample_aggregate(mu, logvar, num_samples, torch.Generator().manual_seed(seed))
-    log_px = []
-    for start in range(0, num_samples, batch_size):
-        rows = pick[start : start + batch_size]
-        x = dataset.images(np.asarray(indices)[rows.numpy()], device=device)
-        log_px.append(model.log_likelihood(x, model.decode(z[start : start + batch_size].to(device))).float().cpu())
-    log_px = torch.cat(log_px)
-    sets, groups = decomposition_sets(D, group_size)
-    log_q = Posterior(mu, logvar, z=z, estimator="exact").log_density(sets)
-    log_qzx = gaussian_log_density(z, mu[pick], logvar[pick]).sum(1)
-    log_pz = gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
-    terms = kl_terms(log_qzx, log_q, log_pz, groups)
-    kl = kl_to_standard_normal(mu, logvar)
-    singles = log_q[:, len(sets) - D :]
-    return {
-        "elbo": Estimate(float(log_px.double().mean() - kl.double().mean()), _estimate(log_px).stderr),
-        "recon": _estimate(log_px),
-        "kl": _estimate(kl),
-        **{name: _estimate(values) for name, values in terms.items()},
-        "tc": _estimate(terms["tc_groups"] + terms["tc_within"]),
-        "marginal_entropies": [float(v) for v in -singles.double().mean(0)],
-    }
-
-
-def omniscient_latents(marginal_entropies, epsilon: float = 1e-3) -> list[int]:
-    """Dims whose marginal entropy E_q(z_i)[-log q(z_i)] is below epsilon (paper eq. 9, epsilon = 0.001)."""
-    if not (isinstance(epsilon, (int, float)) and epsilon > 0):
-        raise ValueError(f"epsilon must be a positive number of nats, got {epsilon!r}")
-    return [k for k, h in enumerate(marginal_entropies) if h < epsilon]
+from ...posterior import Posterior, sample_aggregate
+from .results import MIGResult, MIGScore
 
 
 # -- MIG ---------------------------------------------------------------------------------------------
 def _factor_entropy(labels: np.ndarray) -> float:
+    """H(v) in nats of the empirical distribution of one factor's classes."""
     _, counts = np.unique(labels, return_counts=True)
-    p = counts / counts.sum()
-    return float(-(p * np.log(p)).sum())
+    return float(scipy.stats.entropy(counts))
 
 
 def _gap(mi: np.ndarray, entropies: np.ndarray, factors=None) -> tuple[float, np.ndarray]:
@@ -145,10 +72,10 @@ def factor_selection(factor_names, convention: str = "all") -> list[int]:
     return list(range(len(names)))
 
 
-def mig_under(result: dict, factors) -> dict:
+def mig_under(result: MIGResult, factors) -> MIGScore:
     """A MIG result re-scored with only ``factors`` counting (the MI matrix is the same)."""
-    score, gaps = _gap(np.asarray(result["mi"]), np.asarray(result["factor_entropy"]), list(factors))
-    return {"mig": score, "per_factor": gaps.tolist(), "factors": list(factors)}
+    score, gaps = _gap(np.asarray(result.mi), np.asarray(result.factor_entropy), list(factors))
+    return MIGScore(mig=score, per_factor=gaps.tolist(), factors=list(factors))
 
 
 def _check_variables(groups, n_dims: int) -> list[list[int]]:
@@ -225,7 +152,7 @@ def _finite_matrix(value, name: str, dtype) -> torch.Tensor:
     return value
 
 
-def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0, groups=None, factors=None) -> dict:
+def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0, groups=None, factors=None) -> MIGResult:
     """MIG of Chen et al. (2018) from posteriors (N x D) and factor classes (N x F) (docs/math.md#mig).
 
     ``groups``: None scores every single dim as a latent variable; a list of disjoint groups of dims
@@ -234,10 +161,10 @@ def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0, gr
     density over the group's dims. ``factors``: the indices of the factors that count (all by default;
     :func:`factor_selection` names the published conventions).
 
-    Returns ``mig``, ``per_factor`` (the normalised gaps of the counted factors), ``mi`` (the variables x
-    factors MI matrix, every factor), ``factor_entropy``, ``variables`` and ``factors``. Degenerate inputs: a
-    collapsed encoder scores 0; fewer than 2 rows, an empty or repeating ``factors``, or counted factors that
-    never vary are refused. Inputs beyond float32's comfortable range are computed in float64.
+    Returns a :class:`MIGResult`: ``mig``, ``per_factor`` (the normalised gaps of the counted factors), ``mi``
+    (the variables x factors MI matrix, every factor), ``factor_entropy``, ``variables`` and ``factors``.
+    Degenerate inputs: a collapsed encoder scores 0; fewer than 2 rows, an empty or repeating ``factors``, or
+    counted factors that never vary are refused. Inputs beyond float32's comfortable range are computed in float64.
     """
     num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
     mu, classes, logvar = _check_mig_inputs(mu, classes, logvar, dtype=mig_dtype(mu, logvar))
@@ -260,14 +187,14 @@ def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0, gr
             cond += (count / len(classes)) * _marginal_entropies(mu[rows], logvar[rows], per_value, g, variables)
         mi[:, f] = (h_z - cond).numpy()
     score, gaps = _gap(mi, h_v, counted)
-    return {
-        "mig": score,
-        "per_factor": gaps.tolist(),
-        "mi": mi.tolist(),
-        "factor_entropy": h_v.tolist(),
-        "variables": variables,
-        "factors": counted,
-    }
+    return MIGResult(
+        mig=score,
+        per_factor=gaps.tolist(),
+        mi=mi.tolist(),
+        factor_entropy=h_v.tolist(),
+        variables=variables,
+        factors=counted,
+    )
 
 
 def _discrete_mi(a: np.ndarray, b: np.ndarray) -> float:
@@ -292,7 +219,7 @@ def _bin_latent(values: np.ndarray, bins: int, epsilon: float) -> np.ndarray:
     return np.digitize(values, np.histogram_bin_edges(values, bins)[:-1])
 
 
-def mig_discrete(mu, classes, bins: int = 20, num_points: int | None = 10000, seed: int = 0) -> dict:
+def mig_discrete(mu, classes, bins: int = 20, num_points: int | None = 10000, seed: int = 0) -> MIGResult:
     """MIG of disentanglement_lib: 20-bin histogram discretisation of the encoder means. A collapsed encoder
     (every latent constant) scores 0; classes in which no factor varies are refused.
 
@@ -300,7 +227,7 @@ def mig_discrete(mu, classes, bins: int = 20, num_points: int | None = 10000, se
 
     >>> classes = np.repeat(np.arange(4), 50)[:, None]
     >>> mu = np.c_[classes[:, 0] + 0.01 * np.sin(np.arange(200)), np.cos(np.arange(200))]
-    >>> round(mig_discrete(torch.tensor(mu, dtype=torch.float32), classes)["mig"], 3)
+    >>> round(mig_discrete(torch.tensor(mu, dtype=torch.float32), classes).mig, 3)
     0.958
     """
     bins = check_positive_int(bins, "bins")
@@ -316,4 +243,4 @@ def mig_discrete(mu, classes, bins: int = 20, num_points: int | None = 10000, se
     binned = np.stack([_bin_latent(col, bins, epsilon) for col in mu.T], axis=1)
     mi = np.array([[_discrete_mi(binned[:, j], classes[:, f]) for f in range(F)] for j in range(D)])
     score, gaps = _gap(mi, h_v)
-    return {"mig": score, "per_factor": gaps.tolist(), "mi": mi.tolist(), "factor_entropy": h_v.tolist()}
+    return MIGResult(mig=score, per_factor=gaps.tolist(), mi=mi.tolist(), factor_entropy=h_v.tolist())
