@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import platform
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,12 +54,12 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
 
 
 def parse(p: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
-    """Parse; under ``--quick`` every argument the user left at its default takes its quick value."""
-    args = p.parse_args(argv)
-    if args.quick:
-        for key, value in args.quick_defaults.items():
-            if getattr(args, key) == p.get_default(key):
-                setattr(args, key, value)
+    """Parse; under ``--quick`` every argument the user did not give takes its quick value."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # argparse fills in a default only where the namespace has no value yet, so quick values placed there first
+    # stand wherever the command line is silent, and what it gives (even the full-size default) wins.
+    preset = argparse.Namespace(**p.get_default("quick_defaults")) if "--quick" in argv else None
+    args = p.parse_args(argv, preset)
     if args.device == "cuda":
         import torch
 

@@ -118,12 +118,23 @@ def _estimate(args) -> int:
         source, reference = _source_from_file(args), None
     else:
         raise CLIError("pass a FILE (npz/npy/pt with x, or mu and logvar) or --example")
+    if args.test_independence and not isinstance(source, Samples):
+        raise CLIError("--test-independence applies to samples x, not to posteriors")
+    if args.permutations is not None and not args.test_independence:
+        raise CLIError("--permutations applies to --test-independence only")
     tc = source.total_correlation()
     decomposition = source.decompose(args.path, **options)
+    test = None
+    if args.test_independence:
+        test = source.independence_test(permutations=args.permutations or 999, seed=args.seed)
+    if args.plot:
+        decomposition.plot(args.plot)
     if args.json:
         out = {"total_correlation": float(tc), "stderr": tc.stderr, "decomposition": decomposition.to_dict()}
         if reference is not None:
             out["analytic"] = reference.decompose(args.path, **options).to_dict()
+        if test is not None:
+            out["independence_test"] = test.to_dict()
         print(json.dumps(out, indent=2))
         return 0
     print(f"source: {source!r}")
@@ -132,6 +143,10 @@ def _estimate(args) -> int:
     print(f"TC = {float(tc):.4f} ± {tc.stderr:.4f} nats (estimate ± standard error)\n")
     ref_dec = reference.decompose(args.path, **options) if reference is not None else None
     print(decomposition.table(reference=ref_dec))
+    if test is not None:
+        print(f"\n{test}")
+    if args.plot:
+        print(f"tree of the decomposition: {args.plot}")
     return 0
 
 
@@ -261,7 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True)
     est = sub.add_parser("estimate", help="estimate TC of samples or posteriors and decompose it along a path")
-    est.add_argument("file", nargs="?", help="npz/npy/pt holding x (n x D samples), or mu and logvar (+ z)")
+    est.add_argument(
+        "file", nargs="?", help="npz/npy/pt holding x (n x D samples), or mu and logvar (+ z); or a csv/parquet table"
+    )
     est.add_argument(
         "--example", action="store_true", help="use a built-in correlated Gaussian, compared with its closed form"
     )
@@ -280,6 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("-k", type=_count(1), help="neighbours for --method knn (default 3)")
     est.add_argument("--seed", type=_count(0), default=0, help="random seed (default 0)")
     est.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    est.add_argument(
+        "--test-independence",
+        action="store_true",
+        help="also a permutation test of H0: the columns are mutually independent (samples only)",
+    )
+    est.add_argument("--permutations", type=_count(19), help="permutations of the test (default 999)")
+    est.add_argument("--plot", help="write the decomposition as a tree to this PNG (needs matplotlib)")
     est.set_defaults(handler=_estimate)
 
     tr = sub.add_parser("train", help="train a VAE of the beta-STCVAE family from a TOML config")

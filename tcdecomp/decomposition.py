@@ -55,8 +55,9 @@ class Decomposition:
     up to rounding; per-term estimators (knn) give path-dependent totals.
     """
 
-    def __init__(self, plan: Plan, values, stderrs, total_stderr: float, *, source: str, notes=()):
+    def __init__(self, plan: Plan, values, stderrs, total_stderr: float, *, source: str, notes=(), columns=None):
         self.plan = plan
+        self.columns = None if columns is None else tuple(columns)
         self.terms: list[tuple[Term, Any]] = list(zip(plan.terms, values))
         self.stderrs: list[float] = [float(s) for s in stderrs]
         self.total_stderr = float(total_stderr)
@@ -78,9 +79,16 @@ class Decomposition:
         return {
             "path": self.plan.name,
             "n": self.plan.n,
+            **({"columns": list(self.columns)} if self.columns else {}),
             "source": self.source,
             "terms": [
-                {"groups": [list(g) for g in term.groups], "label": str(term), "value": _as_float(v), "stderr": s}
+                {
+                    "groups": [list(g) for g in term.groups],
+                    **({"names": [[self.columns[c] for c in g] for g in term.groups]} if self.columns else {}),
+                    "label": self.term_label(term),
+                    "value": _as_float(v),
+                    "stderr": s,
+                }
                 for (term, v), s in zip(self.terms, self.stderrs)
             ],
             "total": _as_float(self.total),
@@ -95,7 +103,7 @@ class Decomposition:
         """Aligned text: one row per term, then the total; with ``reference``, a column of its values."""
         if reference is not None and reference.plan.terms != self.plan.terms:
             raise ValueError("reference must be a decomposition along the same plan")
-        labels = [str(t) for t, _ in self.terms] + ["total"]
+        labels = [self.term_label(t) for t, _ in self.terms] + ["total"]
         values = [_as_float(v) for _, v in self.terms] + [_as_float(self.total)]
         errors = self.stderrs + [self.total_stderr]
         header = ["term", "value", "stderr"]
@@ -115,6 +123,19 @@ class Decomposition:
         lines += [fmt(r) for r in rows[:-1]] + [rule, fmt(rows[-1])]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+    def term_label(self, term: Term) -> str:
+        """``I(a, b; c)`` with the columns' names where they have them, else the dims (``I(0-1; 2)``)."""
+        if self.columns is None:
+            return str(term)
+        return "I(" + "; ".join(", ".join(self.columns[c] for c in g) for g in term.groups) + ")"
+
+    def plot(self, path=None, ax=None):
+        """The decomposition as a tree of merges, each node its term's value and standard error (matplotlib:
+        ``pip install 'tcdecomp[plots]'``); saved as PNG to ``path``. Returns the figure (or ``ax``)."""
+        from .plots import plot_decomposition
+
+        return plot_decomposition(self, path, ax)
 
 
 def combine_stderr(stderrs) -> float:

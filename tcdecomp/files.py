@@ -100,8 +100,31 @@ def _what_it_looks_like(head: bytes) -> str:
     return "its first bytes match no array format" if head else "it is empty"
 
 
+#: tables read by pandas (the optional ``tables`` extra), their columns' names kept
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def load_table(file: Path):
+    """A .csv or .parquet file as a pandas DataFrame (one line if pandas, or parquet's engine, is missing)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ValueError(f"reading {file.suffix} files needs pandas: pip install 'tcdecomp[tables]'") from None
+    try:
+        if file.suffix.lower() == ".csv":
+            return pd.read_csv(file)
+        return pd.read_parquet(file)
+    except ImportError:
+        raise ValueError("reading .parquet files needs pyarrow: pip install 'tcdecomp[tables]'") from None
+    except Exception as exc:  # a damaged or foreign file: one line
+        raise ValueError(
+            f"could not read {file}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+
+
 def load_arrays(path) -> dict:
-    """The arrays of an ``.npz``, ``.npy`` or ``.pt`` file as a dict (``x`` for a single array). The file's first
+    """The arrays of an ``.npz``, ``.npy`` or ``.pt`` file as a dict (``x`` for a single array; a ``.csv`` or
+    ``.parquet`` table is ``x``, a DataFrame). The file's first
     bytes must be its format's signature: a JSON or random file named ``.npy`` is one line saying so."""
     file = Path(path)
     if file.is_dir():
@@ -109,8 +132,10 @@ def load_arrays(path) -> dict:
     if not file.is_file():
         raise ValueError(f"no such file: {path}")
     suffix = file.suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        return {"x": load_table(file)}
     if suffix not in (".npz", ".npy", ".pt", ".pth"):
-        raise ValueError(f"{path}: unknown file type {suffix!r}; use .npz, .npy or .pt")
+        raise ValueError(f"{path}: unknown file type {suffix!r}; use .npz, .npy, .pt, .csv or .parquet")
     with open(file, "rb") as fh:
         head = fh.read(64)
     if not head.startswith(SIGNATURES[suffix]):

@@ -20,6 +20,7 @@ from ._checks import (
     check_positive_int,
     input_epsilon,
 )
+from .columns import split_table
 from .decomposition import Estimate
 from .neural import NeuralConfig
 from .plans import PATH_NAMES, Plan, Term
@@ -94,6 +95,11 @@ class Samples(Source):
     there an estimate lies within 3 standard errors of 0 (docs/validation.md#independent-data).
     ``progress=True`` shows a progress bar over long loops of sets or terms when stderr is a terminal.
 
+    ``x`` may be a pandas DataFrame (numeric columns) or come with ``columns=[names]``: the names then label every
+    table, ``to_dict()`` and picture, and groups may be given by name (``multi_information([["age", "income"],
+    ["score"]])``). :meth:`independence_test` asks whether the dependence is there at all, :meth:`mi_matrix` gives
+    every pairwise MI.
+
     ``total_path`` (per-term methods) is how ``total_correlation()`` is estimated: the sum of
     the per-term estimates along that path (default ``"bottom_up"``), or ``"direct"``
     for one D-variable KSG estimate. The direct estimate is biased low at high TC
@@ -117,8 +123,15 @@ class Samples(Source):
         neural: NeuralConfig | None = None,
         components: int | None = None,
         progress: bool = False,
+        columns=None,
     ):
+        x, self.columns = split_table(x, columns)
         self.x = as_float64_matrix(x, "x")
+        if self.columns is not None and len(self.columns) != self.x.shape[1]:
+            raise ValueError(f"columns has {len(self.columns)} names for the {self.x.shape[1]} columns of x")
+        self.progress = bool(progress)
+        self._options = {"method": method, "k": k, "random_state": random_state, "total_path": total_path,
+                         "neural": neural, "components": components}  # fmt: skip
         self.method = check_choice(method, METHODS, "method")
         self.k = check_positive_int(k, "k")
         n, d = self.x.shape
@@ -175,6 +188,25 @@ class Samples(Source):
         check_choice(method, METHODS, "method")
         return _METHOD_CLASSES[method].minimum_rows(check_positive_int(d, "d"), check_positive_int(k, "k"), neural)
 
+    def refit(self, x, columns=None) -> Samples:
+        """The same method with the same options on other data ``x`` (named by ``columns``, if given)."""
+        return Samples(x, columns=columns, **self._options)
+
+    def independence_test(self, groups=None, permutations: int = 999, seed: int = 0):
+        """A permutation test of H0: the ``groups`` (default: every single column; indices or names) are mutually
+        independent. The statistic is this method's TC or multi-information of the groups, recomputed on
+        ``permutations`` data sets whose groups' rows are shuffled independently (:mod:`tcdecomp.independence`).
+        Returns an :class:`~tcdecomp.independence.IndependenceTest` with the p-value and the null draws.
+
+        >>> import numpy as np
+        >>> x = np.random.default_rng(0).multivariate_normal([0, 0], [[1, 0.3], [0.3, 1]], size=200)
+        >>> Samples(x, method="copula").independence_test(permutations=99).p_value
+        0.01
+        """
+        from .independence import permutation_test
+
+        return permutation_test(self, groups, permutations, seed)
+
     @property
     def df_(self) -> float:
         """The fitted degrees of freedom (``method="student_t"``)."""
@@ -201,4 +233,5 @@ class Samples(Source):
         return self.estimator.notes(plan)
 
     def __repr__(self) -> str:
-        return f"Samples(n={self.n_samples}, D={self.n_dims}, method={self.method!r})"
+        names = f", columns={list(self.columns)}" if self.columns is not None else ""
+        return f"Samples(n={self.n_samples}, D={self.n_dims}, method={self.method!r}{names})"

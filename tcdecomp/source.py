@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse
 import torch
 
+from .columns import column_index, resolve_groups
 from .decomposition import Decomposition, Estimate
 from .plans import Plan, Term, make_plan, total_term
 
@@ -29,6 +30,8 @@ class Source:
     n_dims: int
     #: short description shown in tables
     label: str = "source"
+    #: the columns' names (a DataFrame's, or ``columns=``), carried into tables, dicts and pictures; None: unnamed
+    columns: tuple[str, ...] | None = None
 
     # -- public API -------------------------------------------------------------------
     def total_correlation(self) -> Estimate:
@@ -51,13 +54,35 @@ class Source:
         Keyword arguments go to the plan builder: ``order=`` (line, top_down, bottom_up),
         ``levels=`` (bottom_up), ``split=`` (top_down), ``groups=`` or ``group_size=`` (grouped).
         """
+        if self.columns is not None or _has_names(kwargs.get("groups")) or _has_names([kwargs.get("order")]):
+            kwargs = self._indexed_plan_options(kwargs)
         plan = make_plan(path, self.n_dims, **kwargs)
         values, errors, total_error = self._evaluate(list(plan.terms))
-        return Decomposition(plan, values, errors, total_error, source=self.label, notes=self._notes(plan))
+        return Decomposition(
+            plan, values, errors, total_error, source=self.label, notes=self._notes(plan), columns=self.columns
+        )
+
+    def mi_matrix(self, groups=None):
+        """Every pairwise mutual information I(G_i; G_j) between ``groups`` (default: the single columns), with
+        standard errors, as an :class:`~tcdecomp.mi_matrix.MIMatrix` (``.plot()`` draws it as a heat map)."""
+        from .mi_matrix import mi_matrix
+
+        return mi_matrix(self, groups)
+
+    def _indexed_plan_options(self, kwargs: dict) -> dict:
+        """``groups=`` and ``order=`` given by column name, as indices."""
+        out = dict(kwargs)
+        if out.get("groups") is not None:
+            out["groups"] = [list(g) for g in resolve_groups(out["groups"], self.columns, self.n_dims)]
+        if out.get("order") is not None:
+            out["order"] = [column_index(c, self.columns, self.n_dims, "order") for c in out["order"]]
+        return out
 
     def check_term(self, groups) -> Term:
         if isinstance(groups, Term):
             term = groups
+        elif self.columns is not None or _has_names(groups):
+            term = Term(tuple(resolve_groups(groups, self.columns, self.n_dims)))
         else:
             if isinstance(groups, (str, bytes)) or not hasattr(groups, "__iter__"):
                 raise ValueError(f"groups must be a sequence of >= 2 disjoint groups of dims, got {groups!r}")
@@ -109,6 +134,15 @@ class Source:
     def _estimate(self, value, stderr: float):
         """The returned value type: an :class:`Estimate` (a float with ``.stderr``)."""
         return Estimate(value, stderr)
+
+
+def _has_names(groups) -> bool:
+    """Whether a groups argument holds a column name anywhere (one level of nesting)."""
+    if isinstance(groups, str):
+        return True
+    if groups is None or not hasattr(groups, "__iter__"):
+        return False
+    return any(isinstance(g, str) or (hasattr(g, "__iter__") and any(isinstance(m, str) for m in g)) for g in groups)
 
 
 def _signed_entries(terms: list[Term], sets: list) -> tuple[list[int], list[int], list[float]]:

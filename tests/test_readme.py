@@ -39,3 +39,16 @@ def test_metrics_snippet_prints_what_its_comment_says(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "0.958 ['factor_entropy', 'mi', 'mig', 'per_factor']"
     assert lines[1] == "['dci', 'sap', 'modularity', 'factorvae', 'betavae']"
+
+
+def test_named_columns_snippet_runs_and_draws(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
+    section = README.split("### Named columns, a test of independence, pictures", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "I(age, income; score, noise)" in out and "independence test (copula, 199 permutations)" in out
+    for picture in ("tree.png", "mi.png"):
+        assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,7 +2,7 @@
 
 from .config import Config, load_config
 from .data import FactorDataset, ProceduralDSprites, render_dsprites
-from .evaluate import Evaluation, evaluate
+from .evaluate import Evaluation
 from .losses import DIPVAE, HFVAE, BetaSTCVAE, BetaTCVAE, BetaVAE, FactorVAE, build_loss
 from .metrics import (
     METRICS,
@@ -22,7 +22,6 @@ from .train import restore, train, training_step
 __all__ = [
     "METRICS",
     "Evaluation",
-    "evaluate",
     "beta_vae_score",
     "dci",
     "factor_vae_score",

@@ -46,6 +46,7 @@ def test_quick_replaces_only_the_defaults_left_alone(tmp_path):
     assert (full.n, full.seeds, full.out) == (1000, [0, 1, 2], harness.RECORDS / "demo.jsonl")
     quick = harness.parse(p, ["--quick", "--seeds", "5"])
     assert (quick.n, quick.seeds, quick.out) == (10, [5], None)  # quick runs are not figures: no file by default
+    assert harness.parse(p, ["--quick", "--n", "1000"]).n == 1000  # given, even at the full-size default: kept
     assert harness.parse(p, ["--quick", "--out", str(tmp_path / "r.jsonl")]).out == tmp_path / "r.jsonl"
 
 
