@@ -114,6 +114,8 @@ def main(argv=None) -> int:
         print(report(stored))
         return 0
     recorder = harness.Recorder(args)
+    if args.store is not None:
+        args.store.parent.mkdir(parents=True, exist_ok=True)
     done = {(r["kind"], r["method"], r["n"], r["d"], r["seed"], r["permutations"]) for r in stored}
     plan = [("null", s) for s in range(args.null_sets)] + [(k, s) for k in ALTERNATIVES for s in range(args.power_sets)]
     from tqdm import tqdm

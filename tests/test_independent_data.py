@@ -8,6 +8,7 @@ columns at 0.90 +- 0.05, and ``gaussian`` on 100 Gaussian rows left 3 standard e
 standard error from each row's influence collapses where the term is near 0).
 """
 
+import importlib.util
 import warnings
 
 import numpy as np
@@ -17,7 +18,10 @@ from tcdecomp import Samples
 from tcdecomp.neural import NeuralConfig
 from tcdecomp.validation.families import INDEPENDENT_MARGINS, independent_columns
 
-CLASSICAL = ("gaussian", "copula", "student_t", "t_copula", "gmm", "auto", "knn")
+#: every method but the neural bounds; ``flow`` where its extra (zuko) is installed
+CLASSICAL = ("gaussian", "copula", "student_t", "t_copula", "gmm", "auto", "knn") + (
+    ("flow",) if importlib.util.find_spec("zuko") else ()
+)
 
 
 def holds(method: str, x: np.ndarray, seed: int, **kwargs) -> str:
@@ -90,6 +94,7 @@ FULL_SIZE = {
     "gmm": ("discrete5", 50),
     "auto": ("discrete3", 20),
     "knn": ("exponential", 20),
+    "flow": ("t3", 10),
 }
 
 

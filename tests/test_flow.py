@@ -1,0 +1,72 @@
+"""Samples(method="flow"): the log-density bookkeeping against float64 references, telescoping, independent data,
+a dependence no copula sees, the missing extra."""
+
+import math
+import sys
+
+import numpy as np
+import pytest
+import scipy.stats
+
+pytest.importorskip("zuko")
+
+from tcdecomp import Samples  # noqa: E402
+from tcdecomp.flow import FlowConfig, SetFlow  # noqa: E402
+
+
+def square(n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3))
+    x[:, 1] = x[:, 0] ** 2 + 0.5 * rng.standard_normal(n)
+    return x
+
+
+def test_without_a_flow_the_density_is_the_gaussian_copula():
+    rng = np.random.default_rng(0)
+    corr = np.array([[1.0, 0.6], [0.6, 1.0]])
+    z = rng.multivariate_normal(np.zeros(2), corr, 400)
+    model = SetFlow(z, seed=0, config=FlowConfig(max_epochs=0))  # no epoch: the identity stands
+    assert model.flow is None
+    fitted = np.corrcoef(z, rowvar=False)
+    reference = scipy.stats.multivariate_normal(np.zeros(2), fitted).logpdf(z)
+    np.testing.assert_allclose(model.log_density(z), reference, rtol=1e-12, atol=1e-12)
+
+
+def test_a_trained_flow_is_a_normalised_density():
+    model = SetFlow(square(1500, 1)[:, :2], seed=1, config=FlowConfig(max_epochs=15))
+    assert model.flow is not None
+    grid = np.linspace(-7.0, 9.0, 321)
+    step = grid[1] - grid[0]
+    points = np.stack(np.meshgrid(grid, grid, indexing="ij"), axis=-1).reshape(-1, 2)
+    mass = float(np.exp(model.log_density(points)).sum() * step * step)
+    assert mass == pytest.approx(1.0, abs=0.02)  # log |det L| and the flow's Jacobian are both counted
+
+
+def test_flow_sees_a_dependence_the_copula_cannot_and_telescopes():
+    x = square(1200, 2)
+    copula = float(Samples(x, method="copula").total_correlation())
+    s = Samples(x, method="flow")
+    tc = s.total_correlation()
+    assert abs(copula) < 0.05 and tc > 0.4 and tc > 10 * tc.stderr
+    for path in ("line", "bottom_up", "top_down"):
+        assert s.decompose(path).total == pytest.approx(float(tc), abs=1e-9)
+    mi = s.multi_information([[0], [1]])
+    assert mi == pytest.approx(float(s.multi_information([[0], [1]])), abs=0)  # the set's flow is fitted once
+    assert any("kept a spline flow" in note for note in s.decompose("line").notes)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_independent_data_within_three_standard_errors(seed):
+    rng = np.random.default_rng(seed)
+    x = np.c_[rng.standard_normal(300), rng.exponential(size=300), rng.standard_t(3, 300)]
+    tc = Samples(x, method="flow").total_correlation()
+    assert abs(float(tc)) <= 3 * tc.stderr
+
+
+def test_too_few_rows_and_the_missing_extra_are_one_line_errors(monkeypatch):
+    with pytest.raises(ValueError, match="needs n >= 200"):
+        Samples(square(150, 3), method="flow")
+    monkeypatch.setitem(sys.modules, "zuko", None)  # as if zuko were not installed
+    with pytest.raises(ValueError, match=r"tcdecomp\[flows\]"):
+        Samples(square(300, 3), method="flow")
+    assert math.isfinite(float(Samples(square(300, 3), method="copula").total_correlation()))
