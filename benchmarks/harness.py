@@ -23,7 +23,6 @@ import argparse
 import datetime
 import json
 import logging
-import math
 import platform
 import sys
 from pathlib import Path
@@ -140,15 +139,14 @@ class Recorder:
 
 
 def _plain(value):
-    """JSON-ready: numpy and torch scalars become floats/ints, non-finite floats stay (JSON's NaN/Infinity)."""
+    """JSON-ready: numpy and torch scalars become floats/ints, paths strings; non-finite floats stay (JSON's
+    NaN/Infinity)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "item") and callable(value.item):
         return value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return value
     if isinstance(value, Path):
         return str(value)
     return value

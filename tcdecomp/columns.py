@@ -68,5 +68,5 @@ def resolve_groups(groups, columns, n_dims: int, name: str = "groups") -> list[t
 
 
 def group_label(group, columns) -> str:
-    """A group as text: its names joined by commas, or None where the columns have no names."""
+    """A group as text: its columns' names joined by commas."""
     return ", ".join(columns[c] for c in group)

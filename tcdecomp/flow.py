@@ -66,15 +66,19 @@ class SetFlow:
 
     def log_density(self, z: np.ndarray) -> np.ndarray:
         """log q(z_S) per row (nats)."""
-        white = np.linalg.solve(self.chol, z.T).T
-        if self.flow is None:  # the Gaussian copula won: standard normal whitened scores
-            base = -0.5 * np.sum(white * white, axis=1) - 0.5 * white.shape[1] * math.log(2 * math.pi)
-        else:
-            import torch
+        if self.flow is None:  # the Gaussian copula won
+            return self.gaussian_log_density(z)
+        import torch
 
-            with torch.no_grad():
-                base = self.flow().log_prob(torch.as_tensor(white, dtype=torch.float64)).numpy()
+        white = np.linalg.solve(self.chol, z.T).T
+        with torch.no_grad():
+            base = self.flow().log_prob(torch.as_tensor(white, dtype=torch.float64)).numpy()
         return base - self.log_det
+
+    def gaussian_log_density(self, z: np.ndarray) -> np.ndarray:
+        """log density per row of the Gaussian copula alone (standard normal whitened scores)."""
+        white = np.linalg.solve(self.chol, z.T).T
+        return -0.5 * np.sum(white * white, axis=1) - 0.5 * white.shape[1] * math.log(2 * math.pi) - self.log_det
 
 
 def _gaussian_nll(white: np.ndarray) -> float:

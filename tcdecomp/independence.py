@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import check_positive_int
-from .columns import resolve_groups
 
 log = logging.getLogger(__name__)
 
@@ -58,28 +57,13 @@ class IndependenceTest:
         )
 
 
-def _groups(groups, columns, n_dims: int) -> tuple[tuple, ...]:
-    """The groups as tuples of column indices: every column alone by default; names through ``columns``."""
-    if groups is None:
-        return tuple((k,) for k in range(n_dims))
-    out = resolve_groups(groups, columns, n_dims)
-    if len(out) < 2 or any(not g for g in out):
-        raise ValueError(f"groups must hold at least 2 non-empty groups of columns, got {groups!r}")
-    seen: set = set()
-    for g in out:
-        repeated = seen.intersection(g) or {c for c in g if g.count(c) > 1}
-        if repeated:
-            raise ValueError(f"groups must be disjoint; column {sorted(repeated)[0]} repeats")
-        seen.update(g)
-    return tuple(out)
-
-
 def permutation_test(samples, groups=None, permutations: int = 999, seed: int = 0) -> IndependenceTest:
     """The test behind :meth:`tcdecomp.Samples.independence_test` (this module's docstring)."""
     permutations = check_positive_int(permutations, "permutations", minimum=MIN_PERMUTATIONS)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    groups = _groups(groups, getattr(samples, "columns", None), samples.n_dims)
+    # the groups' checks (names, range, at least 2, disjoint) are those of any term of the source
+    groups = tuple((k,) for k in range(samples.n_dims)) if groups is None else samples.check_term(groups).groups
     union = [c for g in groups for c in g]
     local = tuple(tuple(range(start, start + len(g))) for start, g in zip(np.cumsum([0, *map(len, groups)]), groups))
     x = samples.x[:, union]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .columns import group_label, resolve_groups
+from .columns import group_label
 from .plans import Term
 
 
@@ -48,17 +48,10 @@ class MIMatrix:
 def mi_matrix(source, groups=None) -> MIMatrix:
     """Every pairwise I(G_i; G_j) of ``source`` (a :class:`~tcdecomp.source.Source`), in one pass over its sets."""
     columns = getattr(source, "columns", None)
-    n = source.n_dims
-    groups = [(k,) for k in range(n)] if groups is None else resolve_groups(groups, columns, n)
-    if len(groups) < 2:
-        raise ValueError(f"groups: an MI matrix needs at least 2 groups, got {len(groups)}")
-    seen: set = set()
-    for g in groups:
-        if not g or seen.intersection(g) or len(set(g)) < len(g):
-            raise ValueError("groups must be non-empty and disjoint")
-        seen.update(g)
+    # the groups' checks (names, range, at least 2, disjoint) are those of any term of the source
+    groups = [(k,) for k in range(source.n_dims)] if groups is None else source.check_term(groups).groups
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))]
-    terms = [Term((tuple(sorted(groups[i])), tuple(sorted(groups[j])))) for i, j in pairs]
+    terms = [Term((groups[i], groups[j])) for i, j in pairs]
     values, errors, _ = source._evaluate(terms)
     m = len(groups)
     matrix, stderr = np.zeros((m, m)), np.zeros((m, m))

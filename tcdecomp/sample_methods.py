@@ -690,13 +690,10 @@ class FlowTC(SampleMethod):
                 self.fitted[s] = (None, 0.0, 0.0)
                 return None
             own, held, gauss = np.empty(self.n), np.empty(self.n), np.empty(self.n)
-            for (rows, other_rows), model, other in zip(
-                ((self.halves[0], self.halves[1]), (self.halves[1], self.halves[0])), models, models[::-1]
-            ):
+            for rows, model, other in zip(self.halves, models, models[::-1]):
                 z = self.values[rows][:, idx]
                 own[rows], held[rows] = model.log_density(z), other.log_density(z)
-                corr = np.corrcoef(self.values[other_rows][:, idx], rowvar=False)
-                gauss[rows] = elliptical_log_density(z, np.zeros(len(idx)), np.linalg.cholesky(corr), math.inf)
+                gauss[rows] = other.gaussian_log_density(z)  # the held-out Gaussian copula, for the paired gain
             gain = held - gauss
             se = float(gain.std(ddof=1) / math.sqrt(self.n))
             keep = gain.mean() > self.MARGIN * se

@@ -188,9 +188,9 @@ class Samples(Source):
         check_choice(method, METHODS, "method")
         return _METHOD_CLASSES[method].minimum_rows(check_positive_int(d, "d"), check_positive_int(k, "k"), neural)
 
-    def refit(self, x, columns=None) -> Samples:
-        """The same method with the same options on other data ``x`` (named by ``columns``, if given)."""
-        return Samples(x, columns=columns, **self._options)
+    def refit(self, x) -> Samples:
+        """The same method with the same options on other data ``x`` (its columns unnamed)."""
+        return Samples(x, **self._options)
 
     def independence_test(self, groups=None, permutations: int = 999, seed: int = 0):
         """A permutation test of H0: the ``groups`` (default: every single column; indices or names) are mutually

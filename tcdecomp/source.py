@@ -54,7 +54,7 @@ class Source:
         Keyword arguments go to the plan builder: ``order=`` (line, top_down, bottom_up),
         ``levels=`` (bottom_up), ``split=`` (top_down), ``groups=`` or ``group_size=`` (grouped).
         """
-        if self.columns is not None or _has_names(kwargs.get("groups")) or _has_names([kwargs.get("order")]):
+        if self.columns is not None or _has_names(kwargs.get("groups")) or _has_names(kwargs.get("order")):
             kwargs = self._indexed_plan_options(kwargs)
         plan = make_plan(path, self.n_dims, **kwargs)
         values, errors, total_error = self._evaluate(list(plan.terms))
