@@ -6,8 +6,8 @@ rows) followed by a neural spline flow (zuko's autoregressive NSF) that models w
     log q(z_S) = log p_flow(L^-1 z_S) - log |det L|.
 
 The flow is trained by Adam on the negative log-likelihood with early stopping on a validation part of the
-fitting rows, and "no flow" (the identity: the Gaussian copula itself) is the first candidate, so a set the
-Gaussian copula fits keeps it. zuko is the optional ``flows`` extra.
+fitting rows, and is kept only where its best validation loss beats "no flow" (the identity: the Gaussian copula
+itself), so a set the Gaussian copula fits keeps it. zuko is the optional ``flows`` extra.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ import numpy as np
 
 #: the share of a model's fitting rows held back for early stopping
 VALIDATION = 0.2
-#: epochs without a better validation loss before training stops
+#: epochs without a better validation loss (the flow's own best) before training stops
 PATIENCE = 5
+#: gradient steps an epoch takes at least, by shrinking the batch, and the smallest batch
+MIN_BATCHES, MIN_BATCH_SIZE = 8, 32
 
 
 def require_zuko():
@@ -86,7 +88,9 @@ def _gaussian_nll(white: np.ndarray) -> float:
 
 
 def _train(train: np.ndarray, val: np.ndarray, config: FlowConfig, torch):
-    """The flow with the best validation loss over the epochs, or None where no epoch beats the identity."""
+    """The flow with the best validation loss over the epochs, or None where its best does not beat the identity
+    (the Gaussian copula). Patience counts from the flow's own best, so a flow that starts worse than the identity
+    still gets to train."""
     zuko = require_zuko()
     flow = zuko.flows.NSF(
         features=train.shape[1], transforms=config.transforms, hidden_features=config.hidden, bins=config.bins
@@ -94,10 +98,13 @@ def _train(train: np.ndarray, val: np.ndarray, config: FlowConfig, torch):
     optimizer = torch.optim.Adam(flow.parameters(), lr=config.lr)
     x_train = torch.as_tensor(train, dtype=torch.float64)
     x_val = torch.as_tensor(val, dtype=torch.float64)
-    best_loss, best_state, best_epoch, waited = _gaussian_nll(val), None, 0, 0
+    # at least MIN_BATCHES steps an epoch: a few hundred rows in batches of 256 are one or two steps, too few to
+    # move a flow before patience ends
+    batch_size = min(config.batch_size, max(MIN_BATCH_SIZE, len(train) // MIN_BATCHES))
+    best_loss, best_state, best_epoch, waited = math.inf, None, 0, 0
     for epoch in range(1, config.max_epochs + 1):
         flow.train()
-        for batch in torch.randperm(len(x_train)).split(config.batch_size):
+        for batch in torch.randperm(len(x_train)).split(batch_size):
             loss = -flow().log_prob(x_train[batch]).mean()
             optimizer.zero_grad()
             loss.backward()
@@ -112,7 +119,7 @@ def _train(train: np.ndarray, val: np.ndarray, config: FlowConfig, torch):
             waited += 1
             if waited >= PATIENCE:
                 break
-    if best_state is None:
+    if best_state is None or best_loss >= _gaussian_nll(val):  # no epoch beat the identity: the Gaussian copula
         return None, 0
     flow.load_state_dict(best_state)
     return flow, best_epoch

@@ -727,11 +727,11 @@ class FlowTC(SampleMethod):
 MIXTURE_CANDIDATES = (2, 3, 4, 6, 8)
 
 
-def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, held: np.ndarray, rng):
+def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, held: np.ndarray, rng, seed: int):
     """Each held-out row's log density of its normal scores under each density model fitted on the rows
-    ``fit``: the Gaussian copula, the t copula, and the best of Gaussian mixtures with K in MIXTURE_CANDIDATES
-    (docs/math.md#auto), simplest first; that best K (None where no mixture fits the rows); and why a
-    candidate was left out (a correlation that is not positive definite on the fitting rows)."""
+    ``fit``: the Gaussian copula, the t copula, the best of Gaussian mixtures with K in MIXTURE_CANDIDATES and a
+    spline flow over the Gaussian copula (docs/math.md#auto), simplest first; that best K (None where no
+    mixture fits the rows); and why a candidate was left out."""
     from scipy.stats import norm
 
     from .mixture import fit_candidates
@@ -751,11 +751,37 @@ def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, he
     except ValueError:
         skipped["t_copula"] = "its Kendall correlation is not positive definite on the fitting rows"
     mixtures = fit_candidates(scores[fit], scores[held], MIXTURE_CANDIDATES, rng)
-    if not mixtures:
-        return out, None, skipped
-    best = max(mixtures, key=lambda c: mixtures[c][0].mean())
-    out["gmm"] = mixtures[best][0]
+    best = max(mixtures, key=lambda c: mixtures[c][0].mean()) if mixtures else None
+    if best is not None:
+        out["gmm"] = mixtures[best][0]
+    flow, why_not = _flow_log_densities(scores, fit, held, seed)
+    if flow is None:
+        skipped["flow"] = why_not
+    else:
+        out["flow"] = flow
     return out, best, skipped
+
+
+def _flow_log_densities(scores: np.ndarray, fit: np.ndarray, held: np.ndarray, seed: int):
+    """The held-out rows' log densities under a spline flow over the Gaussian copula fitted on the rows ``fit``
+    (the goodness-of-fit check of the cheaper models: they pass unless this flexible model beats them), or None
+    and why it was not fitted."""
+    from .flow import FlowConfig, SetFlow
+
+    try:
+        import zuko  # noqa: F401  (the optional ``flows`` extra)
+    except ImportError:
+        return None, "zuko is not installed (pip install 'tcdecomp[flows]')"
+    d = scores.shape[1]
+    if len(fit) < FlowTC.own_minimum_rows(d):
+        return None, f"{len(fit)} fitting rows, fewer than a flow's {FlowTC.own_minimum_rows(d)}"
+    try:
+        model = SetFlow(scores[fit], seed, FlowConfig())
+    except np.linalg.LinAlgError:
+        return None, "its correlation is singular on the fitting rows"
+    if model.flow is None:
+        return None, "no training epoch beat the Gaussian copula on its validation rows"
+    return model.log_density(scores[held]), ""
 
 
 def _t_copula_rows(u: np.ndarray, corr: np.ndarray, df: float) -> np.ndarray:
@@ -784,11 +810,13 @@ def _simplest_adequate(per_row: dict, margin: float) -> str:
 
 
 class AutoMethod(SampleMethod):
-    """``auto``: fits the Gaussian copula, the t copula and Gaussian mixtures (K = 2 to 8) to 70% of the rows,
-    scores each by the log density of the other 30% in copula space (normal scores), and runs on all the rows
-    the simplest model that no more complex one beats by more than MARGIN standard errors (docs/math.md#auto).
-    The decomposition's notes say which method was chosen and the scores. Needs :meth:`minimum_rows` rows
-    (6 D + 12 from D = 3 on, as gmm).
+    """``auto``: fits the Gaussian copula, the t copula, Gaussian mixtures (K = 2 to 8) and, where zuko is
+    installed and the rows suffice, a spline flow over the Gaussian copula to 70% of the rows, scores each by the
+    log density of the other 30% in copula space (normal scores), and runs on all the rows the simplest model
+    that no more complex one beats by more than MARGIN standard errors (docs/math.md#auto). The flow is the
+    held-out goodness-of-fit check of the cheaper models: one of them is kept unless the flow beats it. The
+    decomposition's notes say which method was chosen, the scores, and why a candidate was left out. Needs
+    :meth:`minimum_rows` rows (6 D + 12 from D = 3 on, as gmm).
     """
 
     name = "auto"
@@ -806,7 +834,9 @@ class AutoMethod(SampleMethod):
         order = rng.permutation(self.n)
         n_held = int(self.HELD_OUT * self.n)
         held, fit = order[:n_held], order[n_held:]
-        per_row, self.mixture_components, self.skipped = _copula_log_densities(u, scores, fit, held, rng)
+        per_row, self.mixture_components, self.skipped = _copula_log_densities(
+            u, scores, fit, held, rng, data.random_state
+        )
         if not per_row:
             raise ValueError("x: no copula model fits the rows (every correlation is singular); drop dependent columns")
         self.scores = {name: float(values.mean()) for name, values in per_row.items()}
