@@ -48,7 +48,7 @@ def _plan_options(args) -> dict:
 
 
 #: options that only apply to one kind of input: (attribute, flag, the input it applies to)
-SAMPLE_OPTIONS = (("method", "--method"), ("k", "-k"))
+SAMPLE_OPTIONS = (("method", "--method"), ("k", "-k"), ("interval", "--interval"), ("resamples", "--resamples"))
 POSTERIOR_OPTIONS = (("estimator", "--estimator"), ("dataset_size", "--dataset-size"), ("num_samples", "--num-samples"))
 
 
@@ -62,7 +62,10 @@ def _sample_options(args) -> dict:
     method = args.method or "gaussian"
     if args.k is not None and method != "knn":
         raise CLIError(f"-k applies to --method knn only, not {method}")
-    return {"method": method, "k": 3 if args.k is None else args.k}
+    if args.resamples is not None and args.interval != "bootstrap":
+        raise CLIError("--resamples applies to --interval bootstrap only")
+    return {"method": method, "k": 3 if args.k is None else args.k, "interval": args.interval or "stderr",
+            "resamples": args.resamples}  # fmt: skip
 
 
 def _float64_tensor(value, name: str) -> torch.Tensor:
@@ -295,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-samples", type=_count(2), help="exact estimator: draws from q(z) (at least 2; default one per example)"
     )
     est.add_argument("-k", type=_count(1), help="neighbours for --method knn (default 3)")
+    est.add_argument(
+        "--interval",
+        choices=("stderr", "bootstrap"),
+        help="samples: standard errors only (default), or also percentile bootstrap intervals (refits per resample)",
+    )
+    est.add_argument("--resamples", type=_count(50), help="--interval bootstrap: resamples (default 200)")
     est.add_argument("--seed", type=_count(0), default=0, help="random seed (default 0)")
     est.add_argument("--json", action="store_true", help="print JSON instead of a table")
     est.add_argument(

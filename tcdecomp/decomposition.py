@@ -14,16 +14,18 @@ def _as_float(value) -> float:
 
 
 class Estimate(float):
-    """A float value with its standard error: ``est.stderr``; ``est.value`` is the plain float.
+    """A float value with its standard error: ``est.stderr``; ``est.value`` is the plain float; ``est.interval``
+    is a (low, high) confidence interval where one was computed (``Samples(..., interval="bootstrap")``), else None.
 
     It is a float, so it compares, formats and computes as one; it also unpacks as
     ``value, stderr = est``. Posterior sources return differentiable torch scalars
     instead, carrying the same ``stderr`` attribute.
     """
 
-    def __new__(cls, value, stderr: float = 0.0):
+    def __new__(cls, value, stderr: float = 0.0, interval=None):
         obj = super().__new__(cls, _as_float(value))
         obj.stderr = float(stderr)
+        obj.interval = None if interval is None else (float(interval[0]), float(interval[1]))
         return obj
 
     @property
@@ -41,10 +43,11 @@ class Estimate(float):
         return format(self)
 
     def __repr__(self) -> str:
-        return f"Estimate({float(self)!r}, stderr={self.stderr!r})"
+        interval = f", interval={self.interval!r}" if self.interval is not None else ""
+        return f"Estimate({float(self)!r}, stderr={self.stderr!r}{interval})"
 
     def __reduce__(self):
-        return (Estimate, (float(self), self.stderr))
+        return (Estimate, (float(self), self.stderr, self.interval))
 
 
 class Decomposition:
@@ -55,8 +58,12 @@ class Decomposition:
     up to rounding; per-term estimators (knn) give path-dependent totals.
     """
 
-    def __init__(self, plan: Plan, values, stderrs, total_stderr: float, *, source: str, notes=(), columns=None):
+    def __init__(
+        self, plan: Plan, values, stderrs, total_stderr: float, *, source: str, notes=(), columns=None, intervals=None
+    ):
         self.plan = plan
+        #: per term a (low, high) confidence interval, and the total's (a bootstrap's); None with standard errors only
+        self.intervals, self.total_interval = intervals if intervals is not None else (None, None)
         self.columns = None if columns is None else tuple(columns)
         self.terms: list[tuple[Term, Any]] = list(zip(plan.terms, values))
         self.stderrs: list[float] = [float(s) for s in stderrs]
@@ -88,11 +95,13 @@ class Decomposition:
                     "label": self.term_label(term),
                     "value": _as_float(v),
                     "stderr": s,
+                    **({"interval": list(self.intervals[i])} if self.intervals else {}),
                 }
-                for (term, v), s in zip(self.terms, self.stderrs)
+                for i, ((term, v), s) in enumerate(zip(self.terms, self.stderrs))
             ],
             "total": _as_float(self.total),
             "total_stderr": self.total_stderr,
+            **({"total_interval": list(self.total_interval)} if self.total_interval else {}),
             "notes": list(self.notes),
         }
 
@@ -108,6 +117,10 @@ class Decomposition:
         errors = self.stderrs + [self.total_stderr]
         header = ["term", "value", "stderr"]
         rows = [[lab, f"{v:.{digits}f}", f"{e:.{digits}f}"] for lab, v, e in zip(labels, values, errors)]
+        if self.intervals:
+            header.append("interval")
+            for row, (low, high) in zip(rows, [*self.intervals, self.total_interval]):
+                row.append(f"[{low:.{digits}f}, {high:.{digits}f}]")
         if reference is not None:
             header.append(reference.source)
             ref_values = [_as_float(v) for _, v in reference.terms] + [_as_float(reference.total)]

@@ -91,7 +91,7 @@ def _statistic(samples, x: np.ndarray, local: tuple[tuple, ...]) -> float:
     """The method's TC (single columns) or multi-information of ``local`` groups on ``x``, as ``samples`` fits it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tie warning, said once for the observed data already
-        fitted = samples.refit(x)
+        fitted = samples.refit(x, interval="stderr", resamples=None, confidence=None)  # the statistic needs no interval
         value = fitted.total_correlation() if all(len(g) == 1 for g in local) else fitted.multi_information(local)
     value = float(value)
     if not math.isfinite(value):

@@ -32,6 +32,30 @@ METHODS = tuple(_METHOD_CLASSES)
 __all__ = ["METHODS", "Samples", "logdet_bias", "normal_scores", "tc_plugin_bias"]
 
 
+def _check_interval(interval: str, resamples, confidence, cls):
+    """``interval``, ``resamples`` and ``confidence`` checked together; the defaults filled in for the bootstrap."""
+    from .bootstrap import MIN_RESAMPLES
+
+    check_choice(interval, ("stderr", "bootstrap"), "interval")
+    if interval == "stderr":
+        for name, value in (("resamples", resamples), ("confidence", confidence)):
+            if value is not None:
+                raise ValueError(f"{name} applies to interval='bootstrap' only; pass interval='bootstrap' or drop it")
+        return interval, None, None
+    if cls.per_term:
+        raise ValueError(
+            f"interval='bootstrap' refits a density model on rows drawn with replacement; method={cls.name!r} "
+            "estimates each term from neighbourhoods or networks that repeated rows break: use interval='stderr'"
+        )
+    resamples = 200 if resamples is None else check_positive_int(resamples, "resamples")
+    if resamples < MIN_RESAMPLES:
+        raise ValueError(f"resamples={resamples} is too few for a percentile interval; use at least {MIN_RESAMPLES}")
+    confidence = 0.95 if confidence is None else confidence
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be a number strictly between 0 and 1, got {confidence!r}")
+    return interval, resamples, float(confidence)
+
+
 def tc_plugin_bias(n: int, d: int) -> float:
     """``b(n, D)``: how much the uncorrected Gaussian plug-in TC is high on average (n rows > D dims).
 
@@ -73,9 +97,11 @@ class Samples(Source):
         the rows; each set's entropy from the exact marginal mixtures, each row's log density the
         mean of its in-sample and held-out values (cross-fitting cancels the fitting noise to first
         order). ``components=K`` fixes K (default: chosen by held-out likelihood). Needs n >= 6 D + 12.
-      * ``"auto"``: fits ``"copula"``, ``"t_copula"`` and ``"gmm"`` on 70% of the rows and runs the
-        simplest that no more complex one beats by 2 standard errors of held-out likelihood in
-        copula space; the notes say which and why. Needs about 7 D rows.
+      * ``"flow"``: per set, the Gaussian copula followed by a neural spline flow (zuko), cross-fitted,
+        kept where it beats the Gaussian copula on held-out rows. Needs ``pip install 'tcdecomp[flows]'``.
+      * ``"auto"``: fits ``"copula"``, ``"t_copula"``, ``"gmm"`` and (with zuko) a spline flow on 70% of
+        the rows and runs the simplest that no more complex one beats by 2 standard errors of held-out
+        likelihood in copula space; the notes say which and why. Needs about 7 D rows.
       * ``"knn"``: Kraskov-Stoegbauer-Grassberger (estimator 1, max-norm) for each
         term on ``scipy.spatial.cKDTree``, O(n log n), with delete-one jackknife standard
         errors. Per-term estimates do not telescope: a decomposition's total depends on the
@@ -99,6 +125,12 @@ class Samples(Source):
     table, ``to_dict()`` and picture, and groups may be given by name (``multi_information([["age", "income"],
     ["score"]])``). :meth:`independence_test` asks whether the dependence is there at all, :meth:`mi_matrix` gives
     every pairwise MI.
+
+    ``interval="bootstrap"`` (density methods) adds to every estimate a percentile interval from ``resamples``
+    (default 200) refits on rows drawn with replacement, at level ``confidence`` (default 0.95), and makes its
+    standard error the bootstrap's: the noise of what the method chooses from the data is then in it
+    (docs/math.md#bootstrap). Each estimate's ``.interval`` and each decomposition's ``intervals`` and
+    ``total_interval`` hold them; it costs ``resamples`` fits.
 
     ``total_path`` (per-term methods) is how ``total_correlation()`` is estimated: the sum of
     the per-term estimates along that path (default ``"bottom_up"``), or ``"direct"``
@@ -124,6 +156,9 @@ class Samples(Source):
         components: int | None = None,
         progress: bool = False,
         columns=None,
+        interval: str = "stderr",
+        resamples: int | None = None,
+        confidence: float | None = None,
     ):
         x, self.columns = split_table(x, columns)
         self.x = as_float64_matrix(x, "x")
@@ -131,7 +166,8 @@ class Samples(Source):
             raise ValueError(f"columns has {len(self.columns)} names for the {self.x.shape[1]} columns of x")
         self.progress = bool(progress)
         self._options = {"method": method, "k": k, "random_state": random_state, "total_path": total_path,
-                         "neural": neural, "components": components}  # fmt: skip
+                         "neural": neural, "components": components, "interval": interval,
+                         "resamples": resamples, "confidence": confidence}  # fmt: skip
         self.method = check_choice(method, METHODS, "method")
         self.k = check_positive_int(k, "k")
         n, d = self.x.shape
@@ -175,6 +211,9 @@ class Samples(Source):
             if method != "gmm":
                 raise ValueError(f"components applies to method='gmm' only, not {method!r}")
             components = check_positive_int(components, "components")
+        self.interval, self.resamples, self.confidence = _check_interval(interval, resamples, confidence, cls)
+        self.random_state = random_state
+        self._bootstrapped: dict = {}
         data = SampleData(self.x, scaled, input_epsilon(x), random_state, components, u, bool(progress))
         self.estimator = cls(data, k=self.k, neural=self.neural)
 
@@ -188,9 +227,9 @@ class Samples(Source):
         check_choice(method, METHODS, "method")
         return _METHOD_CLASSES[method].minimum_rows(check_positive_int(d, "d"), check_positive_int(k, "k"), neural)
 
-    def refit(self, x) -> Samples:
-        """The same method with the same options on other data ``x`` (its columns unnamed)."""
-        return Samples(x, **self._options)
+    def refit(self, x, **options) -> Samples:
+        """The same method with the same options (but those given) on other data ``x`` (its columns unnamed)."""
+        return Samples(x, **{**self._options, **options})
 
     def independence_test(self, groups=None, permutations: int = 999, seed: int = 0):
         """A permutation test of H0: the ``groups`` (default: every single column; indices or names) are mutually
@@ -224,7 +263,25 @@ class Samples(Source):
         return Estimate(float(dec.total), dec.total_stderr)
 
     def _evaluate(self, terms: list[Term]):
-        return self.estimator.evaluate(terms) if self.estimator.per_term else super()._evaluate(terms)
+        if self.estimator.per_term:
+            return self.estimator.evaluate(terms)
+        values, errors, total_error = super()._evaluate(terms)
+        if self.interval == "bootstrap" and terms:
+            from .bootstrap import bootstrap_terms
+
+            key = tuple(terms)
+            if key not in self._bootstrapped:
+                self._bootstrapped[key] = bootstrap_terms(
+                    self, terms, self.resamples, self.confidence, self.random_state
+                )
+            errors, total_error, _, _ = self._bootstrapped[key]
+        return values, errors, total_error
+
+    def _intervals(self, terms: list[Term]):
+        if self.interval != "bootstrap" or not terms:
+            return None
+        _, _, intervals, total_interval = self._bootstrapped[tuple(terms)]
+        return intervals, total_interval
 
     def _extra_variances(self, terms: list[Term]):
         return self.estimator.extra_variances(terms)

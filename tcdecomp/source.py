@@ -39,14 +39,19 @@ class Source:
         term = total_term(self.n_dims)
         if term is None:
             return self._estimate(self._zero(), 0.0)
-        values, errors, _ = self._evaluate([term])
-        return self._estimate(values[0], errors[0])
+        return self._term_estimate(term)
 
     def multi_information(self, groups) -> Estimate:
         """``I(z_G1; ...; z_Gm) = sum_j H(z_Gj) - H(z_union)`` for disjoint ``groups`` (m >= 2)."""
-        term = self.check_term(groups)
+        return self._term_estimate(self.check_term(groups))
+
+    def _term_estimate(self, term: Term) -> Estimate:
         values, errors, _ = self._evaluate([term])
-        return self._estimate(values[0], errors[0])
+        estimate = self._estimate(values[0], errors[0])
+        intervals = self._intervals([term])
+        if intervals is not None:
+            estimate.interval = intervals[0][0]
+        return estimate
 
     def decompose(self, path="bottom_up", **kwargs) -> Decomposition:
         """Split TC along ``path`` (a Plan, or "line", "top_down", "bottom_up", "grouped").
@@ -59,7 +64,14 @@ class Source:
         plan = make_plan(path, self.n_dims, **kwargs)
         values, errors, total_error = self._evaluate(list(plan.terms))
         return Decomposition(
-            plan, values, errors, total_error, source=self.label, notes=self._notes(plan), columns=self.columns
+            plan,
+            values,
+            errors,
+            total_error,
+            source=self.label,
+            notes=self._notes(plan),
+            columns=self.columns,
+            intervals=self._intervals(list(plan.terms)),
         )
 
     def mi_matrix(self, groups=None):
@@ -127,6 +139,11 @@ class Source:
 
     def _notes(self, plan: Plan) -> tuple[str, ...]:
         return ()
+
+    def _intervals(self, terms: list[Term]):
+        """Per term a (low, high) interval and the sum's, where the source computes intervals (a bootstrap); None
+        where it reports standard errors only. Called after :meth:`_evaluate` on the same terms."""
+        return None
 
     def _zero(self):
         return 0.0
