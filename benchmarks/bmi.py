@@ -1,5 +1,8 @@
 """Every ``Samples`` method on the BMI benchmark (Czyz et al., "Beyond normal: on the evaluation of mutual
-information estimators", NeurIPS 2023): its v1 suite of 40 tasks with known mutual information.
+information estimators", NeurIPS 2023): its v1 suite of 40 tasks with known mutual information, and its v2 suite
+(``--suite v2``; Czyz et al., "On the properties and estimation of pointwise mutual information profiles", TMLR
+2025): 26 tasks, 13 of them from v1 and 13 Bend and Mix Models (mixtures, some bent by diffeomorphisms) whose MI
+BMI estimates by Monte Carlo over 100,000 draws of their exact pointwise MI.
 
 BMI I(X; Y) is the between-groups term of the grouped plan [X, Y], so each method is scored by
 ``Samples(xy, method=m).multi_information([x_dims, y_dims])``. TC is unchanged by invertible maps of single
@@ -20,6 +23,8 @@ store holds, so a stopped run resumes.
     python -m benchmarks.bmi --bmi-python ~/.cache/tcdecomp-bmi/venv/bin/python --full    # ten seeds, ~80 min
     python -m benchmarks.bmi --methods infonce --seeds 0                           # a neural bound (slow)
     python -m benchmarks.bmi --report docs/benchmark-bmi.md                               # report the store
+    python -m benchmarks.bmi --suite v2 --bmi-python ~/.cache/tcdecomp-bmi/venv/bin/python     # v2, seeds 0-2
+    python -m benchmarks.bmi --suite v2 --report /tmp/v2.md                                    # v2's tables
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ from . import harness
 ROOT = harness.ROOT
 STORE = ROOT / "docs" / "data" / "bmi" / "results.jsonl"
 SAMPLES = Path.home() / ".cache" / "tcdecomp-bmi" / "samples"
+#: per suite: the default store and samples folder (v1 keeps its original paths)
+SUITES = {"v1": (STORE, SAMPLES), "v2": (STORE.with_name("results-v2.jsonl"), SAMPLES / "v2")}
+#: draws of the exact pointwise MI used to check the Monte Carlo truth of v2's mixtures (BMI uses 100,000)
+TRUTH_CHECK_DRAWS = 1_000_000
 N_SAMPLES = 5000  # BMI v1: 5,000 samples per task and seed
 #: the methods scored by default: every density model, and KSG; the neural bounds are opt-in (minutes per task)
 METHODS = ("gaussian", "copula", "student_t", "t_copula", "gmm", "auto", "knn")
@@ -64,7 +73,58 @@ def _base_distribution(sampler) -> dict | None:
     return None
 
 
-def generate(out: Path, seeds: list[int], baseline_seeds: list[int]) -> None:
+#: v2's concentric Gaussians (dim_x, components) and inlier tasks (inlier fraction, dim)
+CONCENTRIC = ((3, 5), (5, 5), (3, 10), (5, 10), (25, 5))
+INLIERS = ((0.2, 5), (0.2, 25), (0.5, 5), (0.5, 25))
+
+
+def v2_tasks() -> dict:
+    """BMI's v2 suite as its maintainers define it (workflows/benchmark/v2/config.py of cbg-ethz/bmi), from the
+    task constructors of ``benchmark-mi`` 0.1.3, each rescaled to zero mean and unit variance as there."""
+    from bmi.benchmark import tasks as bt
+    from bmi.benchmark.tasks.asinh import transform_asinh_task as asinh
+    from bmi.benchmark.tasks.normal_cdf import transform_normal_cdf_task as normal_cdf
+    from bmi.benchmark.tasks.spiral import transform_spiral_task as spiral
+    from bmi.benchmark.tasks.student import task_student_identity
+
+    bivariate = bt.task_bivariate_normal(gaussian_correlation=0.75)
+    unscaled = [
+        bt.task_additive_noise(epsilon=0.75),
+        asinh(task_student_identity(dim_x=1, dim_y=1, df=1)),
+        bt.task_x(),
+        bt.task_ai(),
+        bt.transform_swissroll_task(normal_cdf(bivariate), task_name="Swiss roll 2 x 1"),
+        bt.task_waves(),
+        bt.task_galaxy(),
+        *(bt.task_concentric_multinormal(dim_x=d, n_components=k) for d, k in CONCENTRIC),
+        *(bt.task_multinormal_dense(d, d) for d in (5, 25, 50)),
+        *(bt.task_multinormal_2pair(d, d) for d in (5, 25)),
+        *(bt.task_multinormal_sparse_w_inliers(dim_x=d, dim_y=d, inlier_fraction=f) for f, d in INLIERS),
+        asinh(task_student_identity(dim_x=2, dim_y=2, df=1)),
+        asinh(task_student_identity(dim_x=3, dim_y=3, df=2)),
+        asinh(task_student_identity(dim_x=5, dim_y=5, df=2)),
+        spiral(bt.task_multinormal_2pair(3, 3)),
+        spiral(bt.task_multinormal_2pair(5, 5)),
+    ]
+    return {t.id: bt.transform_rescale(base_task=t, task_name=t.name, task_id=t.id) for t in unscaled}
+
+
+def _truth_check(sampler) -> dict:
+    """For a Bend and Mix Model: BMI's Monte Carlo truth's standard error, and a second Monte Carlo estimate from
+    ten times the draws with another seed (a check that the truth's noise is as small as it says)."""
+    import jax
+    from bmi.samplers._tfp._core import monte_carlo_mi_estimate
+
+    while not hasattr(sampler, "_dist") and hasattr(sampler, "_base_sampler"):
+        sampler = sampler._base_sampler
+    if not hasattr(sampler, "_dist"):
+        return {}
+    sampler.mutual_information()
+    check, check_stderr = monte_carlo_mi_estimate(jax.random.PRNGKey(1), sampler._dist, TRUTH_CHECK_DRAWS)
+    return {"mi_stderr": float(sampler._mi_stderr), "mi_check": float(check), "mi_check_stderr": float(check_stderr)}
+
+
+def generate(out: Path, seeds: list[int], baseline_seeds: list[int], suite: str = "v1") -> None:
     """Draw every task's samples, write them with their ground truth, and run BMI's baselines (BMI's venv)."""
     import bmi  # BMI's package (this module is benchmarks.bmi, so the name does not shadow it)
     from bmi.benchmark import BENCHMARK_TASKS
@@ -75,9 +135,12 @@ def generate(out: Path, seeds: list[int], baseline_seeds: list[int]) -> None:
         "bmi_ksg10": bmi.estimators.KSGEnsembleFirstEstimator(neighborhoods=(10,)),
         "bmi_cca": bmi.estimators.CCAMutualInformationEstimator(),
     }
-    for name, task in BENCHMARK_TASKS.items():
+    tasks = BENCHMARK_TASKS if suite == "v1" else v2_tasks()
+    for name, task in tasks.items():
         base = None if any(tag in name for tag in NOT_COORDINATE_WISE) else _base_distribution(task.sampler)
         meta[name] = {"dim_x": task.dim_x, "dim_y": task.dim_y, "mi": float(task.mutual_information), "base": base}
+        if suite == "v2":
+            meta[name].update(_truth_check(task.sampler))
         for seed in seeds:
             path = out / f"{name}__{seed}.npy"
             if not path.exists():
@@ -136,7 +199,9 @@ def run(args) -> None:
     done = {(r["task"], r["seed"], r["method"]) for r in rows}
     names = _task_names(args)
     missing = [s for s in args.seeds if not all((args.samples / f"{t}__{s}.npy").exists() for t in names)]
-    baselines_due = [s for s in args.baseline_seeds if not all((t, s, m) in done for t in names for m in BASELINES)]
+    baselines_due = [
+        s for s in args.baseline_seeds if not names or not all((t, s, m) in done for t in names for m in BASELINES)
+    ]
     if not meta_path.exists() or missing or baselines_due:
         if args.bmi_python is None:
             raise SystemExit(
@@ -144,7 +209,7 @@ def run(args) -> None:
                 f"{args.samples}; pass --bmi-python"
             )
         command = [str(args.bmi_python), "-m", "benchmarks.bmi", "_generate", str(args.samples.resolve()),
-                   "--seeds", *map(str, sorted(set(args.seeds) | set(args.baseline_seeds))),
+                   "--suite", args.suite, "--seeds", *map(str, sorted(set(args.seeds) | set(args.baseline_seeds))),
                    "--baseline-seeds", *map(str, baselines_due)]  # fmt: skip
         subprocess.run(command, check=True, cwd=ROOT)
     meta = json.loads(meta_path.read_text())
@@ -181,9 +246,14 @@ def _task_names(args) -> list[str]:
 FAMILIES = ("Gaussian copula", "t copula", "other")
 
 
+#: tasks whose copula is neither Gaussian nor t: maps that mix coordinates, additive noise, and mixtures
+OTHER_COPULAS = ("spiral", "swissroll", "additive", "bimodal", "1v1-X-", "1v1-AI", "galaxy", "waves", "concentric",
+                 "inliers")  # fmt: skip
+
+
 def family(task: str) -> str:
     """A task's family: its base's copula where every map is coordinate-wise, else "other"."""
-    if any(tag in task for tag in ("spiral", "swissroll", "additive", "bimodal")):
+    if any(tag in task for tag in OTHER_COPULAS):
         return "other"
     return "t copula" if "student" in task else "Gaussian copula"
 
@@ -236,7 +306,15 @@ def summarise(rows: list[dict], seeds=None) -> dict:
     return out
 
 
-def markdown(rows: list[dict], command: str) -> str:
+SUITE_TEXT = {
+    "v1": 'the v1 suite of Czyż et al., "Beyond normal: on the evaluation of mutual information estimators" '
+    "(NeurIPS 2023)",
+    "v2": 'the v2 suite of Czyż et al., "On the properties and estimation of pointwise mutual information profiles" '
+    "(TMLR 2025), as its maintainers' workflow defines it",
+}
+
+
+def markdown(rows: list[dict], command: str, suite: str = "v1") -> str:
     summary = summarise(rows)
     methods = [m for m in (*BASELINES, *METHODS) if m in summary] + sorted(set(summary) - {*BASELINES, *METHODS})
     tasks = list(dict.fromkeys(r["task"] for r in rows))
@@ -246,10 +324,9 @@ def markdown(rows: list[dict], command: str) -> str:
     lines = [
         "# The BMI benchmark",
         "",
-        "Generated by `benchmarks/bmi.py` from the raw results in `docs/data/bmi/results.jsonl`. "
-        "Tasks: the v1 suite of "
-        'Czyż et al., "Beyond normal: on the evaluation of mutual information estimators" (NeurIPS 2023), package '
-        f"`benchmark-mi` 0.1.3, {N_SAMPLES} samples per task and seed; seeds {seeds}. Each tcdecomp method estimates "
+        f"Generated by `benchmarks/bmi.py` from the raw results in `{SUITES[suite][0].relative_to(ROOT)}`. "
+        f"Tasks: {SUITE_TEXT[suite]}, package `benchmark-mi` 0.1.3, {N_SAMPLES} samples per task and seed; "
+        f"seeds {seeds}. Each tcdecomp method estimates "
         "I(X; Y) as the between-groups term of the grouped plan [X, Y]. `bmi_ksg10` (KSG, k = 10) and `bmi_cca` are "
         "BMI's own estimators, run in BMI's environment as the baselines.",
         "",
@@ -272,7 +349,8 @@ def markdown(rows: list[dict], command: str) -> str:
         )
     lines += [
         "",
-        "Each task's error is that of its mean estimate over the seeds; the mean absolute error is over the 40 tasks.",
+        "Each task's error is that of its mean estimate over the seeds; the mean absolute error is over the "
+        f"{len(tasks)} tasks.",
         "",
         "## Coverage of the intervals",
         "",
@@ -332,8 +410,9 @@ def main(argv=None):
              "store": Path(tempfile.gettempdir()) / "tcdecomp-bmi-quick.jsonl"}  # fmt: skip
     parser = harness.parser("bmi", __doc__, quick=quick)
     parser.add_argument("--bmi-python", type=Path, help="the interpreter of a venv with benchmark-mi 0.1.3")
-    parser.add_argument("--samples", type=Path, default=SAMPLES, help="where the .npy samples are kept (not committed)")
-    parser.add_argument("--store", type=Path, default=STORE, help="the JSONL results store (resumed)")
+    parser.add_argument("--suite", choices=sorted(SUITES), default="v1", help="BMI's v1 (40 tasks) or v2 (26 tasks)")
+    parser.add_argument("--samples", type=Path, help="where the .npy samples are kept (not committed); per suite")
+    parser.add_argument("--store", type=Path, help="the JSONL results store (resumed); per suite")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="the subset: about 25 min on 2 cores")
     parser.add_argument("--baseline-seeds", type=int, nargs="*", default=[0], help="seeds BMI's KSG and CCA run on")
     parser.add_argument("--full", action="store_true", help="BMI's ten seeds, for every method and baseline")
@@ -346,15 +425,19 @@ def main(argv=None):
         sub.add_argument("out", type=Path)
         sub.add_argument("--seeds", type=int, nargs="+")
         sub.add_argument("--baseline-seeds", type=int, nargs="*", default=[])
+        sub.add_argument("--suite", choices=sorted(SUITES), default="v1")
         a = sub.parse_args(sys.argv[2:])
-        generate(a.out, a.seeds, a.baseline_seeds)
+        generate(a.out, a.seeds, a.baseline_seeds, a.suite)
         return
     args = harness.parse(parser, argv)
+    store, samples = SUITES[args.suite]
+    args.store = args.store or store
+    args.samples = args.samples or samples
     if args.report is not None:
         from tcdecomp.files import read_jsonl
 
         command = "python -m benchmarks.bmi " + " ".join(sys.argv[1:] if argv is None else argv)
-        args.report.write_text(markdown(read_jsonl(args.store), command))
+        args.report.write_text(markdown(read_jsonl(args.store), command, args.suite))
         return
     if args.full:
         args.seeds = args.baseline_seeds = list(range(10))
@@ -368,7 +451,8 @@ def main(argv=None):
             entry = summary[method]
             numbers = ("tasks", "mae", "within10", "tc_mae", "tc_tasks", "seconds")
             metrics = {k: entry[k] for k in numbers} | {"refused": entry["refused"]}
-            recorder.add({"suite": "bmi-v1", "method": method, "seeds": entry["seeds"], "n": N_SAMPLES}, metrics)
+            case = {"suite": f"bmi-{args.suite}", "method": method, "seeds": entry["seeds"], "n": N_SAMPLES}
+            recorder.add(case, metrics)
     recorder.close()
 
 
