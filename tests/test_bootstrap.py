@@ -32,7 +32,9 @@ def test_bootstrap_terms_telescope_and_reach_every_output():
     plain = Samples(x, method="copula").decompose("line")
     boot = Samples(x, method="copula", interval="bootstrap", resamples=50, confidence=0.9).decompose("line")
     assert [float(v) for _, v in boot.terms] == [float(v) for _, v in plain.terms]
-    assert len(boot.intervals) == len(boot.terms) and boot.total_interval[0] < float(boot.total) < boot.total_interval[1]
+    assert (
+        len(boot.intervals) == len(boot.terms) and boot.total_interval[0] < float(boot.total) < boot.total_interval[1]
+    )
     record = boot.to_dict()
     assert record["total_interval"] == list(boot.total_interval)
     assert all(len(t["interval"]) == 2 for t in record["terms"])
