@@ -40,7 +40,9 @@ class Estimate(float):
         return f"{float(self):{spec}} ± {self.stderr:{spec}}"
 
     def __str__(self) -> str:
-        return format(self)
+        if self.interval is None:
+            return format(self)
+        return f"{self:.4f} (interval {self.interval[0]:.4f} to {self.interval[1]:.4f})"
 
     def __repr__(self) -> str:
         interval = f", interval={self.interval!r}" if self.interval is not None else ""

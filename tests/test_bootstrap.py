@@ -42,6 +42,8 @@ def test_bootstrap_terms_telescope_and_reach_every_output():
     mi = Samples(x, method="copula", interval="bootstrap", resamples=50).multi_information([[0], [1, 2]])
     assert mi.interval is not None
     assert pickle.loads(pickle.dumps(mi)).interval == mi.interval
+    low, high = mi.interval
+    assert str(mi) == f"{float(mi):.4f} ± {mi.stderr:.4f} (interval {low:.4f} to {high:.4f})"
     assert Estimate(1.0, 0.1).interval is None
 
 

@@ -52,3 +52,16 @@ def test_named_columns_snippet_runs_and_draws(tmp_path, monkeypatch, capsys):
     assert "I(age, income; score, noise)" in out and "independence test (copula, 199 permutations)" in out
     for picture in ("tree.png", "mi.png"):
         assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_trust_snippet_prints_what_its_comments_say(capsys):
+    section = README.split("### How far to trust a number", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(block, "README.md", "exec"), {})
+    notes, tc, test = capsys.readouterr().out.splitlines()
+    assert notes.startswith("auto chose copula:")
+    # the resampled rows come from scipy's bootstrap, whose draws may differ between scipy versions
+    value, stderr, low, high = (float(t) for t in re.findall(r"\d+\.\d+", tc))
+    assert value == 0.3679 and stderr == pytest.approx(0.016, rel=0.2)
+    assert low < 0.3466 < high and high - low == pytest.approx(4 * stderr, rel=0.25)
+    assert test.endswith("p = 0.005")
