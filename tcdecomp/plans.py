@@ -65,6 +65,10 @@ class Term:
         """The sets whose (log-)densities or entropies the term needs: the union, then each group."""
         return (self.union,) + self.groups
 
+    def signed_sets(self) -> tuple[tuple[Group, float], ...]:
+        """Each set with its sign in the term's value: + the union's mean log density, - each group's."""
+        return ((self.union, 1.0), *((g, -1.0) for g in self.groups))
+
     def __str__(self) -> str:
         return "I(" + "; ".join(_format_group(g) for g in self.groups) + ")"
 

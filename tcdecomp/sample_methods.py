@@ -143,7 +143,8 @@ class SampleMethod:
         raise NotImplementedError
 
     def extra_variances(self, terms: list[Term]):
-        """Per term, variance that each row's influence leaves out (None: nothing)."""
+        """Per term, variance that each row's influence leaves out (None: nothing); or (per term, the sum's)
+        where the terms share that noise, so that the sum's is not the sum of the terms'."""
         return None
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
@@ -671,7 +672,8 @@ class FlowTC(SampleMethod):
         order = np.random.default_rng(data.random_state).permutation(self.n)
         self.halves = (order[: self.n // 2], order[self.n // 2 :])
         self.config = FlowConfig()
-        self.fitted: dict[tuple, tuple] = {}  # set -> (per-row log densities or None, held-out gain, its SE)
+        self.fitted: dict[tuple, tuple] = {}  # set -> (per-row log densities or None, held-out gain, its SE,
+        #                                          half the two flows' difference in mean log density)
 
     @classmethod
     def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
@@ -687,7 +689,7 @@ class FlowTC(SampleMethod):
             models = [SetFlow(self.values[h][:, idx], self.seed + 7919 * i + len(s), self.config)
                       for i, h in enumerate(self.halves)]  # fmt: skip
             if all(m.flow is None for m in models):
-                self.fitted[s] = (None, 0.0, 0.0)
+                self.fitted[s] = (None, 0.0, 0.0, 0.0)
                 return None
             own, held, gauss = np.empty(self.n), np.empty(self.n), np.empty(self.n)
             for rows, model, other in zip(self.halves, models, models[::-1]):
@@ -697,7 +699,15 @@ class FlowTC(SampleMethod):
             gain = held - gauss
             se = float(gain.std(ddof=1) / math.sqrt(self.n))
             keep = gain.mean() > self.MARGIN * se
-            self.fitted[s] = (0.5 * (own + held) if keep else None, float(gain.mean()), se)
+            # each model's mean log density over all the rows (its own half and the other); the set's value is
+            # their mean, and half their difference is the fitting noise of that mean (see extra_variances)
+            first, second = self.halves
+            by_model = (
+                np.concatenate([own[first], held[second]]).mean(),
+                np.concatenate([held[first], own[second]]).mean(),
+            )
+            self.fitted[s] = (0.5 * (own + held) if keep else None, float(gain.mean()), se,
+                              0.5 * float(by_model[0] - by_model[1]) if keep else 0.0)  # fmt: skip
         return self.fitted[s][0]
 
     def set_stats(self, sets):
@@ -711,11 +721,21 @@ class FlowTC(SampleMethod):
         return values, per_sample
 
     def extra_variances(self, terms: list[Term]):
-        return self.copula.extra_variances(terms)
+        """The Gaussian copula's variance at independence, plus the flows' fitting noise: two flows trained on
+        different halves disagree about a set's mean log density by more than the rows' noise (most where the set
+        lies near a curve or surface, whose density no finite flow reaches), and the set's value is the mean of
+        the two. Half their difference, signed as the term uses the set, is a one-degree-of-freedom estimate of
+        that mean's fitting error; it is squared per term, and for the total over the summed deviations, since
+        one set's noise enters several terms (docs/math.md#flow)."""
+        base = self.copula.extra_variances(terms)
+        deviations = [sum(sign * self.fitted[g][3] if g in self.fitted else 0.0 for g, sign in t.signed_sets())
+                      for t in terms]  # fmt: skip
+        per_term = [v + d * d for v, d in zip(base, deviations)]
+        return per_term, float(np.sum(base)) + float(np.sum(deviations)) ** 2
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
-        kept = [s for s, (rows, _, _) in self.fitted.items() if rows is not None]
-        gains = ", ".join(f"{list(s)}: +{g:.3f} ± {se:.3f}" for s, (_, g, se) in self.fitted.items())
+        kept = [s for s, (rows, *_) in self.fitted.items() if rows is not None]
+        gains = ", ".join(f"{list(s)}: +{g:.3f} ± {se:.3f}" for s, (_, g, se, _) in self.fitted.items())
         return (
             f"flow: {len(kept)} of the {len(self.fitted)} sets of two or more columns kept a spline flow over the "
             f"Gaussian copula (held-out gain in nats per row: {gains or 'none fitted'}); the rest, and single "

@@ -125,16 +125,18 @@ class Source:
         errors = [_stderr(per_term[:, t]) for t in range(len(terms))]
         total_error = _stderr(per_term.sum(1))
         extra = self._extra_variances(terms)
-        if extra is not None:  # variance the rows' influence leaves out (terms independent in it)
+        if extra is not None:  # variance the rows' influence leaves out: per term, or (per term, the sum's)
+            extra, total_extra = extra if isinstance(extra, tuple) else (extra, float(np.sum(extra)))
             errors = [math.sqrt(e * e + v) for e, v in zip(errors, extra)]
-            total_error = math.sqrt(total_error**2 + float(np.sum(extra)))
+            total_error = math.sqrt(total_error**2 + total_extra)
         return list(values), errors, total_error
 
     def _set_stats(self, sets):
         raise NotImplementedError
 
     def _extra_variances(self, terms: list[Term]):
-        """Per term, variance to add to the rows' influence (e.g. the second-order part at independence)."""
+        """Per term, variance to add to the rows' influence (e.g. the second-order part at independence); or
+        (per term, the sum's) where the terms share it."""
         return None
 
     def _notes(self, plan: Plan) -> tuple[str, ...]:
@@ -169,7 +171,7 @@ def _signed_entries(terms: list[Term], sets: list) -> tuple[list[int], list[int]
     index = {s: i for i, s in enumerate(sets)}
     rows, cols, signs = [], [], []
     for t, term in enumerate(terms):
-        for s, sign in ((term.union, 1.0), *((g, -1.0) for g in term.groups)):
+        for s, sign in term.signed_sets():
             rows.append(t)
             cols.append(index[s])
             signs.append(sign)
