@@ -95,7 +95,7 @@ def _summary(family, estimator, budget, truth, values, paired=None, band=None) -
 
 #: fitted models, held at the largest n to the families (by name prefix) whose law they can represent:
 #: student_t to its own family, t_copula to the t families (a t has a t copula), gmm to the mixture and the
-#: Gaussians (K = 1), auto (which chooses among copula, t_copula and gmm) to every family
+#: Gaussians (K = 1), auto (which chooses among copula, t_copula, gmm and a flow) to every family
 FITTED_MODEL_FAMILIES = {
     "student_t": ("student",),
     "t_copula": ("student", "t-copula"),
