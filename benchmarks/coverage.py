@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tcdecomp import Samples
-from tcdecomp.files import append_jsonl, read_jsonl
+from tcdecomp.files import append_jsonl
 from tcdecomp.validation.families import sample_families
 
 from . import harness
@@ -128,12 +128,9 @@ def main(argv=None) -> int:
     parser.add_argument("--report", action="store_true", help="print the table of the store and stop")
     args = harness.parse(parser, argv)
     resamples = args.resamples if args.interval == "bootstrap" else None
-    stored = read_jsonl(args.store) if args.store is not None else []
-    if args.report:
-        print(report(stored))
+    stored = harness.resumable_store(args, report)
+    if stored is None:
         return 0
-    if args.store is not None:
-        args.store.parent.mkdir(parents=True, exist_ok=True)
     recorder = harness.Recorder(args)
     done = {(r["family"], label(r), r["d"], r["n"], r["seed"]) for r in stored}
     families = [f for f in sample_families(args.dims, 0) if not args.families or f.name in args.families]
@@ -141,7 +138,7 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         for family in families:
             for method in args.methods:
-                name = method + ("+bootstrap" if resamples else "")
+                name = label({"method": method, "interval": "bootstrap" if resamples else "stderr"})
                 if (family.name, name, args.dims, args.rows, seed) in done:
                     continue
                 record = run_case(family, truth[family.name], method, args.rows, seed, resamples)

@@ -152,6 +152,20 @@ def _plain(value):
     return value
 
 
+def resumable_store(args: argparse.Namespace, report) -> list[dict] | None:
+    """The records of ``args.store`` (none with ``--store`` unset); with ``--report``, prints ``report`` of them and
+    returns None (the caller stops). The store's folder is made, so a first run can append to it."""
+    from tcdecomp.files import read_jsonl
+
+    stored = read_jsonl(args.store) if args.store is not None else []
+    if args.report:
+        print(report(stored))
+        return None
+    if args.store is not None:
+        args.store.parent.mkdir(parents=True, exist_ok=True)
+    return stored
+
+
 def read_records(path: Path) -> list[dict]:
     """The records of a JSONL file written by :class:`Recorder`."""
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from tcdecomp import Samples
-from tcdecomp.files import append_jsonl, read_jsonl
+from tcdecomp.files import append_jsonl
 from tcdecomp.validation.families import INDEPENDENT_MARGINS as MARGINS
 from tcdecomp.validation.families import independent_columns
 
@@ -104,12 +104,9 @@ def main(argv=None) -> int:
     parser.add_argument("--report", action="store_true", help="print the table of the store and stop")
     args = harness.parse(parser, argv)
     recorder = harness.Recorder(args)
-    stored = read_jsonl(args.store) if args.store is not None else []
-    if args.report:
-        print(report(stored))
+    stored = harness.resumable_store(args, report)
+    if stored is None:
         return 0
-    if args.store is not None:
-        args.store.parent.mkdir(parents=True, exist_ok=True)
     done = {(r["method"], r["margin"], r["d"], r["n"], r["seed"]) for r in stored}
     for case in cases(args.methods, args.margins, args.dims, args.seeds):
         if case in done:
