@@ -16,11 +16,14 @@ ties get noise at the data's own precision; repeated rows of continuous data rai
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma
+
+logger = logging.getLogger(__name__)
 
 
 def ksg_multi_information(x: np.ndarray, groups, k: int = 3) -> np.ndarray:
@@ -173,9 +176,11 @@ def break_ties(x: np.ndarray, epsilon: float, random_state: int = 0) -> np.ndarr
                 "grid: KSG assumes distinct points and is biased upward by repeats; drop repeated rows "
                 "(np.unique(x, axis=0)) or add noise at your data's own resolution"
             )
+        # A few stray ties (values equal by floating-point coincidence) move no estimate: noise at the data's
+        # own precision separates them without a warning, which would wrongly call the column rounded.
         scale = 4.0 * epsilon * max(float(np.max(np.abs(x[:, j]))), float(np.std(x[:, j])))
         out[:, j] += rng.uniform(-scale, scale, size=n)
-        dequantised.append((j, scale))
+        logger.debug("knn: column %d repeats %d of its %d values; separated at scale %.3g", j, repeats, n, scale)
     if dequantised:
         cols = [j for j, _ in dequantised]
         steps = ", ".join(f"{s:.3g}" for _, s in dequantised)

@@ -19,6 +19,7 @@ from scipy.stats import rankdata
 from ._constants import LOG_2PI, LOG_2PI_E
 from .decomposition import combine_stderr
 from .knn import MAX_STRAY_TIES, break_ties, ksg_with_influence
+from .neighbour_check import check_density_models
 from .neural import NEURAL_METHODS, NeuralConfig, neural_mi, pairwise_chain
 from .null_variance import kendall_variance_ratio, wilks_null_variance
 from .plans import Plan, Term
@@ -835,8 +836,10 @@ class AutoMethod(SampleMethod):
     log density of the other 30% in copula space (normal scores), and runs on all the rows the simplest model
     that no more complex one beats by more than MARGIN standard errors (docs/math.md#auto). The flow is the
     held-out goodness-of-fit check of the cheaper models: one of them is kept unless the flow beats it. The
-    decomposition's notes say which method was chosen, the scores, and why a candidate was left out. Needs
-    :meth:`minimum_rows` rows (6 D + 12 from D = 3 on, as gmm).
+    decomposition's notes say which method was chosen, the scores, and why a candidate was left out. A
+    nearest-neighbour check then runs ``knn`` instead where a model-free log density beats every model by more
+    than 0.1 nats per row, or the rows lie near a lower-dimensional set (:mod:`tcdecomp.neighbour_check`,
+    docs/math.md#the-nearest-neighbour-check). Needs :meth:`minimum_rows` rows (6 D + 12 from D = 3 on, as gmm).
     """
 
     name = "auto"
@@ -861,9 +864,20 @@ class AutoMethod(SampleMethod):
             raise ValueError("x: no copula model fits the rows (every correlation is singular); drop dependent columns")
         self.scores = {name: float(values.mean()) for name, values in per_row.items()}
         self.choice = _simplest_adequate(per_row, self.MARGIN)
-        if self.choice == "gmm":  # K is already chosen on held-out rows: gmm need not search again
-            data = replace(data, components=self.mixture_components)
-        self.chosen = METHODS[self.choice](data, k, neural)
+        self.check = check_density_models(scores, fit, held, per_row, self.mixture_components, k, self.MARGIN, rng)
+        self.knn_refused = ""
+        if self.check.verdict is not None:
+            try:
+                self.chosen = METHODS["knn"](data, k, neural)
+                self.choice = "knn"
+            except ValueError as exc:  # e.g. repeated rows, which KSG cannot take
+                self.knn_refused = str(exc)
+        if self.choice != "knn":
+            if self.choice == "gmm":  # K is already chosen on held-out rows: gmm need not search again
+                data = replace(data, components=self.mixture_components)
+            self.chosen = METHODS[self.choice](data, k, neural)
+        # a chosen knn estimates each term on its own
+        self.per_term = self.chosen.per_term
         self.n = self.chosen.n
 
     @classmethod
@@ -877,17 +891,25 @@ class AutoMethod(SampleMethod):
     def set_stats(self, sets):
         return self.chosen.set_stats(sets)
 
+    def evaluate(self, terms: list[Term]):
+        return self.chosen.evaluate(terms)
+
     def extra_variances(self, terms: list[Term]):
         return self.chosen.extra_variances(terms)
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
         ranked = ", ".join(f"{name} {value:.3f}" for name, value in sorted(self.scores.items(), key=lambda t: -t[1]))
         left_out = "".join(f" {name} was left out: {why}." for name, why in self.skipped.items())
-        return (
-            f"auto chose {self.choice}: the simplest model that none beats by {self.MARGIN:g} standard errors of "
-            f"held-out log-likelihood per row in copula space ({ranked}).{left_out}",
-            *self.chosen.notes(plan),
-        )
+        if self.choice == "knn":
+            why = f"auto chose knn: {self.check.reason()} (held-out log-likelihood per row in copula space: {ranked})."
+        else:
+            why = (
+                f"auto chose {self.choice}: the simplest model that none beats by {self.MARGIN:g} standard errors "
+                f"of held-out log-likelihood per row in copula space ({ranked}); {self.check.summary()}."
+            )
+            if self.knn_refused:
+                why += f" The check found that {self.check.reason()}, but knn refused the rows: {self.knn_refused}."
+        return (why + left_out, *self.chosen.notes(plan))
 
 
 class KSG(SampleMethod):

@@ -216,6 +216,11 @@ class Samples(Source):
         self._bootstrapped: dict = {}
         data = SampleData(self.x, scaled, input_epsilon(x), random_state, components, u, bool(progress))
         self.estimator = cls(data, k=self.k, neural=self.neural)
+        if self.interval == "bootstrap" and self.estimator.per_term:  # auto may choose knn
+            raise ValueError(
+                f"interval='bootstrap': method={method!r} chose knn here, whose neighbourhoods repeated rows break; "
+                "use interval='stderr'"
+            )
 
     @staticmethod
     def minimum_rows(method: str, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
