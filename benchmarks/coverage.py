@@ -73,7 +73,7 @@ def run_case(family, truth: float, method: str, n: int, seed: int, resamples: in
 
 
 def meant_for(method: str, family: str) -> bool:
-    return family in MEANT_FOR.get(method.removesuffix("+bootstrap"), (family,))
+    return family in MEANT_FOR.get(method.split(" ")[0].removesuffix("+bootstrap"), (family,))
 
 
 def label(record: dict) -> str:
@@ -85,11 +85,19 @@ def report(records: list[dict]) -> str:
     """Per method: coverage on the families it is meant for, on the others, and per family (cases in
     brackets), with the mean error in standard errors (a bias shows as a mean z far from 0)."""
     families = list(dict.fromkeys(r["family"] for r in records))
+    sizes = sorted({r["n"] for r in records})
+    usual = max(sizes, key=lambda n: sum(r["n"] == n for r in records)) if records else None
+
+    def row_label(r: dict) -> str:  # a size other than the store's usual one gets its own row
+        return label(r) + ("" if r["n"] == usual else f" (n = {r['n']})")
+
     by = defaultdict(list)
     for r in records:
         if "covered" in r:
-            by[label(r), r["family"]].append(r)
-    methods = [m for m in (*METHODS, *(f"{m}+bootstrap" for m in METHODS)) if any(k[0] == m for k in by)]
+            by[row_label(r), r["family"]].append(r)
+    names = [f"{m}{suffix}" for suffix in ("", "+bootstrap") for m in METHODS]
+    names = [f"{m}{size}" for m in names for size in ("", *(f" (n = {n})" for n in sizes if n != usual))]
+    methods = [m for m in names if any(k[0] == m for k in by)]
     lines = [
         "| method | meant for | others | " + " | ".join(families) + " |",
         "| --- | ---: | ---: |" + " ---: |" * len(families),

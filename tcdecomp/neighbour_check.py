@@ -83,6 +83,8 @@ class NeighbourCheck:
         )
 
     def summary(self) -> str:
+        if math.isnan(self.gain):
+            return "nearest-neighbour check: not run on a single column"
         return (
             f"nearest-neighbour check: log density {self.gain:+.3f} ± {self.gain_se:.3f} nats per row against "
             f"{self.best_model}; intrinsic dimension {self.dimension:.2f} (Gaussian reference "
@@ -112,6 +114,8 @@ def check_density_models(
     per row (p parameters fitted on m rows: Akaike's optimism); that is added back, so that the comparison
     measures what the model family misses, not what few rows cost it."""
     d = scores.shape[1]
+    if d < 2:  # one column's normal scores are a fixed grid of quantiles: no density to check, and TC is 0
+        return NeighbourCheck(max(per_row, key=lambda name: per_row[name].mean()), *[math.nan] * 4, None)
     optimism = {name: model_parameters(name, d, components) / (2.0 * len(fit)) for name in per_row}
     best = max(per_row, key=lambda name: per_row[name].mean() + optimism[name])
     fit = _at_most(np.arange(len(fit)), MAX_ROWS * 7 // 10, rng, fit)

@@ -674,7 +674,7 @@ class FlowTC(SampleMethod):
         self.halves = (order[: self.n // 2], order[self.n // 2 :])
         self.config = FlowConfig()
         self.fitted: dict[tuple, tuple] = {}  # set -> (per-row log densities or None, held-out gain, its SE,
-        #                                          half the two flows' difference in mean log density)
+        #     half the two flows' difference in mean log density, half the in-sample less the held-out mean)
 
     @classmethod
     def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
@@ -690,7 +690,7 @@ class FlowTC(SampleMethod):
             models = [SetFlow(self.values[h][:, idx], self.seed + 7919 * i + len(s), self.config)
                       for i, h in enumerate(self.halves)]  # fmt: skip
             if all(m.flow is None for m in models):
-                self.fitted[s] = (None, 0.0, 0.0, 0.0)
+                self.fitted[s] = (None, 0.0, 0.0, 0.0, 0.0)
                 return None
             own, held, gauss = np.empty(self.n), np.empty(self.n), np.empty(self.n)
             for rows, model, other in zip(self.halves, models, models[::-1]):
@@ -708,7 +708,8 @@ class FlowTC(SampleMethod):
                 np.concatenate([held[first], own[second]]).mean(),
             )
             self.fitted[s] = (0.5 * (own + held) if keep else None, float(gain.mean()), se,
-                              0.5 * float(by_model[0] - by_model[1]) if keep else 0.0)  # fmt: skip
+                              0.5 * float(by_model[0] - by_model[1]) if keep else 0.0,
+                              0.5 * float(own.mean() - held.mean()) if keep else 0.0)  # fmt: skip
         return self.fitted[s][0]
 
     def set_stats(self, sets):
@@ -722,21 +723,27 @@ class FlowTC(SampleMethod):
         return values, per_sample
 
     def extra_variances(self, terms: list[Term]):
-        """The Gaussian copula's variance at independence, plus the flows' fitting noise: two flows trained on
-        different halves disagree about a set's mean log density by more than the rows' noise (most where the set
-        lies near a curve or surface, whose density no finite flow reaches), and the set's value is the mean of
-        the two. Half their difference, signed as the term uses the set, is a one-degree-of-freedom estimate of
-        that mean's fitting error; it is squared per term, and for the total over the summed deviations, since
-        one set's noise enters several terms (docs/math.md#flow)."""
+        """The Gaussian copula's variance at independence, plus two errors of the flows (docs/math.md#flow).
+        Fitting noise: two flows trained on different halves disagree about a set's mean log density by more
+        than the rows' noise, and the set's value is the mean of the two; half their difference is a
+        one-degree-of-freedom estimate of that mean's fitting error. Fitting bias: a row's value is the mean of
+        its in-sample (optimistic) and held-out (pessimistic) log densities, and the set's true mean log density
+        lies between the two in expectation; half their gap stands for that bias. Each, signed as the term uses
+        the set, is squared per term, and for the total over the summed values, since one set enters several
+        terms."""
         base = self.copula.extra_variances(terms)
-        deviations = [sum(sign * self.fitted[g][3] if g in self.fitted else 0.0 for g, sign in t.signed_sets())
-                      for t in terms]  # fmt: skip
-        per_term = [v + d * d for v, d in zip(base, deviations)]
-        return per_term, float(np.sum(base)) + float(np.sum(deviations)) ** 2
+
+        def signed(position: int) -> list[float]:
+            return [sum(sign * self.fitted[g][position] if g in self.fitted else 0.0 for g, sign in t.signed_sets())
+                    for t in terms]  # fmt: skip
+
+        deviations, gaps = signed(3), signed(4)
+        per_term = [v + d * d + g * g for v, d, g in zip(base, deviations, gaps)]
+        return per_term, float(np.sum(base)) + float(np.sum(deviations)) ** 2 + float(np.sum(gaps)) ** 2
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
         kept = [s for s, (rows, *_) in self.fitted.items() if rows is not None]
-        gains = ", ".join(f"{list(s)}: +{g:.3f} ± {se:.3f}" for s, (_, g, se, _) in self.fitted.items())
+        gains = ", ".join(f"{list(s)}: +{g:.3f} ± {se:.3f}" for s, (_, g, se, *_) in self.fitted.items())
         return (
             f"flow: {len(kept)} of the {len(self.fitted)} sets of two or more columns kept a spline flow over the "
             f"Gaussian copula (held-out gain in nats per row: {gains or 'none fitted'}); the rest, and single "

@@ -55,22 +55,26 @@ def test_flow_sees_a_dependence_the_copula_cannot_and_telescopes():
     assert any("kept a spline flow" in note for note in s.decompose("line").notes)
 
 
-def test_errors_carry_the_two_flows_disagreement_once_per_set():
-    # float64 bookkeeping of the fitting noise: per term (sum of sign x half the two flows' difference)^2 on top
-    # of the rows' variance; along a path the deviations telescope, so the total carries the full set's only
+def test_errors_carry_the_two_flows_disagreement_and_their_optimism_once_per_set():
+    # float64 bookkeeping of the flows' errors: per term (sum of sign x half the two flows' difference)^2 and
+    # (sum of sign x half the in-sample less held-out gap)^2 on top of the rows' variance; along a path both
+    # telescope, so the total carries the full set's only
     s = Samples(square(1200, 2), method="flow")
     with_noise = s.decompose("line")
     fitted = s.estimator.fitted
-    deviation = {k: v[3] for k, v in fitted.items()}
-    assert any(abs(d) > 0 for d in deviation.values())
-    s.estimator.fitted = {k: (*v[:3], 0.0) for k, v in fitted.items()}  # the flows are kept: nothing refits
+    deviation, gap = {k: v[3] for k, v in fitted.items()}, {k: v[4] for k, v in fitted.items()}
+    assert any(abs(d) > 0 for d in deviation.values()) and any(g > 0 for g in gap.values())
+    s.estimator.fitted = {k: (*v[:3], 0.0, 0.0) for k, v in fitted.items()}  # the flows are kept: nothing refits
     rows_only = s.decompose("line")
     assert [float(v) for _, v in with_noise.terms] == [float(v) for _, v in rows_only.terms]
     for (term, _), a, b in zip(with_noise.terms, with_noise.stderrs, rows_only.stderrs):
         expected = sum(sign * deviation.get(g, 0.0) for g, sign in term.signed_sets()) ** 2
+        expected += sum(sign * gap.get(g, 0.0) for g, sign in term.signed_sets()) ** 2
         assert a * a - b * b == pytest.approx(expected, rel=1e-9, abs=1e-15)
-    full = deviation[(0, 1, 2)]
-    assert with_noise.total_stderr**2 - rows_only.total_stderr**2 == pytest.approx(full * full, rel=1e-9, abs=1e-15)
+    full, optimism = deviation[(0, 1, 2)], gap[(0, 1, 2)]
+    assert with_noise.total_stderr**2 - rows_only.total_stderr**2 == pytest.approx(
+        full * full + optimism * optimism, rel=1e-9, abs=1e-15
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

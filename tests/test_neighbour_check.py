@@ -129,6 +129,11 @@ def test_the_check_stays_quiet_where_a_model_fits(seed):
         assert "nearest-neighbour check: log density" in src.decompose().notes[0]
 
 
+def test_one_column_is_not_checked():
+    src = Samples(np.random.default_rng(6).standard_normal((300, 1)), method="auto")
+    assert src.estimator.check.verdict is None and "not run on a single column" in src.decompose().notes[0]
+
+
 def forced(verdict):
     def check(*args, **kwargs):
         return NeighbourCheck("copula", 0.5, 0.01, 3.0, 3.0, verdict)
