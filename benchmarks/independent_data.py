@@ -45,8 +45,11 @@ def run_case(method: str, margin: str, d: int, n: int, seed: int) -> dict:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tie warnings on discrete margins: expected here
-            tc = Samples(x, method=method, random_state=seed).total_correlation()
+            source = Samples(x, method=method, random_state=seed)
+            tc = source.total_correlation()
         record.update(estimate=float(tc), stderr=tc.stderr, z=float(tc) / tc.stderr if tc.stderr > 0 else None)
+        if method == "auto":
+            record["chose"] = source.estimator.choice
     except ValueError as exc:
         record["refused"] = str(exc)
     record["seconds"] = time.perf_counter() - start
