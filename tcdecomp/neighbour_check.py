@@ -128,7 +128,7 @@ def check_density_models(
     reference, reference_se = two_nn_dimension(rng.multivariate_normal(np.zeros(d), corr, size=len(every)))
     verdict = None
     lower = reference - dimension > margin * math.hypot(dimension_se, reference_se)
-    if d > 1 and dimension < DIMENSION_RATIO * reference and lower:
+    if dimension < DIMENSION_RATIO * reference and lower:
         verdict = "singular"
     elif gain - margin * gain_se > MISSING_NATS:
         verdict = "missed"
