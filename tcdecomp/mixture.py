@@ -17,6 +17,10 @@ from ._constants import LOG_2PI
 #: added to every covariance's diagonal (relative to the data's unit scale): keeps a component that collapses
 #: onto a few rows from a singular covariance
 REGULARISATION = 1e-6
+#: EM stops once an iteration raises the mean in-sample log-likelihood per row by less than this share of its size
+#: (at least this many nats): at 1e-7 the 50-dim BMI tasks spent 25 of auto's 35 s in EM for held-out
+#: log-likelihoods no better, and auto's MI estimates there moved by at most 0.005 nats (docs/math.md#gaussian-mixture)
+TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def fit_gaussian_mixture(
     rng: np.random.Generator,
     restarts: int = 3,
     max_iter: int = 300,
-    tol: float = 1e-7,
+    tol: float = TOLERANCE,
     held_out: np.ndarray | None = None,
 ) -> GaussianMixture:
     """Maximum-likelihood mixture by EM (Dempster, Laird & Rubin 1977), the best of ``restarts`` starts: one from

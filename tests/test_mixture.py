@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import multivariate_normal, norm
 
 from tcdecomp import Gaussian, Samples, grouped_plan
-from tcdecomp.mixture import GaussianMixture, _em, _kmeans_start, fit_candidates, fit_gaussian_mixture
+from tcdecomp.mixture import TOLERANCE, GaussianMixture, _em, _kmeans_start, fit_candidates, fit_gaussian_mixture
 from tcdecomp.sample_methods import copula_pseudo_observations, pseudo_observations
 from tcdecomp.validation.families import MixtureTruth
 
@@ -138,7 +138,7 @@ def test_held_out_rows_choose_among_the_starts():
     chosen = fit_gaussian_mixture(x, 4, np.random.default_rng(1), held_out=held)
     rng = np.random.default_rng(1)
     starts = [_kmeans_start(x, 4, rng)] + [rng.dirichlet(np.ones(4), size=600) for _ in range(2)]
-    scores = [_em(x, resp, 300, 1e-7)[0].log_density(held, np.arange(D)).mean() for resp in starts]
+    scores = [_em(x, resp, 300, TOLERANCE)[0].log_density(held, np.arange(D)).mean() for resp in starts]
     assert chosen.log_density(held, np.arange(D)).mean() == pytest.approx(max(scores), abs=1e-9)
 
 
