@@ -156,13 +156,21 @@ RANK_TOLERANCE_EPSILONS = 1000.0
 MAX_RANK_TOLERANCE = 1e-2
 
 
-def check_not_constant(x: np.ndarray, name: str = "x") -> None:
+def column_list(indices, columns=None) -> str:
+    """Columns as an error message names them: their names where the data has names, else their indices."""
+    return str([columns[i] for i in indices] if columns is not None else [int(i) for i in indices])
+
+
+def check_not_constant(x: np.ndarray, name: str = "x", columns=None) -> None:
     const = np.flatnonzero(np.all(x == x[:1], axis=0)).tolist()
     if const:
-        raise ValueError(f"{name} has constant columns {const}; TC is undefined for a degenerate dim, drop them")
+        raise ValueError(
+            f"{name} has constant columns {column_list(const, columns)}; "
+            "TC is undefined for a degenerate dim, drop them"
+        )
 
 
-def check_linearly_independent(x: np.ndarray, epsilon: float, name: str = "x") -> None:
+def check_linearly_independent(x: np.ndarray, epsilon: float, name: str = "x", columns=None) -> None:
     """Refuse exactly (up to the data's precision) linearly dependent columns, naming them.
 
     The test is on the singular values of the standardised columns (scale-free, like TC), taken
@@ -182,13 +190,13 @@ def check_linearly_independent(x: np.ndarray, epsilon: float, name: str = "x") -
         weights = np.abs(null).max(axis=0)
         cols = np.flatnonzero(weights > 1e-6 * weights.max()).tolist()
         raise ValueError(
-            f"{name} has linearly dependent columns {cols} (a standardised singular value "
+            f"{name} has linearly dependent columns {column_list(cols, columns)} (a standardised singular value "
             f"{singular[-1] / singular[0]:.2g} of the largest, below {tolerance / singular[0]:.2g}): "
             "their TC is infinite; drop one of them"
         )
 
 
-def check_no_monotone_pairs(x: np.ndarray, skip=(), name: str = "x") -> None:
+def check_no_monotone_pairs(x: np.ndarray, skip=(), name: str = "x", columns=None) -> None:
     """Refuse two columns with the same (or the reversed) rank order: on the sample one is a strictly monotone
     function of the other, so their TC is infinite whatever the margins. Columns in ``skip`` (discrete data,
     whose monotone relations have finite TC) are left out."""
@@ -206,7 +214,7 @@ def check_no_monotone_pairs(x: np.ndarray, skip=(), name: str = "x") -> None:
             if key in seen:
                 i = seen[key]
                 raise ValueError(
-                    f"{name} columns [{i}, {j}] are strictly monotone functions of each other (the same rank "
-                    "order in every row): their TC is infinite; drop one of them"
+                    f"{name} columns {column_list((i, j), columns)} are strictly monotone functions of each other "
+                    "(the same rank order in every row): their TC is infinite; drop one of them"
                 )
         seen[ranks.tobytes()] = j

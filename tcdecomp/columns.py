@@ -24,7 +24,15 @@ def split_table(x, columns, name: str = "x"):
                 raise ValueError(
                     f"{name}: column {column!r} is {what}, not numeric; convert it (e.g. category codes) or drop it"
                 )
-        return x.to_numpy(), check_names(names, len(names), name)
+        names = check_names(names, len(names), f"{name}'s column names")
+        values = x.to_numpy(dtype=np.float64, na_value=np.nan)  # pandas' NA (nullable dtypes) becomes NaN
+        bad_rows, bad_columns = np.nonzero(~np.isfinite(values))
+        if len(bad_rows):
+            raise ValueError(
+                f"{name}: column {names[bad_columns[0]]!r} holds NaN, inf or a missing value (first at row "
+                f"{bad_rows[0]}); clean or drop those rows"
+            )
+        return values, names
     return x, (None if columns is None else check_names(columns, None, "columns"))
 
 
@@ -53,6 +61,13 @@ def column_index(member, columns, n_dims: int, where: str) -> int:
         raise ValueError(f"{where} must hold column indices or names, got {member!r}")
     if not 0 <= int(member) < n_dims:
         raise ValueError(f"{where}: column {member} is out of range for {n_dims} columns (0..{n_dims - 1})")
+    if columns is not None and str(int(member)) in columns and columns.index(str(int(member))) != int(member):
+        # a DataFrame labelled by integers other than the positions: pandas users mean the label, indices mean
+        # the position; guessing either gives a plausible estimate of the wrong columns
+        raise ValueError(
+            f"{where}: {member} is the position of column {columns[int(member)]!r} and the name of column "
+            f"{columns.index(str(int(member)))}; give the column by name as a string ({str(int(member))!r})"
+        )
     return int(member)
 
 

@@ -18,6 +18,7 @@ from ._checks import (
     check_no_monotone_pairs,
     check_not_constant,
     check_positive_int,
+    column_list,
     input_epsilon,
 )
 from .columns import split_table
@@ -187,22 +188,23 @@ class Samples(Source):
             )
         # The same data checks for every method: a degenerate dim, an exact linear relation, or two columns that
         # are strictly monotone functions of each other (the same rank order) has infinite TC.
-        check_not_constant(self.x)
+        check_not_constant(self.x, columns=self.columns)
         # Rescaling a column changes no TC term (each set's entropy moves by the log scales of its dims,
         # which cancel in every term), and keeps squares of data near 1e300 or 1e-300 representable.
         scaled = self.x / np.max(np.abs(self.x), axis=0)
-        check_linearly_independent(scaled, input_epsilon(x))
+        check_linearly_independent(scaled, input_epsilon(x), columns=self.columns)
         tied = tied_columns(self.x)
-        check_no_monotone_pairs(self.x, skip=tied)
+        check_no_monotone_pairs(self.x, skip=tied, columns=self.columns)
         u = None
         if cls.copula_based:
             u = copula_pseudo_observations(self.x, random_state, tied)
             if tied:  # broken ties can line two columns up by chance in few rows: the copula is then degenerate
-                check_no_monotone_pairs(u, name=f"x (its ties broken at random, n={n} rows)")
+                check_no_monotone_pairs(u, name=f"x (its ties broken at random, n={n} rows)", columns=self.columns)
             if tied:
                 warnings.warn(
-                    f"{method}: columns {tied} of x repeat many values (discrete or rounded data); their ties were "
-                    "broken at random in rank, so the estimate is the TC of the jittered (continuous) data",
+                    f"{method}: columns {column_list(tied, self.columns)} of x repeat many values (discrete or "
+                    "rounded data); their ties were broken at random in rank, so the estimate is the TC of the "
+                    "jittered (continuous) data",
                     UserWarning,
                     stacklevel=2,
                 )

@@ -68,6 +68,18 @@ def test_independence_test_by_name_on_some_columns():
         (lambda: Samples(frame()).mi_matrix(groups=[["age", "income"]]), "at least 2"),
         (lambda: Samples(frame()).mi_matrix(groups=[["age", "income"], ["income"]]), "disjoint"),
         (lambda: Samples(frame()).decompose("line", order=["age", "income", "score", "weight"]), "'weight'"),
+        # pandas' missing value in a nullable column, named (it used to surface as "not a numeric array")
+        (
+            lambda: Samples(frame().astype({"age": "Float64"}).assign(age=lambda f: f.age.where(f.index != 7))),
+            r"column 'age' holds NaN, inf or a missing value \(first at row 7\)",
+        ),  # fmt: skip
+        (lambda: Samples(frame().assign(income=np.inf)), "column 'income' holds NaN, inf"),
+        (lambda: Samples(frame().set_axis(["", "b", "c", "d"], axis=1)), "x's column names must hold non-empty"),
+        # integer labels that are not the positions: a pandas user means the label, an index the position
+        (
+            lambda: Samples(frame().set_axis([3, 2, 1, 0], axis=1)).multi_information([[0], [1]]),
+            "0 is the position of column '3' and the name of column 3; give the column by name as a string",
+        ),  # fmt: skip
     ],
 )
 def test_bad_names_are_one_line_errors(make, match):
@@ -121,3 +133,22 @@ def test_csv_through_the_command_line(tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("a,b\n1,x\n2,y\n")
     assert main(["estimate", str(tmp_path / "bad.csv")]) == 2
     assert "column 'b'" in capsys.readouterr().err
+
+
+def test_data_checks_name_the_columns():
+    # the degenerate-data refusals and the tie warning speak in the data's names, not its positions
+    df = frame()
+    with pytest.raises(ValueError, match=r"constant columns \['score'\]"):
+        Samples(df.assign(score=1.0))
+    with pytest.raises(ValueError, match=r"linearly dependent columns \['age', 'noise'\]"):
+        Samples(df.assign(noise=2 * df.age - 1))
+    with pytest.raises(ValueError, match=r"columns \['income', 'noise'\] are strictly monotone"):
+        Samples(df.assign(noise=np.exp(df.income)), method="copula")
+    with pytest.warns(UserWarning, match=r"columns \['score'\] of x repeat many values"):
+        Samples(df.assign(score=np.round(df.score)), method="copula")
+
+
+def test_integer_labels_equal_to_positions_need_no_quotes():
+    df = frame().set_axis([0, 1, 2, 3], axis=1)
+    s = Samples(df, method="copula")
+    assert float(s.multi_information([[0], [1]])) == float(s.multi_information([["0"], ["1"]]))
