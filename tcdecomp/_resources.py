@@ -1,4 +1,5 @@
-"""Memory checks before large allocations: refuse in one line what cannot fit, and say what would.
+"""Memory checks before large allocations: refuse in one line what cannot fit, and say what would; and the
+forecast of a long run of refits (permutations, bootstrap resamples), logged once its first refit is timed.
 
 Available memory is the kernel's estimate of what can be allocated without swapping (``MemAvailable``
 in ``/proc/meminfo``, else the free physical pages), or the CUDA device's free memory. A call is
@@ -15,6 +16,8 @@ import torch
 #: the share of available memory one call may plan to use
 MEMORY_SHARE = 0.8
 GIB = 2.0**30
+#: a forecast of the remaining refits' time above this is logged as a warning (with how to shorten it)
+SLOW_SECONDS = 60.0
 
 
 def available_bytes(device=None) -> float:
@@ -46,3 +49,21 @@ def check_fits(needed_bytes: float, what: str, fix: str, device=None) -> None:
             f"{what} needs about {needed_bytes / GIB:.3g} GiB, more than the {available / GIB:.3g} GiB of {where} "
             f"available; {fix}"
         )
+
+
+def forecast(logger, seconds_each: float, remaining: int, what: str, slow_seconds: float) -> None:
+    """Log how long the ``remaining`` refits will take, as a warning where that exceeds ``slow_seconds``."""
+    total = seconds_each * remaining
+    if total > slow_seconds:
+        logger.warning(
+            "%d more %s at %.2f s each: about %s; pass fewer for a quicker answer (progress=True shows the progress)",
+            remaining, what, seconds_each, _duration(total),
+        )  # fmt: skip
+    else:
+        logger.info("one refit took %.2f s; %d more %s to go", seconds_each, remaining, what)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 import warnings
 
 import numpy as np
 
+from ._resources import SLOW_SECONDS, check_fits, forecast
 from .plans import Term
 
 logger = logging.getLogger(__name__)
 
 #: fewest resamples: below this the 2.5% and 97.5% percentiles rest on one or two replicates
 MIN_RESAMPLES = 50
+#: most resamples: a percentile's Monte-Carlo error is then far below the sampling error it describes, and each
+#: resample is a refit
+MAX_RESAMPLES = 100_000
+#: row indices scipy draws at once (resamples x n of them): bounds the index arrays to 64 MiB at any n and B
+INDEX_BATCH = 2**23
 
 
 def bootstrap_terms(samples, terms: list[Term], resamples: int, confidence: float, seed: int):
@@ -28,12 +35,18 @@ def bootstrap_terms(samples, terms: list[Term], resamples: int, confidence: floa
     from scipy.stats import bootstrap
 
     n = samples.n_samples
+    check_fits(8.0 * resamples * (len(terms) + 1), f"{resamples} bootstrap replicates", "use fewer resamples")
+    first = []  # the first refit's seconds, for the forecast
 
     def statistic(rows):
+        started = time.perf_counter()
         with warnings.catch_warnings():  # repeated rows are ties by design here: the copula methods break them
             warnings.simplefilter("ignore")
             refit = samples.refit(samples.x[rows], interval="stderr", resamples=None, confidence=None)
             values, _, _ = refit._evaluate(terms)
+        if not first:
+            first.append(time.perf_counter() - started)
+            forecast(logger, first[0], resamples - 1, "bootstrap refits", SLOW_SECONDS)
         values = np.asarray([float(v) for v in values])
         return np.append(values, values.sum())
 
@@ -45,6 +58,7 @@ def bootstrap_terms(samples, terms: list[Term], resamples: int, confidence: floa
             (np.arange(n),),
             statistic,
             n_resamples=resamples,
+            batch=max(1, min(resamples, INDEX_BATCH // n)),
             confidence_level=confidence,
             method="percentile",
             vectorized=False,

@@ -20,11 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import check_positive_int
+from ._resources import SLOW_SECONDS, forecast
 
 log = logging.getLogger(__name__)
 
 #: the fewest permutations: with fewer, no p-value can fall below 5%
 MIN_PERMUTATIONS = 19
+#: the most permutations: the p-value is then resolved to 1e-6, finer than any multiple-testing correction of a few
+#: thousand tests needs; more only costs time (each permutation is a refit)
+MAX_PERMUTATIONS = 10**6
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,11 @@ class IndependenceTest:
 def permutation_test(samples, groups=None, permutations: int = 999, seed: int = 0) -> IndependenceTest:
     """The test behind :meth:`tcdecomp.Samples.independence_test` (this module's docstring)."""
     permutations = check_positive_int(permutations, "permutations", minimum=MIN_PERMUTATIONS)
+    if permutations > MAX_PERMUTATIONS:
+        raise ValueError(
+            f"permutations={permutations} is more than the {MAX_PERMUTATIONS} that resolve a p-value to "
+            f"{1 / MAX_PERMUTATIONS:g}; use at most {MAX_PERMUTATIONS}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     # the groups' checks (names, range, at least 2, disjoint) are those of any term of the source
@@ -82,7 +91,7 @@ def permutation_test(samples, groups=None, permutations: int = 999, seed: int = 
             shuffled[:, list(g)] = x[rng.permutation(len(x))][:, list(g)]
         null[b] = _statistic(samples, shuffled, local)
         if b == 0:
-            log.info("one permutation takes %.2f s; %d to go", time.perf_counter() - started, permutations - 1)
+            forecast(log, time.perf_counter() - started, permutations - 1, "permutations", SLOW_SECONDS)
     p_value = (1 + int(np.sum(null >= observed))) / (1 + permutations)
     return IndependenceTest(observed, p_value, null, permutations, _named(groups, samples), samples.method)
 

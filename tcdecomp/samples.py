@@ -35,7 +35,7 @@ __all__ = ["METHODS", "Samples", "logdet_bias", "normal_scores", "tc_plugin_bias
 
 def _check_interval(interval: str, resamples, confidence, cls):
     """``interval``, ``resamples`` and ``confidence`` checked together; the defaults filled in for the bootstrap."""
-    from .bootstrap import MIN_RESAMPLES
+    from .bootstrap import MAX_RESAMPLES, MIN_RESAMPLES
 
     check_choice(interval, ("stderr", "bootstrap"), "interval")
     if interval == "stderr":
@@ -51,6 +51,8 @@ def _check_interval(interval: str, resamples, confidence, cls):
     resamples = 200 if resamples is None else check_positive_int(resamples, "resamples")
     if resamples < MIN_RESAMPLES:
         raise ValueError(f"resamples={resamples} is too few for a percentile interval; use at least {MIN_RESAMPLES}")
+    if resamples > MAX_RESAMPLES:
+        raise ValueError(f"resamples={resamples} is more than a percentile interval needs; use at most {MAX_RESAMPLES}")
     confidence = 0.95 if confidence is None else confidence
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
         raise ValueError(f"confidence must be a number strictly between 0 and 1, got {confidence!r}")

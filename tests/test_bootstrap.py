@@ -70,6 +70,7 @@ def test_independence_test_does_not_bootstrap_each_permutation():
         ({"interval": "jackknife"}, "interval"),
         ({"interval": "bootstrap", "resamples": 10}, "at least 50"),
         ({"interval": "bootstrap", "resamples": 0}, "resamples"),
+        ({"interval": "bootstrap", "resamples": 10**9}, "use at most 100000"),
         ({"resamples": 100}, "resamples applies to interval='bootstrap' only"),
         ({"confidence": 0.9}, "confidence applies to interval='bootstrap' only"),
         ({"interval": "bootstrap", "confidence": 1.5}, "strictly between 0 and 1"),
@@ -97,3 +98,18 @@ def test_bootstrap_through_the_command_line(tmp_path, capsys):
     assert low < out["decomposition"]["total"] < high
     assert main(["estimate", str(tmp_path / "x.npz"), "--resamples", "50"]) == 2
     assert "--resamples applies to --interval bootstrap only" in capsys.readouterr().err
+
+
+def test_resample_indices_are_drawn_in_bounded_batches(monkeypatch):
+    # scipy draws resamples x n row indices at once unless batched: 4 GB at n = 5000, B = 1e5. Batches of a few
+    # resamples give the same interval as one batch (the same generator, drawn in order).
+    x = gaussian_rows(300, 6)
+    whole = Samples(x, method="gaussian", interval="bootstrap", resamples=60).total_correlation()
+    monkeypatch.setattr("tcdecomp.bootstrap.INDEX_BATCH", 7 * 300)  # 7 resamples a batch
+    import scipy.stats
+
+    batches, bootstrap = [], scipy.stats.bootstrap
+    monkeypatch.setattr(scipy.stats, "bootstrap", lambda *a, **kw: batches.append(kw["batch"]) or bootstrap(*a, **kw))
+    batched = Samples(x, method="gaussian", interval="bootstrap", resamples=60).total_correlation()
+    assert batches == [7]
+    assert batched.interval == whole.interval and batched.stderr == whole.stderr

@@ -54,6 +54,7 @@ def test_p_values_are_uniform_on_independent_data(method):
     [
         ({"permutations": 5}, "permutations"),
         ({"permutations": 1.5}, "permutations"),
+        ({"permutations": 10**9}, "use at most 1000000"),  # was an 8 GB null array and days of refits
         ({"seed": -1}, "seed"),
         ({"groups": [[0, 1], [1, 2]]}, "disjoint"),
         ({"groups": [[0, 1, 2]]}, "at least 2"),
@@ -65,3 +66,13 @@ def test_p_values_are_uniform_on_independent_data(method):
 def test_bad_arguments_are_one_line_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Samples(correlated(60, 0.3, seed=2), method="copula").independence_test(**kwargs)
+
+
+def test_a_long_test_is_forecast_after_its_first_permutation(caplog, monkeypatch):
+    # a forecast above SLOW_SECONDS is a logged warning naming the duration and the fix (the library never prints)
+    monkeypatch.setattr("tcdecomp.independence.SLOW_SECONDS", 0.0)
+    with caplog.at_level("WARNING", logger="tcdecomp.independence"):
+        Samples(correlated(60, 0.3, seed=2), method="copula").independence_test(permutations=19)
+    (record,) = [r for r in caplog.records if "more permutations" in r.getMessage()]
+    assert record.levelname == "WARNING" and "18 more permutations" in record.getMessage()
+    assert "pass fewer" in record.getMessage()
