@@ -48,6 +48,8 @@ class MIMatrix:
 def mi_matrix(source, groups=None) -> MIMatrix:
     """Every pairwise I(G_i; G_j) of ``source`` (a :class:`~tcdecomp.source.Source`), in one pass over its sets."""
     columns = getattr(source, "columns", None)
+    if groups is None and source.n_dims < 2:
+        raise ValueError(f"mi_matrix needs at least 2 columns; the data has {source.n_dims}")
     # the groups' checks (names, range, at least 2, disjoint) are those of any term of the source
     groups = [(k,) for k in range(source.n_dims)] if groups is None else source.check_term(groups).groups
     pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))]
