@@ -17,6 +17,8 @@ def split_table(x, columns, name: str = "x"):
         if columns is not None:
             raise ValueError(f"{name} is a DataFrame with its own column names; leave columns= unset")
         names = [str(c) for c in x.columns]
+        if len(x) == 0:  # before the dtypes: an empty table's columns read as text
+            raise ValueError(f"{name} has column names {names} but no rows; pass at least one row")
         for column, dtype in zip(names, x.dtypes):
             kind = getattr(dtype, "kind", "O")
             if kind not in "iuf":

@@ -67,6 +67,7 @@ def test_independence_test_by_name_on_some_columns():
         (lambda: Samples(frame().to_numpy()).multi_information([["age"], [1]]), "no column names"),
         (lambda: Samples(frame()).mi_matrix(groups=[["age", "income"]]), "at least 2"),
         (lambda: Samples(frame()[["age"]], method="copula").mi_matrix(), "needs at least 2 columns"),
+        (lambda: Samples(frame().iloc[:0]), "but no rows"),
         (lambda: Samples(frame()).mi_matrix(groups=[["age", "income"], ["income"]]), "disjoint"),
         (lambda: Samples(frame()).decompose("line", order=["age", "income", "score", "weight"]), "'weight'"),
         # pandas' missing value in a nullable column, named (it used to surface as "not a numeric array")
