@@ -76,7 +76,6 @@ def permutation_test(samples, groups=None, permutations: int = 999, seed: int = 
     union = [c for g in groups for c in g]
     local = tuple(tuple(range(start, start + len(g))) for start, g in zip(np.cumsum([0, *map(len, groups)]), groups))
     x = samples.x[:, union]
-    started = time.perf_counter()
     observed = _statistic(samples, x, local)
     rng = np.random.default_rng(seed)
     null = np.empty(permutations)
@@ -86,6 +85,7 @@ def permutation_test(samples, groups=None, permutations: int = 999, seed: int = 
 
         steps = tqdm(steps, desc="permutations", unit="fit", leave=False)
     for b in steps:
+        started = time.perf_counter()
         shuffled = x.copy()
         for g in local[1:]:  # the first group stays in place: permuting every group adds nothing
             shuffled[:, list(g)] = x[rng.permutation(len(x))][:, list(g)]
