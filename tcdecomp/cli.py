@@ -19,6 +19,7 @@ import torch
 from .files import describe_os_error, load_arrays, one_line
 from .gaussian import Gaussian
 from .plans import PATH_NAMES
+from .plots import check_png_path
 from .posterior import ESTIMATORS, Posterior
 from .posterior_estimators import ESTIMATORS as POSTERIOR_ESTIMATORS
 from .samples import METHODS, Samples
@@ -125,13 +126,20 @@ def _estimate(args) -> int:
         raise CLIError("--test-independence applies to samples x, not to posteriors")
     if args.permutations is not None and not args.test_independence:
         raise CLIError("--permutations applies to --test-independence only")
+    if args.overwrite and not args.plot:
+        raise CLIError("--overwrite applies to --plot only")
+    if args.plot:  # before the estimates, which may take minutes
+        try:
+            check_png_path(args.plot, args.overwrite)
+        except ValueError as exc:
+            raise CLIError(f"--plot: {exc}".replace("overwrite=True", "--overwrite")) from None
     tc = source.total_correlation()
     decomposition = source.decompose(args.path, **options)
     test = None
     if args.test_independence:
         test = source.independence_test(permutations=args.permutations or 999, seed=args.seed)
     if args.plot:
-        decomposition.plot(args.plot)
+        decomposition.plot(args.plot, overwrite=args.overwrite)
     if args.json:
         out = {"total_correlation": float(tc), "stderr": tc.stderr, "decomposition": decomposition.to_dict()}
         if reference is not None:
@@ -313,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     est.add_argument("--permutations", type=_count(19), help="permutations of the test (default 999)")
     est.add_argument("--plot", help="write the decomposition as a tree to this PNG (needs matplotlib)")
+    est.add_argument("--overwrite", action="store_true", help="replace the --plot file if it exists")
     est.set_defaults(handler=_estimate)
 
     tr = sub.add_parser("train", help="train a VAE of the beta-STCVAE family from a TOML config")

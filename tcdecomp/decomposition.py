@@ -145,12 +145,13 @@ class Decomposition:
             return str(term)
         return "I(" + "; ".join(", ".join(self.columns[c] for c in g) for g in term.groups) + ")"
 
-    def plot(self, path=None, ax=None):
+    def plot(self, path=None, ax=None, overwrite: bool = False):
         """The decomposition as a tree of merges, each node its term's value and standard error (matplotlib:
-        ``pip install 'tcdecomp[plots]'``); saved as PNG to ``path``. Returns the figure (or ``ax``)."""
+        ``pip install 'tcdecomp[plots]'``); saved as PNG to ``path`` (an existing file only with ``overwrite``).
+        Returns the figure (or ``ax``)."""
         from .plots import plot_decomposition
 
-        return plot_decomposition(self, path, ax)
+        return plot_decomposition(self, path, ax, overwrite=overwrite)
 
 
 def combine_stderr(stderrs) -> float:

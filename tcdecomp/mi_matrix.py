@@ -38,11 +38,12 @@ class MIMatrix:
             lines.append(f"{label:<{width}}" + "".join(f"{v:>{width + 2}.{digits}f}" for v in row))
         return "\n".join(lines)
 
-    def plot(self, path=None, ax=None):
-        """A heat map of the matrix (matplotlib: ``pip install 'tcdecomp[plots]'``); saved as PNG to ``path``."""
+    def plot(self, path=None, ax=None, overwrite: bool = False):
+        """A heat map of the matrix (matplotlib: ``pip install 'tcdecomp[plots]'``); saved as PNG to ``path`` (an
+        existing file only with ``overwrite``)."""
         from .plots import plot_mi_matrix
 
-        return plot_mi_matrix(self, path, ax)
+        return plot_mi_matrix(self, path, ax, overwrite=overwrite)
 
 
 def mi_matrix(source, groups=None) -> MIMatrix:

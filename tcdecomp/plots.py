@@ -15,12 +15,22 @@ def _matplotlib():
     return Figure
 
 
-def _finish(fig, path):
+def check_png_path(path, overwrite: bool = False) -> Path:
+    """``path`` as a PNG file that may be written: a .png name in an existing folder, and not an existing file
+    unless ``overwrite`` (nothing is replaced unless asked). Callers check before long work, not after it."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"path must name a .png file, got {str(path)!r}")
+    if not path.parent.is_dir():
+        raise ValueError(f"path's folder {str(path.parent)!r} does not exist; create it or name another")
+    if path.exists() and not overwrite:
+        raise ValueError(f"path {str(path)!r} exists; pass overwrite=True to replace it, or name another file")
+    return path
+
+
+def _finish(fig, path, overwrite: bool):
     if path is not None:
-        path = Path(path)
-        if path.suffix.lower() != ".png":
-            raise ValueError(f"path must name a .png file, got {str(path)!r}")
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        fig.savefig(check_png_path(path, overwrite), dpi=110, bbox_inches="tight")
     return fig
 
 
@@ -54,10 +64,12 @@ def _tree_layout(decomposition):
     return by_union, x, level, order
 
 
-def plot_decomposition(decomposition, path=None, ax=None, columns=None):
+def plot_decomposition(decomposition, path=None, ax=None, columns=None, overwrite: bool = False):
     """The decomposition as a tree: each leaf a column (or an unsplit group), each merge a node labelled with
     its multi-information and standard error (nats); the total in the title."""
     Figure = _matplotlib()
+    if path is not None:
+        check_png_path(path, overwrite)  # before drawing
     by_union, x, level, leaves = _tree_layout(decomposition)
     columns = columns if columns is not None else getattr(decomposition, "columns", None)
     fig = None
@@ -89,12 +101,14 @@ def plot_decomposition(decomposition, path=None, ax=None, columns=None):
     total = float(decomposition.total)
     ax.set_title(f"{decomposition.plan.name} decomposition ({decomposition.source}): TC = {total:.3f} ± "
                  f"{decomposition.total_stderr:.3f} nats", fontsize=9)  # fmt: skip
-    return _finish(fig, path) if fig is not None else ax
+    return _finish(fig, path, overwrite) if fig is not None else ax
 
 
-def plot_mi_matrix(matrix, path=None, ax=None):
+def plot_mi_matrix(matrix, path=None, ax=None, overwrite: bool = False):
     """A heat map of pairwise MI (nats), each cell labelled with its value."""
     Figure = _matplotlib()
+    if path is not None:
+        check_png_path(path, overwrite)  # before drawing
     fig = None
     m = len(matrix.labels)
     if ax is None:
@@ -112,4 +126,4 @@ def plot_mi_matrix(matrix, path=None, ax=None):
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=colour)
     ax.set_title(f"pairwise MI (nats), {matrix.source}", fontsize=9)
     (fig or ax.figure).colorbar(image, ax=ax, shrink=0.8)
-    return _finish(fig, path) if fig is not None else ax
+    return _finish(fig, path, overwrite) if fig is not None else ax

@@ -118,6 +118,29 @@ def test_pictures_render_to_png(tmp_path):
     assert (tmp_path / "mi.png").stat().st_size > 2000
     with pytest.raises(ValueError, match="png"):
         s.mi_matrix().plot(tmp_path / "mi.jpg")
+    # nothing is replaced unless asked, and the path is checked before any drawing
+    before = (tmp_path / "mi.png").read_bytes()
+    with pytest.raises(ValueError, match="exists; pass overwrite=True"):
+        s.mi_matrix().plot(tmp_path / "mi.png")
+    assert (tmp_path / "mi.png").read_bytes() == before
+    with pytest.raises(ValueError, match="exists; pass overwrite=True"):
+        s.decompose("line").plot(tmp_path / "line.png")
+    s.decompose("line").plot(tmp_path / "line.png", overwrite=True)
+    with pytest.raises(ValueError, match="folder .* does not exist"):
+        s.mi_matrix().plot(tmp_path / "missing" / "mi.png")
+
+
+def test_the_command_line_checks_the_plot_path_first(tmp_path, capsys):
+    from tcdecomp.cli import main
+
+    frame(seed=4).to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "tree.png").write_bytes(b"keep")
+    assert main(["estimate", str(tmp_path / "data.csv"), "--plot", str(tmp_path / "tree.png")]) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "tree.png").read_bytes() == b"keep"
+    pytest.importorskip("matplotlib")
+    assert main(["estimate", str(tmp_path / "data.csv"), "--plot", str(tmp_path / "tree.png"), "--overwrite"]) == 0
+    assert (tmp_path / "tree.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_csv_through_the_command_line(tmp_path, capsys):
