@@ -27,8 +27,8 @@ def refuse_silent_conversion(value, name: str) -> None:
         raise ValueError(f"{name} is boolean; cast it to float yourself if you mean 0/1 data")
 
 
-def as_float64_matrix(value, name: str) -> np.ndarray:
-    """A finite 2-D float64 numpy array from an array, tensor or nested list."""
+def as_float64_matrix(value, name: str, columns=None) -> np.ndarray:
+    """A finite 2-D float64 numpy array from an array, tensor or nested list (``columns``: its names, for errors)."""
     refuse_silent_conversion(value, name)
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().double().numpy()
@@ -40,7 +40,7 @@ def as_float64_matrix(value, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be 2-D (rows x dims), got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one row and one dim")
-    check_finite_array(arr, name)
+    check_finite_array(arr, name, columns)
     return arr
 
 
@@ -74,9 +74,15 @@ def check_float_matrix(value, name: str, numpy_ok: bool = False) -> torch.Tensor
     return value
 
 
-def check_finite_array(arr: np.ndarray, name: str) -> None:
+def check_finite_array(arr: np.ndarray, name: str, columns=None) -> None:
+    """Refuse NaN and inf; where the columns have names (a table's missing values are NaN by then), by name."""
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
+        if columns is not None and len(columns) == arr.shape[1]:  # a count mismatch is refused by the caller
+            raise ValueError(
+                f"{name}: column {columns[bad[1]]!r} holds NaN, inf or a missing value (first at row {bad[0]}); "
+                "clean or drop those rows"
+            )
         raise ValueError(
             f"{name} holds NaN or inf (first at index {tuple(int(i) for i in bad)}); clean or drop those rows"
         )

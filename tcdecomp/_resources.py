@@ -51,10 +51,10 @@ def check_fits(needed_bytes: float, what: str, fix: str, device=None) -> None:
         )
 
 
-def forecast(logger, seconds_each: float, remaining: int, what: str, slow_seconds: float) -> None:
-    """Log how long the ``remaining`` refits will take, as a warning where that exceeds ``slow_seconds``."""
+def forecast(logger, seconds_each: float, remaining: int, what: str) -> None:
+    """Log how long the ``remaining`` refits will take, as a warning where that exceeds SLOW_SECONDS."""
     total = seconds_each * remaining
-    if total > slow_seconds:
+    if total > SLOW_SECONDS:
         logger.warning(
             "%d more %s at %.2f s each: about %s; pass fewer for a quicker answer (progress=True shows the progress)",
             remaining, what, seconds_each, _duration(total),

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from ._resources import SLOW_SECONDS, check_fits, forecast
+from ._resources import check_fits, forecast
 from .plans import Term
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def bootstrap_terms(samples, terms: list[Term], resamples: int, confidence: floa
             values, _, _ = refit._evaluate(terms)
         if not first:
             first.append(time.perf_counter() - started)
-            forecast(logger, first[0], resamples - 1, "bootstrap refits", SLOW_SECONDS)
+            forecast(logger, first[0], resamples - 1, "bootstrap refits")
         values = np.asarray([float(v) for v in values])
         return np.append(values, values.sum())
 

@@ -26,15 +26,8 @@ def split_table(x, columns, name: str = "x"):
                 raise ValueError(
                     f"{name}: column {column!r} is {what}, not numeric; convert it (e.g. category codes) or drop it"
                 )
-        names = check_names(names, len(names), f"{name}'s column names")
-        values = x.to_numpy(dtype=np.float64, na_value=np.nan)  # pandas' NA (nullable dtypes) becomes NaN
-        bad_rows, bad_columns = np.nonzero(~np.isfinite(values))
-        if len(bad_rows):
-            raise ValueError(
-                f"{name}: column {names[bad_columns[0]]!r} holds NaN, inf or a missing value (first at row "
-                f"{bad_rows[0]}); clean or drop those rows"
-            )
-        return values, names
+        # pandas' NA (nullable dtypes) becomes NaN, which the finite check then refuses by column name
+        return x.to_numpy(dtype=np.float64, na_value=np.nan), check_names(names, len(names), f"{name}'s column names")
     return x, (None if columns is None else check_names(columns, None, "columns"))
 
 
@@ -63,12 +56,13 @@ def column_index(member, columns, n_dims: int, where: str) -> int:
         raise ValueError(f"{where} must hold column indices or names, got {member!r}")
     if not 0 <= int(member) < n_dims:
         raise ValueError(f"{where}: column {member} is out of range for {n_dims} columns (0..{n_dims - 1})")
-    if columns is not None and str(int(member)) in columns and columns.index(str(int(member))) != int(member):
+    label = str(int(member))
+    if columns is not None and label in columns and columns.index(label) != int(member):
         # a DataFrame labelled by integers other than the positions: pandas users mean the label, indices mean
         # the position; guessing either gives a plausible estimate of the wrong columns
         raise ValueError(
             f"{where}: {member} is the position of column {columns[int(member)]!r} and the name of column "
-            f"{columns.index(str(int(member)))}; give the column by name as a string ({str(int(member))!r})"
+            f"{columns.index(label)}; give the column by name as a string ({label!r})"
         )
     return int(member)
 

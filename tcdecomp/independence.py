@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import check_positive_int
-from ._resources import SLOW_SECONDS, forecast
+from ._resources import forecast
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def permutation_test(samples, groups=None, permutations: int = 999, seed: int = 
             shuffled[:, list(g)] = x[rng.permutation(len(x))][:, list(g)]
         null[b] = _statistic(samples, shuffled, local)
         if b == 0:
-            forecast(log, time.perf_counter() - started, permutations - 1, "permutations", SLOW_SECONDS)
+            forecast(log, time.perf_counter() - started, permutations - 1, "permutations")
     p_value = (1 + int(np.sum(null >= observed))) / (1 + permutations)
     return IndependenceTest(observed, p_value, null, permutations, _named(groups, samples), samples.method)
 

@@ -28,9 +28,10 @@ def check_png_path(path, overwrite: bool = False) -> Path:
     return path
 
 
-def _finish(fig, path, overwrite: bool):
+def _finish(fig, path):
+    """Save ``fig`` to ``path`` (already checked by :func:`check_png_path`, before drawing) where given."""
     if path is not None:
-        fig.savefig(check_png_path(path, overwrite), dpi=110, bbox_inches="tight")
+        fig.savefig(path, dpi=110, bbox_inches="tight")
     return fig
 
 
@@ -68,8 +69,7 @@ def plot_decomposition(decomposition, path=None, ax=None, columns=None, overwrit
     """The decomposition as a tree: each leaf a column (or an unsplit group), each merge a node labelled with
     its multi-information and standard error (nats); the total in the title."""
     Figure = _matplotlib()
-    if path is not None:
-        check_png_path(path, overwrite)  # before drawing
+    path = None if path is None else check_png_path(path, overwrite)  # before drawing
     by_union, x, level, leaves = _tree_layout(decomposition)
     columns = columns if columns is not None else getattr(decomposition, "columns", None)
     fig = None
@@ -101,14 +101,13 @@ def plot_decomposition(decomposition, path=None, ax=None, columns=None, overwrit
     total = float(decomposition.total)
     ax.set_title(f"{decomposition.plan.name} decomposition ({decomposition.source}): TC = {total:.3f} ± "
                  f"{decomposition.total_stderr:.3f} nats", fontsize=9)  # fmt: skip
-    return _finish(fig, path, overwrite) if fig is not None else ax
+    return _finish(fig, path) if fig is not None else ax
 
 
 def plot_mi_matrix(matrix, path=None, ax=None, overwrite: bool = False):
     """A heat map of pairwise MI (nats), each cell labelled with its value."""
     Figure = _matplotlib()
-    if path is not None:
-        check_png_path(path, overwrite)  # before drawing
+    path = None if path is None else check_png_path(path, overwrite)  # before drawing
     fig = None
     m = len(matrix.labels)
     if ax is None:
@@ -126,4 +125,4 @@ def plot_mi_matrix(matrix, path=None, ax=None, overwrite: bool = False):
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=colour)
     ax.set_title(f"pairwise MI (nats), {matrix.source}", fontsize=9)
     (fig or ax.figure).colorbar(image, ax=ax, shrink=0.8)
-    return _finish(fig, path, overwrite) if fig is not None else ax
+    return _finish(fig, path) if fig is not None else ax

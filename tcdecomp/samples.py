@@ -164,7 +164,7 @@ class Samples(Source):
         confidence: float | None = None,
     ):
         x, self.columns = split_table(x, columns)
-        self.x = as_float64_matrix(x, "x")
+        self.x = as_float64_matrix(x, "x", self.columns)
         if self.columns is not None and len(self.columns) != self.x.shape[1]:
             raise ValueError(f"columns has {len(self.columns)} names for the {self.x.shape[1]} columns of x")
         self.progress = bool(progress)

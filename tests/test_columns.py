@@ -76,6 +76,7 @@ def test_independence_test_by_name_on_some_columns():
             r"column 'age' holds NaN, inf or a missing value \(first at row 7\)",
         ),  # fmt: skip
         (lambda: Samples(frame().assign(income=np.inf)), "column 'income' holds NaN, inf"),
+        (lambda: Samples(np.where(np.arange(4) == 2, np.nan, frame().to_numpy()), columns=NAMES), "column 'score'"),
         (lambda: Samples(frame().set_axis(["", "b", "c", "d"], axis=1)), "x's column names must hold non-empty"),
         # integer labels that are not the positions: a pandas user means the label, an index the position
         (

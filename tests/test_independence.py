@@ -70,7 +70,7 @@ def test_bad_arguments_are_one_line_errors(kwargs, match):
 
 def test_a_long_test_is_forecast_after_its_first_permutation(caplog, monkeypatch):
     # a forecast above SLOW_SECONDS is a logged warning naming the duration and the fix (the library never prints)
-    monkeypatch.setattr("tcdecomp.independence.SLOW_SECONDS", 0.0)
+    monkeypatch.setattr("tcdecomp._resources.SLOW_SECONDS", 0.0)
     with caplog.at_level("WARNING", logger="tcdecomp.independence"):
         Samples(correlated(60, 0.3, seed=2), method="copula").independence_test(permutations=19)
     (record,) = [r for r in caplog.records if "more permutations" in r.getMessage()]
