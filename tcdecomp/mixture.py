@@ -18,7 +18,7 @@ from ._constants import LOG_2PI
 #: onto a few rows from a singular covariance
 REGULARISATION = 1e-6
 #: EM stops once an iteration raises the mean in-sample log-likelihood per row by less than this share of its size
-#: (at least this many nats): at 1e-7 the 50-dim BMI tasks spent 25 of auto's 35 s in EM for held-out
+#: (at least this many nats): at 1e-7 a profile of one auto fit on a 50-dim BMI task spent 25 of 35 s in EM for held-out
 #: log-likelihoods no better, and auto's MI estimates there moved by at most 0.005 nats (docs/math.md#gaussian-mixture)
 TOLERANCE = 1e-6
 
