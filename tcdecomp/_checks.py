@@ -100,6 +100,20 @@ def check_choice(value, choices, name: str) -> str:
     return value
 
 
+def check_seed(value, name: str) -> int:
+    """A seed for numpy's and torch's generators: a non-negative integer below 2**63 (torch's limit)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**63:
+        raise ValueError(f"{name} must be a non-negative integer below 2**63, got {value!r}")
+    return int(value)
+
+
+def check_bool(value, name: str) -> bool:
+    """A flag; a string such as "no" would otherwise read as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

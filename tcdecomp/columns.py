@@ -54,9 +54,11 @@ def column_index(member, columns, n_dims: int, where: str) -> int:
         return columns.index(member)
     if isinstance(member, (bool, np.bool_)) or not isinstance(member, (int, np.integer)):
         raise ValueError(f"{where} must hold column indices or names, got {member!r}")
-    if not 0 <= int(member) < n_dims:
-        raise ValueError(f"{where}: column {member} is out of range for {n_dims} columns (0..{n_dims - 1})")
     label = str(int(member))
+    if not 0 <= int(member) < n_dims:
+        if columns is not None and label in columns:  # a DataFrame labelled 10, 20, 30: the label is meant
+            return columns.index(label)
+        raise ValueError(f"{where}: column {member} is out of range for {n_dims} columns (0..{n_dims - 1})")
     if columns is not None and label in columns and columns.index(label) != int(member):
         # a DataFrame labelled by integers other than the positions: pandas users mean the label, indices mean
         # the position; guessing either gives a plausible estimate of the wrong columns

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_positive_int
+from ._checks import check_positive_int, check_seed
 from ._resources import forecast
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,7 @@ def permutation_test(samples, groups=None, permutations: int = 999, seed: int = 
             f"permutations={permutations} is more than the {MAX_PERMUTATIONS} that resolve a p-value to "
             f"{1 / MAX_PERMUTATIONS:g}; use at most {MAX_PERMUTATIONS}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed, "seed")
     # the groups' checks (names, range, at least 2, disjoint) are those of any term of the source
     groups = tuple((k,) for k in range(samples.n_dims)) if groups is None else samples.check_term(groups).groups
     union = [c for g in groups for c in g]

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_positive_float, check_positive_int
+from ._checks import check_positive_float, check_positive_int, check_seed
 from .null_variance import wilks_null_variance
 
 NEURAL_METHODS = ("infonce", "nwj", "mine", "club")
@@ -60,6 +60,7 @@ class NeuralConfig:
         check_positive_float(self.lr, "NeuralConfig.lr")
         if not 0.0 < self.holdout < 1.0:
             raise ValueError(f"NeuralConfig.holdout must be in (0, 1), got {self.holdout!r}")
+        check_seed(self.seed, "NeuralConfig.seed")
 
 
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Module:

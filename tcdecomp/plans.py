@@ -284,6 +284,8 @@ PATH_OPTIONS = {
 
 def make_plan(path, n: int, **kwargs) -> Plan:
     """A Plan from a Plan or a path name; ``kwargs`` go to the plan builder."""
+    if not isinstance(path, (Plan, str)):  # a list of groups here would otherwise fail as "unhashable"
+        raise ValueError(f"path must be a Plan or one of {PATH_NAMES}, got {path!r}; groups go in groups=")
     if not isinstance(path, Plan) and path in PATH_OPTIONS:
         unknown = sorted(set(kwargs) - set(PATH_OPTIONS[path]))
         if unknown:

@@ -13,11 +13,13 @@ from scipy.special import digamma
 
 from ._checks import (
     as_float64_matrix,
+    check_bool,
     check_choice,
     check_linearly_independent,
     check_no_monotone_pairs,
     check_not_constant,
     check_positive_int,
+    check_seed,
     column_list,
     input_epsilon,
 )
@@ -167,7 +169,8 @@ class Samples(Source):
         self.x = as_float64_matrix(x, "x", self.columns)
         if self.columns is not None and len(self.columns) != self.x.shape[1]:
             raise ValueError(f"columns has {len(self.columns)} names for the {self.x.shape[1]} columns of x")
-        self.progress = bool(progress)
+        self.progress = check_bool(progress, "progress")
+        random_state = check_seed(random_state, "random_state")
         self._options = {"method": method, "k": k, "random_state": random_state, "total_path": total_path,
                          "neural": neural, "components": components, "interval": interval,
                          "resamples": resamples, "confidence": confidence}  # fmt: skip

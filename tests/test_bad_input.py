@@ -163,6 +163,20 @@ CASES = {
         ),
         "modularity",
     ),
+    # seeds and flags: a string, a negative or a float seed used to be ignored by some methods and crash others
+    # inside numpy; "no" read as progress=True
+    **{
+        f"random_state {value!r}": (lambda value=value: Samples(X, method="knn", random_state=value), "random_state")
+        for value in ("a", -1, 1.5, True, None, 2**70)
+    },
+    "progress as text": (lambda: Samples(X, progress="no"), "progress"),
+    "neural seed": (lambda: __import__("tcdecomp.neural").neural.NeuralConfig(seed=-3), "NeuralConfig.seed"),
+    "independence seed": (lambda: Samples(X).independence_test(permutations=19, seed="0"), "seed"),
+    "mig_sampled seed": (lambda: mig_sampled(MU, LV, _classes(8), seed=1.5), "seed"),
+    "mig_discrete seed": (lambda: mig_discrete(MU, _classes(8), seed=-1), "seed"),
+    "dci seed": (lambda: _suite("dci", rng.normal(size=(60, 3)), _classes(60), None, None, "0"), "seed"),
+    # a list of groups passed as the path used to fail as "unhashable type: 'list'"
+    "decompose path as groups": (lambda: Samples(X).decompose([[0, 1], [2, 3]]), "groups="),
 }
 
 

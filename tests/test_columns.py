@@ -174,6 +174,17 @@ def test_data_checks_name_the_columns():
         Samples(df.assign(score=np.round(df.score)), method="copula")
 
 
+def test_integer_labels_beyond_the_positions_are_the_labels():
+    # columns labelled 10, 20, 30, 40: 30 is no position, so it can only mean the label (it was refused as out of
+    # range); the same frame labelled by its positions gives the same number
+    df = frame()
+    labelled = Samples(df.set_axis([10, 20, 30, 40], axis=1), method="copula")
+    by_position = Samples(df, method="copula")
+    assert float(labelled.multi_information([[10], [30, 40]])) == float(by_position.multi_information([[0], [2, 3]]))
+    with pytest.raises(ValueError, match="column 50 is out of range"):
+        labelled.multi_information([[10], [50]])
+
+
 def test_integer_labels_equal_to_positions_need_no_quotes():
     df = frame().set_axis([0, 1, 2, 3], axis=1)
     s = Samples(df, method="copula")

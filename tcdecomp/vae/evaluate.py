@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._checks import check_choice, check_positive_float, check_positive_int
+from .._checks import check_choice, check_positive_float, check_positive_int, check_seed
 from ..files import DirectoryLock, atomic_write_text
 from ..plans import contiguous_groups
 from .metrics import (
@@ -108,6 +108,7 @@ def evaluate(
     if mig_points is not None:
         check_positive_int(mig_points, "mig_points", minimum=2)
     check_positive_float(epsilon, "epsilon")
+    seed = check_seed(seed, "seed")
     if out_dir is None:
         return _evaluate(run, None, num_samples, mig_points, epsilon, seed, with_mig, suite)
     refuse_sweep_store(out_dir, "an evaluation")
@@ -191,6 +192,7 @@ def posterior_decomposition(run: Run, path: str = "bottom_up", num_samples: int 
     """The TC decomposition of the learned aggregate posterior (held-out set, exact estimator)."""
     from ..posterior import Posterior
 
+    seed = check_seed(seed, "seed")
     mu, logvar = encode(run.model, run.dataset, held_out_rows(run), device=run.config.train.device)
     g = torch.Generator().manual_seed(seed)
     return Posterior(mu, logvar, estimator="exact", num_samples=num_samples, generator=g).decompose(path, **plan)

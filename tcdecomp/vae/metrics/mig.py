@@ -26,6 +26,7 @@ from ..._checks import (
     check_finite_tensor,
     check_float_matrix,
     check_positive_int,
+    check_seed,
     input_epsilon,
     refuse_silent_conversion,
 )
@@ -167,6 +168,7 @@ def mig_sampled(mu, logvar, classes, num_samples: int = 10000, seed: int = 0, gr
     counted factors that never vary are refused. Inputs beyond float32's comfortable range are computed in float64.
     """
     num_samples = check_positive_int(num_samples, "num_samples", minimum=2)
+    seed = check_seed(seed, "seed")
     mu, classes, logvar = _check_mig_inputs(mu, classes, logvar, dtype=mig_dtype(mu, logvar))
     variables = _check_variables(groups, mu.shape[1])
     F = classes.shape[1]
@@ -231,6 +233,7 @@ def mig_discrete(mu, classes, bins: int = 20, num_points: int | None = 10000, se
     0.958
     """
     bins = check_positive_int(bins, "bins")
+    seed = check_seed(seed, "seed")
     epsilon = input_epsilon(mu)
     mu, classes, _ = _check_mig_inputs(mu, classes, dtype=torch.float64)
     mu = mu.numpy()

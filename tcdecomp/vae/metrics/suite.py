@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._checks import check_seed
 from .mig import _bin_latent, _discrete_mi
 from .results import DCIResult, ModularityResult, SAPResult
 
@@ -57,6 +58,7 @@ def _check(codes, factors, name_codes: str, name_factors: str):
 def split_rows(codes, factors, codes_test=None, factors_test=None, seed: int = 0):
     """(train codes, train factors, test codes, test factors): the given test rows, or a seeded 80/20 split."""
     codes, factors = _check(codes, factors, "codes", "factors")
+    seed = check_seed(seed, "seed")
     if (codes_test is None) != (factors_test is None):
         raise ValueError("pass both codes_test and factors_test, or neither")
     if codes_test is not None:
