@@ -6,6 +6,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import settings
 from hypothesis import strategies as st
 
@@ -46,3 +47,13 @@ def draw_plan(draw, n: int, rng: np.random.Generator):
         return bottom_up_plan(n, levels=draw(st.integers(0, bottom_up_levels(n))), order=order)
     cuts = sorted(rng.choice(np.arange(1, n), size=draw(st.integers(0, n - 1)), replace=False).tolist())
     return grouped_plan([list(g) for g in np.split(np.array(order), cuts)], n=n)
+
+
+@pytest.fixture
+def one_cpu_thread():
+    """One torch thread here and in the children (the environment it yields): CPU matrix products sum in a
+    thread-count-dependent order, so a run compared bit for bit across processes must use one count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    torch.set_num_threads(before)

@@ -170,6 +170,7 @@ TRAIN_FIRST = {
     "sweep into a training run's folder",
     "checkpoint step not an integer",
     "checkpoint step negative",
+    "checkpoint cpu_threads zero",
     "checkpoint step beyond its config",
     "checkpoint pos beyond its order",
     "checkpoint order not int64",
@@ -383,6 +384,10 @@ CASES = {
         "train.steps",
     ),
     "checkpoint pos beyond its order": (lambda t: ["evaluate", crafted_checkpoint(t, pos=10**6)], "pos"),
+    "checkpoint cpu_threads zero": (
+        lambda t: TRAIN + ["--resume", "--out-dir", crafted_checkpoint(t, cpu_threads=0)],
+        "cpu_threads",
+    ),
     "checkpoint order not int64": (
         lambda t: ["evaluate", crafted_checkpoint(t, order=torch.zeros(3))],
         "order",

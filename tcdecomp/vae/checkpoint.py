@@ -108,6 +108,7 @@ FIELDS = {
     "loss": (lambda v: isinstance(v, dict), "a state dict"),
     "step": (_is_count, "a non-negative integer"),
     "pos": (_is_count, "a non-negative integer"),
+    "cpu_threads": (lambda v: _is_count(v) and v > 0, "a positive integer"),
     "torch_rng": (_is_bytes_tensor, "a uint8 tensor"),
     "generator": (_is_bytes_tensor, "a uint8 tensor"),
     "torch_rng_ranks": (

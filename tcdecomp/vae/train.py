@@ -180,6 +180,9 @@ def checkpoint_state(run: Run, position: Position, generator: torch.Generator, r
         "generator": generator.get_state(),
         "order": position.order,
         "pos": position.pos,
+        # CPU matrix products sum in a thread-count-dependent order: a resume matches an
+        # uninterrupted run bit for bit only at the same count.
+        "cpu_threads": torch.get_num_threads(),
     }
 
 
@@ -236,6 +239,15 @@ def _resume(run: Run, out: Path, generator: torch.Generator, procs: Processes) -
         raise ValueError(
             f"corrupted checkpoint {path}: its RNG or position state does not load ({one_line(exc)})"
         ) from None
+    threads = state.get("cpu_threads")
+    if run.config.train.device == "cpu" and threads is not None and threads != torch.get_num_threads():
+        log.warning(
+            "checkpoint written with %d CPU threads, resumed with %d: the weights will not match an "
+            "uninterrupted run bit for bit (torch.set_num_threads(%d) for an exact resume)",
+            threads,
+            torch.get_num_threads(),
+            threads,
+        )
     if procs.main:
         _truncate_metrics(out / METRICS, state["step"])
     log.info("resumed %s at step %d", out, state["step"])
@@ -326,10 +338,9 @@ def train(
 
     ``resume``: False starts afresh, refusing a folder that already holds a run or an evaluation unless
     ``overwrite`` (which removes them first: :mod:`tcdecomp.vae.run_folder`); True continues the folder's
-    checkpoint exactly (on CPU), refusing a changed config; ``"auto"`` continues when a checkpoint exists.
-    Process 0 holds an exclusive
-    lock on the folder for the whole run: a second writer fails at once (or, with
-    ``wait_for_lock``, waits its turn, as a sweep's retried run does).
+    checkpoint exactly (on CPU at the same torch thread count), refusing a changed config; ``"auto"``
+    continues when a checkpoint exists. Process 0 holds an exclusive lock on the folder for the whole run:
+    a second writer fails at once (or, with ``wait_for_lock``, waits its turn, as a sweep's retried run does).
     """
     if resume not in (False, True, "auto"):
         raise ValueError(f"resume must be False, True or 'auto', got {resume!r}")

@@ -80,7 +80,7 @@ def run_to_completion(args):
 
 
 # -- train ---------------------------------------------------------------------------------------------------
-def test_train_survives_kills_anywhere(tmp_path):
+def test_train_survives_kills_anywhere(tmp_path, one_cpu_thread):
     reference = train(load_config(write_config(tmp_path, "ref", steps=120, checkpoint_every=10)), progress=False)
     cfg = write_config(tmp_path, "killed", steps=120, checkpoint_every=10)
     args = ["train", str(cfg), "--quiet", "--resume"]

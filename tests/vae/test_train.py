@@ -1,5 +1,4 @@
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -49,13 +48,13 @@ def test_config_overrides(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_weights(tmp_path):
+def test_killed_run_resumes_to_the_same_weights(tmp_path, one_cpu_thread):
     steps = 600
     # The uninterrupted reference.
     reference = train(load_config(write_config(tmp_path, "ref", steps)), progress=False)
     # The same run in a subprocess, killed once it has checkpointed mid-way ...
     killed_cfg = write_config(tmp_path, "killed", steps)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**one_cpu_thread, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen([sys.executable, "-m", "tcdecomp", "train", str(killed_cfg), "--quiet"], env=env)
     ckpt = tmp_path / "killed" / CHECKPOINT
     deadline = time.time() + 120
@@ -77,3 +76,18 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     reference_lines = [json.loads(line) for line in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in lines] == [m["step"] for m in reference_lines]
     assert lines == reference_lines
+
+
+def test_a_resume_at_another_thread_count_says_it_is_not_exact(tmp_path, caplog):
+    cfg = load_config(write_config(tmp_path, "run", 20))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        train(cfg, progress=False)
+        torch.set_num_threads(2)
+        cfg.train.steps = 40
+        with caplog.at_level("WARNING", logger="tcdecomp.vae.train"):
+            train(cfg, resume=True, progress=False)
+    finally:
+        torch.set_num_threads(before)
+    assert "written with 1 CPU threads, resumed with 2" in caplog.text
