@@ -200,3 +200,59 @@ def test_student_t_method_bad_input(rng):
     x[:, 2] = x[:, 0] - 2 * x[:, 1]
     with pytest.raises(ValueError, match="linearly dependent"):
         Samples(x, method="student_t")
+
+
+# -- the rank-agreement check of the Gaussian plug-in (docs/math.md#the-rank-agreement-check) --
+
+
+def test_pearson_tc_influence_is_the_derivative_in_a_row_weight(rng):
+    # float64 reference: the Gateaux derivative of -1/2 log det R of the weighted moments, by central differences
+    from tcdecomp.sample_methods import pearson_tc_influence
+
+    x = rng.standard_normal((40, 3)) @ random_spd(3, rng)
+
+    def weighted_tc(w):
+        mean = w @ x
+        cov = (x - mean).T @ ((x - mean) * w[:, None])
+        sd = np.sqrt(np.diag(cov))
+        return -0.5 * np.linalg.slogdet(cov / np.outer(sd, sd))[1]
+
+    tc, influence = pearson_tc_influence(x)
+    base = np.full(len(x), 1 / len(x))
+    assert tc == pytest.approx(weighted_tc(base), rel=1e-12)
+    for i in (0, 17, 39):
+        step = 1e-6
+        bump = np.eye(len(x))[i] - base
+        derivative = (weighted_tc(base + step * bump) - weighted_tc(base - step * bump)) / (2 * step)
+        assert influence[i] == pytest.approx(derivative, rel=1e-6, abs=1e-9)
+
+
+def _far_rows(case):
+    x = np.random.default_rng(1).standard_normal((500, 4))
+    if case == "one corrupted row":  # 31.5 +- 1.5 nats before the check
+        x[499] = [1e6, -1e6, 1e6, 1e6]
+    elif case == "missing-value code in every column":  # 15.2 +- 0.3
+        x[:20] = -999
+    else:  # a code in two columns of five rows
+        x[:5, :2] = -999
+    return x
+
+
+@pytest.mark.filterwarnings("ignore:copula. columns")  # the copula's tie warning on the repeated code
+@pytest.mark.parametrize("case", ["one corrupted row", "missing-value code in every column", "code in two columns"])
+def test_gaussian_refuses_rows_that_set_the_covariance(case):
+    with pytest.raises(ValueError, match=r"a few rows far from the rest set the covariance \(the farthest: rows \["):
+        Samples(_far_rows(case), method="gaussian")
+    Samples(_far_rows(case), method="copula")  # the ranks do not see how far a row lies
+    Samples(_far_rows(case)[:, :1], method="gaussian")  # one column has no dependence to misread
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_gaussian_keeps_data_without_far_rows(seed):
+    # Gaussian (weak to strong dependence), heavy-tailed elliptical and skewed margins: never refused
+    rng = np.random.default_rng(seed)
+    d = int(rng.integers(2, 8))
+    n = int(rng.choice([40, 300, 5000]))
+    x = rng.multivariate_normal(np.zeros(d), random_spd(d, rng), n)
+    for data in (x, x / np.sqrt(rng.chisquare(3, (n, 1)) / 3), np.exp(2 * x), rng.standard_cauchy((n, d))):
+        Samples(data, method="gaussian")
