@@ -16,7 +16,15 @@ ROOT = Path(__file__).resolve().parents[2]
 HELPERS = {"__init__", "harness", "_bounds", "_memory"}
 MODULES = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if p.stem not in HELPERS)
 #: cheap enough to run at --quick sizes in the slow tier (seconds each)
-QUICK_RUNS = ("knn_scaling", "knn_paths", "gmm_covariance", "sample_methods_time", "estimators", "vae_step")
+QUICK_RUNS = (
+    "knn_scaling",
+    "knn_paths",
+    "gmm_covariance",
+    "sample_methods_time",
+    "estimators",
+    "vae_step",
+    "rank_agreement",
+)
 
 
 @pytest.mark.parametrize("name", MODULES)
