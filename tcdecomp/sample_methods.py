@@ -808,7 +808,7 @@ MIXTURE_CANDIDATES = (2, 3, 4, 6, 8)
 def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, held: np.ndarray, rng, seed: int):
     """Each held-out row's log density of its normal scores under each density model fitted on the rows
     ``fit``: the Gaussian copula, the t copula, the best of Gaussian mixtures with K in MIXTURE_CANDIDATES and a
-    spline flow over the Gaussian copula (docs/math.md#auto), simplest first; that best K (None where no
+    spline flow over the Gaussian copula (docs/math.md#auto), simplest first; that best mixture (None where no
     mixture fits the rows); and why a candidate was left out."""
     from scipy.stats import norm
 
@@ -837,7 +837,7 @@ def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, he
         skipped["flow"] = why_not
     else:
         out["flow"] = flow
-    return out, best, skipped
+    return out, None if best is None else mixtures[best][1], skipped
 
 
 def _flow_log_densities(scores: np.ndarray, fit: np.ndarray, held: np.ndarray, seed: int):
@@ -914,14 +914,13 @@ class AutoMethod(SampleMethod):
         order = rng.permutation(self.n)
         n_held = int(self.HELD_OUT * self.n)
         held, fit = order[:n_held], order[n_held:]
-        per_row, self.mixture_components, self.skipped = _copula_log_densities(
-            u, scores, fit, held, rng, data.random_state
-        )
+        per_row, mixture, self.skipped = _copula_log_densities(u, scores, fit, held, rng, data.random_state)
+        self.mixture_components = None if mixture is None else len(mixture.weights)
         if not per_row:
             raise ValueError("x: no copula model fits the rows (every correlation is singular); drop dependent columns")
         self.scores = {name: float(values.mean()) for name, values in per_row.items()}
         self.choice = _simplest_adequate(per_row, self.MARGIN)
-        self.check = check_density_models(scores, fit, held, per_row, self.mixture_components, k, self.MARGIN, rng)
+        self.check = check_density_models(scores, fit, held, per_row, mixture, k, self.MARGIN, rng)
         self.knn_refused = ""
         if self.check.verdict is not None:
             try:
