@@ -49,10 +49,7 @@ def families(x: np.ndarray, rng: np.random.Generator) -> dict:
 
 
 def main(argv=None):
-    from scipy.special import ndtri
-    from scipy.stats import rankdata
-
-    from tcdecomp.sample_methods import check_ranks_agree, pearson_tc_influence
+    from tcdecomp.sample_methods import check_ranks_agree, pearson_tc_influence, rank_tc
 
     parser = harness.parser("rank_agreement", __doc__, quick={"draws": 20})
     parser.add_argument("--draws", type=int, default=400)
@@ -72,9 +69,7 @@ def main(argv=None):
             except ValueError:
                 entry["refused"] += 1
                 continue
-            scores = ndtri(rankdata(scaled, axis=0) / (n + 1))
-            tc_ranks = -0.5 * np.linalg.slogdet(np.corrcoef(scores, rowvar=False))[1]
-            ratio = pearson_tc_influence(scaled)[0] / max(tc_ranks, 1e-3)
+            ratio = pearson_tc_influence(scaled)[0] / max(rank_tc(scaled), 1e-3)
             entry["kept_max_ratio"] = max(entry["kept_max_ratio"], float(ratio))
     recorder = harness.Recorder(args)
     for name, entry in tally.items():

@@ -167,12 +167,22 @@ GAUSSIAN_ROWS_REASON = "D + 4: with fewer, the log det's error has a heavy tail 
 RANK_AGREEMENT_MARGIN, RANK_AGREEMENT_RATIO, RANK_AGREEMENT_FLOOR = 4.0, 2.0, 0.05
 
 
+def _standardised(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean(axis=0)) / x.std(axis=0)
+
+
+def rank_tc(x: np.ndarray) -> float:
+    """The Gaussian TC of the correlation of the columns' normal scores, -1/2 log det (inf where singular)."""
+    sign, logdet = np.linalg.slogdet(np.atleast_2d(np.corrcoef(normal_scores(x), rowvar=False)))
+    return -0.5 * logdet if sign > 0 else math.inf
+
+
 def pearson_tc_influence(x: np.ndarray) -> tuple[float, np.ndarray]:
     """The Gaussian TC of the Pearson correlation, -1/2 log det R (inf where R is singular), and each row's
     influence on it, 1/2 (sum_j z_ij^2 - z_i^T R^-1 z_i) with z the standardised values (docs/math.md#the-rank-
     agreement-check); moments with divisor n, so that the influence is the exact derivative in a row's weight."""
     n = len(x)
-    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    z = _standardised(x)
     corr = (z.T @ z) / n
     sign, logdet = np.linalg.slogdet(corr)
     if sign <= 0:
@@ -187,9 +197,7 @@ def check_ranks_agree(x: np.ndarray) -> None:
     n, d = x.shape
     if d < 2:  # one column: both TCs are 0
         return
-    scores = ndtri(rankdata(x, axis=0) / (n + 1))
-    sign, logdet = np.linalg.slogdet(np.corrcoef(scores, rowvar=False))
-    tc_ranks = -0.5 * logdet if sign > 0 else math.inf
+    tc_ranks = rank_tc(x)
     tc_pearson, influence = pearson_tc_influence(x)
     if tc_pearson <= RANK_AGREEMENT_RATIO * tc_ranks + RANK_AGREEMENT_FLOOR:
         return
@@ -197,8 +205,7 @@ def check_ranks_agree(x: np.ndarray) -> None:
         stderr = math.sqrt(influence.var(ddof=1) / n + wilks_null_variance(n, [[j] for j in range(d)]))
         if tc_pearson - tc_ranks <= RANK_AGREEMENT_MARGIN * stderr:
             return
-    z = (x - x.mean(axis=0)) / x.std(axis=0)
-    farthest = [int(i) for i in np.argsort(-np.sum(z * z, axis=1))[:3]]
+    farthest = [int(i) for i in np.argsort(-np.sum(_standardised(x) ** 2, axis=1))[:3]]
     raise ValueError(
         f"x: its Pearson correlations give a Gaussian TC of {tc_pearson:.3g} nats but its ranks' normal scores "
         f"{tc_ranks:.3g}: a few rows far from the rest set the covariance (the farthest: rows {farthest}; heavy tails, "

@@ -227,6 +227,15 @@ def test_pearson_tc_influence_is_the_derivative_in_a_row_weight(rng):
         assert influence[i] == pytest.approx(derivative, rel=1e-6, abs=1e-9)
 
 
+def test_rank_tc_is_the_gaussian_tc_of_the_normal_scores():
+    # closed form: a bivariate Gaussian of correlation 0.6 has TC -1/2 log(1 - 0.36); normal scores keep it
+    from tcdecomp.sample_methods import rank_tc
+
+    x = np.random.default_rng(7).multivariate_normal([0, 0], [[1, 0.6], [0.6, 1]], 20000)
+    assert rank_tc(np.exp(x)) == pytest.approx(-0.5 * np.log(1 - 0.36), abs=0.01)  # monotone maps: the same
+    assert rank_tc(np.c_[x[:, 0], 2 * x[:, 0]]) == np.inf
+
+
 def _far_rows(case):
     x = np.random.default_rng(1).standard_normal((500, 4))
     if case == "one corrupted row":  # 31.5 +- 1.5 nats before the check
