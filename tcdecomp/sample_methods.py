@@ -706,17 +706,18 @@ class GaussianMixtureTC(SampleMethod):
 class FlowTC(SampleMethod):
     """``flow``: columns to normal scores, then per set of two or more columns the Gaussian copula of the set
     followed by a neural spline flow (zuko), cross-fitted on two halves of the rows as ``gmm`` is
-    (docs/math.md#flow). A set keeps the flow only where it beats the Gaussian copula on the held-out halves by
-    MARGIN standard errors of the paired per-row difference; elsewhere, and for single columns (whose normal
-    scores are standard normal by construction), the set's value is the ``copula`` estimate, exact for Gaussian
-    copulas. Each row's log density of a flow set is the mean of its in-sample and held-out values. Standard
-    errors use each row's log density and the Gaussian variance at independence. Needs zuko
-    (``pip install 'tcdecomp[flows]'``) and n >= max(200, 6 D + 12)."""
+    (docs/math.md#flow). Each set is first given a base copula: the t copula of ``t_copula`` where its df test
+    prefers a finite df, else the Gaussian copula. A set keeps the flow only where it beats that base on the
+    held-out halves by MARGIN standard errors of the paired per-row difference; elsewhere, and for single
+    columns, the set's value is the base's (``copula``, or ``t_copula`` carried into normal-score space), exact for
+    those copulas. Each row's log density of a flow set is the mean of its in-sample and held-out values.
+    Standard errors use each row's log density, the base's variance at independence (and the df's noise) and the
+    flows' fitting noise. Needs zuko (``pip install 'tcdecomp[flows]'``) and n >= max(200, 6 D + 12)."""
 
     name = "flow"
     copula_based = True
     rows_reason = "max(200, 6 D + 12): each half trains and early-stops a flow"
-    #: standard errors of the held-out gain a set's flow must reach to replace its Gaussian copula
+    #: standard errors of the held-out gain a set's flow must reach to replace its base copula
     MARGIN = 2.0
 
     def __init__(self, data: SampleData, k: int, neural: NeuralConfig):
@@ -724,11 +725,15 @@ class FlowTC(SampleMethod):
 
         require_zuko()
         super().__init__(data, k, neural)
-        self.copula = GaussianCopula(data, k, neural)
+        self.u = data.u
         self.values = ndtri(data.u)
         self.seed = data.random_state
         order = np.random.default_rng(data.random_state).permutation(self.n)
         self.halves = (order[: self.n // 2], order[self.n // 2 :])
+        self.base = _finite_df_t_copula(data, k, neural) or GaussianCopula(data, k, neural)
+        if isinstance(self.base, TCopula):
+            self._t_scores_to_normal = _t_to_normal_log_jacobian(self.base.values, self.values, self.base.df)
+            self._half_kendall = [_kendall_or(self.u[h], self.base.corr) for h in self.halves]
         self.config = FlowConfig()
         self.fitted: dict[tuple, tuple] = {}  # set -> (per-row log densities or None, held-out gain, its SE,
         #     half the two flows' difference in mean log density, half the in-sample less the held-out mean)
@@ -738,8 +743,8 @@ class FlowTC(SampleMethod):
         return max(200, 6 * d + 12)
 
     def _flow_rows(self, s: tuple):
-        """Each row's cross-fitted log density of set ``s`` under its flows, or None where the Gaussian copula
-        is not beaten; memoised per set."""
+        """Each row's cross-fitted log density of set ``s`` under its flows, or None where the base copula is
+        not beaten; memoised per set."""
         if s not in self.fitted:
             from .flow import SetFlow
 
@@ -749,12 +754,12 @@ class FlowTC(SampleMethod):
             if all(m.flow is None for m in models):
                 self.fitted[s] = (None, 0.0, 0.0, 0.0, 0.0)
                 return None
-            own, held, gauss = np.empty(self.n), np.empty(self.n), np.empty(self.n)
-            for rows, model, other in zip(self.halves, models, models[::-1]):
+            own, held, base = np.empty(self.n), np.empty(self.n), np.empty(self.n)
+            for rows, model, other, other_half in zip(self.halves, models, models[::-1], (1, 0)):
                 z = self.values[rows][:, idx]
                 own[rows], held[rows] = model.log_density(z), other.log_density(z)
-                gauss[rows] = other.gaussian_log_density(z)  # the held-out Gaussian copula, for the paired gain
-            gain = held - gauss
+                base[rows] = self._held_out_base(rows, idx, other, other_half)  # for the paired gain
+            gain = held - base
             se = float(gain.std(ddof=1) / math.sqrt(self.n))
             keep = gain.mean() > self.MARGIN * se
             # each model's mean log density over all the rows (its own half and the other); the set's value is
@@ -769,9 +774,30 @@ class FlowTC(SampleMethod):
                               0.5 * float(own.mean() - held.mean()) if keep else 0.0)  # fmt: skip
         return self.fitted[s][0]
 
-    def set_stats(self, sets):
-        values, per_sample = self.copula.set_stats(sets)
+    def _held_out_base(self, rows, idx: list, flow_model, other_half: int) -> np.ndarray:
+        """Each row's log density of its set's normal scores under the base copula fitted on the other half: the
+        Gaussian copula of that half's flow model, or the t copula with that half's Kendall correlation."""
+        if not isinstance(self.base, TCopula):
+            return flow_model.gaussian_log_density(self.values[rows][:, idx])
+        from scipy.stats import norm
+
+        corr = self._half_kendall[other_half][np.ix_(idx, idx)]
+        return _t_copula_rows(self.u[rows][:, idx], corr, self.base.df) + norm.logpdf(self.values[rows][:, idx]).sum(1)
+
+    def _base_set_stats(self, sets):
+        """The base copula's ``-H`` and per-row log density of each set, in normal-score space (the t copula's are
+        in t-score space: each column adds its log Jacobian, which cancels within every term)."""
+        values, per_sample = self.base.set_stats(sets)
         values, per_sample = np.array(values, dtype=np.float64), np.array(per_sample, dtype=np.float64)
+        if isinstance(self.base, TCopula):
+            for j, s in enumerate(sets):
+                shift = self._t_scores_to_normal[:, list(s)].sum(axis=1)
+                values[j] += shift.mean()
+                per_sample[:, j] += shift
+        return values, per_sample
+
+    def set_stats(self, sets):
+        values, per_sample = self._base_set_stats(sets)
         for j, s in enumerate(steps(sets, self.progress, "flows")):
             if len(s) > 1:
                 rows = self._flow_rows(tuple(s))
@@ -780,15 +806,15 @@ class FlowTC(SampleMethod):
         return values, per_sample
 
     def extra_variances(self, terms: list[Term]):
-        """The Gaussian copula's variance at independence, plus two errors of the flows (docs/math.md#flow).
-        Fitting noise: two flows trained on different halves disagree about a set's mean log density by more
-        than the rows' noise, and the set's value is the mean of the two; half their difference is a
-        one-degree-of-freedom estimate of that mean's fitting error. Fitting bias: a row's value is the mean of
-        its in-sample (optimistic) and held-out (pessimistic) log densities, and the set's true mean log density
-        lies between the two in expectation; half their gap stands for that bias. Each, signed as the term uses
-        the set, is squared per term, and for the total over the summed values, since one set enters several
-        terms."""
-        base = self.copula.extra_variances(terms)
+        """The base copula's variance at independence (and its df's noise), plus two errors of the flows
+        (docs/math.md#flow). Fitting noise: two flows trained on different halves disagree about a set's mean log
+        density by more than the rows' noise, and the set's value is the mean of the two; half their difference
+        is a one-degree-of-freedom estimate of that mean's fitting error. Fitting bias: a row's value is the mean
+        of its in-sample (optimistic) and held-out (pessimistic) log densities, and the set's true mean log
+        density lies between the two in expectation; half their gap stands for that bias. Each, signed as the
+        term uses the set, is squared per term, and for the total over the summed values, since one set enters
+        several terms."""
+        base = self.base.extra_variances(terms)
 
         def signed(position: int) -> list[float]:
             return [sum(sign * self.fitted[g][position] if g in self.fitted else 0.0 for g, sign in t.signed_sets())
@@ -800,12 +826,43 @@ class FlowTC(SampleMethod):
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
         kept = [s for s, (rows, *_) in self.fitted.items() if rows is not None]
-        gains = ", ".join(f"{list(s)}: +{g:.3f} ± {se:.3f}" for s, (_, g, se, *_) in self.fitted.items())
+        gains = ", ".join(f"{list(s)}: {g:+.3f} ± {se:.3f}" for s, (_, g, se, *_) in self.fitted.items())
+        base = (f"the t copula (df = {self.base.df:.3g}, preferred to the Gaussian copula by its likelihood-ratio "
+                "test)" if isinstance(self.base, TCopula) else "the Gaussian copula")  # fmt: skip
         return (
-            f"flow: {len(kept)} of the {len(self.fitted)} sets of two or more columns kept a spline flow over the "
-            f"Gaussian copula (held-out gain in nats per row: {gains or 'none fitted'}); the rest, and single "
-            f"columns, are the Gaussian copula's.",
+            f"flow: the base copula is {base}; {len(kept)} of the {len(self.fitted)} sets of two or more columns "
+            f"kept a spline flow over it (held-out gain in nats per row: {gains or 'none fitted'}); the rest, and "
+            "single columns, are the base copula's.",
         )
+
+
+def _finite_df_t_copula(data: SampleData, k: int, neural: NeuralConfig):
+    """``t_copula`` fitted to the rows where it can be and its df test keeps a finite df, else None."""
+    if data.x.shape[0] < TCopula.minimum_rows(data.x.shape[1]):
+        return None
+    try:
+        fitted = TCopula(data, k, neural)
+    except ValueError:  # its Kendall correlation is not positive definite
+        return None
+    return None if math.isinf(fitted.df) else fitted
+
+
+def _t_to_normal_log_jacobian(t_scores: np.ndarray, normal_scores: np.ndarray, df: float) -> np.ndarray:
+    """Per row and column, log |dw/dz| for t scores w = T_df^-1(Phi(z)): log phi(z) - log t_df(w)."""
+    from scipy.stats import norm
+    from scipy.stats import t as student
+
+    return norm.logpdf(normal_scores) - student.logpdf(t_scores, df)
+
+
+def _kendall_or(u: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Kendall's correlation of some rows, or ``fallback`` where it is not positive definite there."""
+    corr = kendall_correlation(u)
+    try:
+        np.linalg.cholesky(corr)
+    except np.linalg.LinAlgError:
+        return fallback
+    return corr
 
 
 #: the K of ``auto``'s mixture candidates (K = 1 is the Gaussian copula, already a candidate)

@@ -92,3 +92,49 @@ def test_too_few_rows_and_the_missing_extra_are_one_line_errors(monkeypatch):
     with pytest.raises(ValueError, match=r"tcdecomp\[flows\]"):
         Samples(square(300, 3), method="flow")
     assert math.isfinite(float(Samples(square(300, 3), method="copula").total_correlation()))
+
+
+def t_copula_rows(n, seed, df=3.0):
+    rng = np.random.default_rng(seed)
+    corr = np.array([[1.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]])
+    t = scipy.stats.multivariate_t(np.zeros(3), corr, df=df).rvs(n, random_state=rng)
+    return np.c_[np.exp(t[:, 0]), t[:, 1] ** 3, t[:, 2]]  # monotone margins: the copula is t's
+
+
+def test_where_no_flow_is_kept_a_t_copula_base_gives_t_copula_exactly(monkeypatch):
+    # the t copula's sets are carried into normal-score space column by column; the log Jacobians cancel within
+    # every term, so with no flow kept, every term and standard error is t_copula's
+    from tcdecomp.sample_methods import FlowTC, TCopula
+
+    monkeypatch.setattr(FlowTC, "MARGIN", math.inf)
+    x = t_copula_rows(800, 4)
+    flow, reference = Samples(x, method="flow", random_state=0), Samples(x, method="t_copula", random_state=0)
+    assert isinstance(flow.estimator.base, TCopula) and math.isfinite(flow.estimator.base.df)
+    for path in ("line", "bottom_up"):
+        got, want = flow.decompose(path), reference.decompose(path)
+        np.testing.assert_allclose([float(v) for _, v in got.terms], [float(v) for _, v in want.terms], atol=1e-10)
+        np.testing.assert_allclose(got.stderrs, want.stderrs, rtol=1e-9)
+    assert any("t copula" in note for note in flow.decompose("line").notes)
+
+
+def test_t_scores_to_normal_scores_log_jacobian_against_central_differences():
+    from scipy.special import stdtrit
+
+    from tcdecomp.sample_methods import _t_to_normal_log_jacobian
+
+    z = np.linspace(-3.0, 3.0, 13)[:, None]
+    df, h = 4.0, 1e-4
+    w = stdtrit(df, scipy.stats.norm.cdf(z))
+    slope = (stdtrit(df, scipy.stats.norm.cdf(z + h)) - stdtrit(df, scipy.stats.norm.cdf(z - h))) / (2 * h)
+    np.testing.assert_allclose(_t_to_normal_log_jacobian(w, z, df), np.log(slope), rtol=1e-6, atol=1e-8)
+
+
+def test_a_flow_kept_over_a_t_copula_base_telescopes():
+    x = t_copula_rows(1200, 5)
+    x[:, 2] = x[:, 0] ** 2 + 0.3 * np.random.default_rng(6).standard_normal(len(x))  # beyond any copula family
+    s = Samples(x, method="flow", random_state=0)
+    tc = s.total_correlation()
+    assert math.isfinite(getattr(s.estimator.base, "df", math.inf))  # the t copula is the base
+    assert any(rows is not None for rows, *_ in s.estimator.fitted.values())
+    for path in ("line", "bottom_up", "top_down"):
+        assert s.decompose(path).total == pytest.approx(float(tc), abs=1e-9)
