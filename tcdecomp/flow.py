@@ -77,6 +77,18 @@ class SetFlow:
             base = self.flow().log_prob(torch.as_tensor(white, dtype=torch.float64)).numpy()
         return base - self.log_det
 
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """n rows drawn from the fitted density (the flow's, or the Gaussian copula's where it won)."""
+        import torch
+
+        if self.flow is None:
+            white = np.random.default_rng(seed).standard_normal((n, self.chol.shape[0]))
+        else:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                torch.manual_seed(seed)
+                white = self.flow().sample((n,)).numpy()
+        return white @ self.chol.T
+
     def gaussian_log_density(self, z: np.ndarray) -> np.ndarray:
         """log density per row of the Gaussian copula alone (standard normal whitened scores)."""
         white = np.linalg.solve(self.chol, z.T).T

@@ -58,6 +58,16 @@ def two_nn_dimension(z: np.ndarray) -> tuple[float, float]:
     return dimension, dimension / math.sqrt(len(z))
 
 
+def compare_dimensions(rows: np.ndarray, reference_rows: np.ndarray, margin: float) -> tuple[float, float, bool]:
+    """The TWO-NN dimensions of ``rows`` and of ``reference_rows`` (a draw of a full-dimensional model of them),
+    and whether the rows lie near a lower-dimensional set: below DIMENSION_RATIO of the reference, by more than
+    ``margin`` standard errors of the difference."""
+    dimension, dimension_se = two_nn_dimension(rows)
+    reference, reference_se = two_nn_dimension(reference_rows)
+    lower = reference - dimension > margin * math.hypot(dimension_se, reference_se)
+    return dimension, reference, bool(dimension < DIMENSION_RATIO * reference and lower)
+
+
 @dataclass(frozen=True)
 class NeighbourCheck:
     """What the two statistics said: the nearest-neighbour log density's gain over the best model (nats per
@@ -127,11 +137,10 @@ def check_density_models(
     difference = kozachenko_leonenko(scores[fit], scores[held[kept]], k) - per_row[best][kept] - optimism[best]
     gain, gain_se = float(difference.mean()), float(difference.std(ddof=1) / math.sqrt(len(difference)))
     every = np.concatenate([fit, held[kept]])
-    dimension, dimension_se = two_nn_dimension(scores[every])
-    reference, reference_se = two_nn_dimension(_reference_sample(scores[fit], best, mixture, len(every), rng))
+    reference_rows = _reference_sample(scores[fit], best, mixture, len(every), rng)
+    dimension, reference, singular = compare_dimensions(scores[every], reference_rows, margin)
     verdict = None
-    lower = reference - dimension > margin * math.hypot(dimension_se, reference_se)
-    if dimension < DIMENSION_RATIO * reference and lower:
+    if singular:
         verdict = "singular"
     elif gain - margin * gain_se > MISSING_NATS:
         verdict = "missed"

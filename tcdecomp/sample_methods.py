@@ -16,10 +16,12 @@ from scipy.linalg import solve_triangular
 from scipy.special import digamma, gammaln, ndtri
 from scipy.stats import rankdata
 
+from ._checks import column_list
 from ._constants import LOG_2PI, LOG_2PI_E
 from .decomposition import combine_stderr
 from .knn import MAX_STRAY_TIES, break_ties, ksg_with_influence
-from .neighbour_check import check_density_models
+from .neighbour_check import MAX_ROWS as NEIGHBOUR_ROWS
+from .neighbour_check import check_density_models, compare_dimensions
 from .neural import NEURAL_METHODS, NeuralConfig, neural_mi, pairwise_chain
 from .null_variance import kendall_variance_ratio, wilks_null_variance
 from .plans import Plan, Term
@@ -86,6 +88,8 @@ class SampleData:
     u: np.ndarray | None = None
     #: whether long loops over sets or terms show a progress bar (on a terminal)
     progress: bool = False
+    #: the columns' names, for errors that name columns (None: their indices)
+    columns: tuple | None = None
 
 
 def steps(items, progress: bool, desc: str):
@@ -703,6 +707,11 @@ class GaussianMixtureTC(SampleMethod):
         )
 
 
+#: the fewest distinct rows on a set's columns for ``flow``'s dimension check; below, the set's columns repeat a
+#: few values, whose broken ties spread them over full-dimensional boxes
+MIN_DISTINCT_ROWS = 100
+
+
 class FlowTC(SampleMethod):
     """``flow``: columns to normal scores, then per set of two or more columns the Gaussian copula of the set
     followed by a neural spline flow (zuko), cross-fitted on two halves of the rows as ``gmm`` is
@@ -712,7 +721,9 @@ class FlowTC(SampleMethod):
     columns, the set's value is the base's (``copula``, or ``t_copula`` carried into normal-score space), exact for
     those copulas. Each row's log density of a flow set is the mean of its in-sample and held-out values.
     Standard errors use each row's log density, the base's variance at independence (and the df's noise) and the
-    flows' fitting noise. Needs zuko (``pip install 'tcdecomp[flows]'``) and n >= max(200, 6 D + 12)."""
+    flows' fitting noise. A set that keeps a flow but whose rows lie near a lower-dimensional set (their TWO-NN
+    dimension well below that of the flows' own draws) is refused: no density's entropy holds there. Needs zuko
+    (``pip install 'tcdecomp[flows]'``) and n >= max(200, 6 D + 12)."""
 
     name = "flow"
     copula_based = True
@@ -728,6 +739,8 @@ class FlowTC(SampleMethod):
         self.u = data.u
         self.values = ndtri(data.u)
         self.seed = data.random_state
+        self.columns = data.columns
+        self.x = data.x
         order = np.random.default_rng(data.random_state).permutation(self.n)
         self.halves = (order[: self.n // 2], order[self.n // 2 :])
         self.base = _finite_df_t_copula(data, k, neural) or GaussianCopula(data, k, neural)
@@ -762,6 +775,8 @@ class FlowTC(SampleMethod):
             gain = held - base
             se = float(gain.std(ddof=1) / math.sqrt(self.n))
             keep = gain.mean() > self.MARGIN * se
+            if keep:
+                self._check_full_dimension(idx, models)
             # each model's mean log density over all the rows (its own half and the other); the set's value is
             # their mean, and half their difference is the fitting noise of that mean (see extra_variances)
             first, second = self.halves
@@ -773,6 +788,31 @@ class FlowTC(SampleMethod):
                               0.5 * float(by_model[0] - by_model[1]) if keep else 0.0,
                               0.5 * float(own.mean() - held.mean()) if keep else 0.0)  # fmt: skip
         return self.fitted[s][0]
+
+    def _check_full_dimension(self, idx: list, models) -> None:
+        """Refuse a set whose rows lie near a lower-dimensional set (docs/math.md#flow): their density is
+        unbounded, so the flows' entropies of it grow with their capacity and a term that pairs it with a set of
+        another dimension is far off with a narrow interval. The rows' TWO-NN dimension is compared with that of
+        a draw of the set's two flows (up to NEIGHBOUR_ROWS rows each). Rows that repeat on the set's columns
+        (a bootstrap resample's, or discrete columns') count once: broken ties turn a repeat into a pair of
+        near-identical rows, which TWO-NN reads as a dimension near 0."""
+        rng = np.random.default_rng(self.seed)
+        distinct = np.sort(np.unique(self.x[:, idx], axis=0, return_index=True)[1])
+        if len(distinct) < MIN_DISTINCT_ROWS:  # a few repeated values: the broken ties fill the set's box
+            return
+        rows = self.values[distinct][:, idx]
+        if len(rows) > NEIGHBOUR_ROWS:
+            rows = rows[rng.choice(len(rows), NEIGHBOUR_ROWS, replace=False)]
+        half = len(rows) // 2
+        draw = np.concatenate([models[0].sample(half, self.seed), models[1].sample(len(rows) - half, self.seed + 1)])
+        dimension, reference, singular = compare_dimensions(rows, draw, self.MARGIN)
+        if singular:
+            raise ValueError(
+                f"method='flow': x columns {column_list(idx, self.columns)} lie near a lower-dimensional set (TWO-NN "
+                f"intrinsic dimension {dimension:.2f}, where draws of their fitted flows have {reference:.2f}): their "
+                "density is unbounded and a flow's entropies grow with its capacity; use method='knn' for mutual "
+                "information between groups, or method='auto', which checks this"
+            )
 
     def _held_out_base(self, rows, idx: list, flow_model, other_half: int) -> np.ndarray:
         """Each row's log density of its set's normal scores under the base copula fitted on the other half: the

@@ -104,7 +104,8 @@ class Samples(Source):
         order). ``components=K`` fixes K (default: chosen by held-out likelihood). Needs n >= 6 D + 12.
       * ``"flow"``: per set, the Gaussian copula followed by a neural spline flow (zuko), cross-fitted,
         kept where it beats the base copula on held-out rows (the t copula where its df test keeps a
-        finite df, else the Gaussian copula). Needs ``pip install 'tcdecomp[flows]'``.
+        finite df, else the Gaussian copula); refuses a set whose rows lie near a curve or surface.
+        Needs ``pip install 'tcdecomp[flows]'``.
       * ``"auto"``: fits ``"copula"``, ``"t_copula"``, ``"gmm"`` and (with zuko) a spline flow on 70% of
         the rows and runs the simplest that no more complex one beats by 2 standard errors of held-out
         likelihood in copula space; the notes say which and why. Needs about 7 D rows.
@@ -222,7 +223,7 @@ class Samples(Source):
         self.interval, self.resamples, self.confidence = _check_interval(interval, resamples, confidence, cls)
         self.random_state = random_state
         self._bootstrapped: dict = {}
-        data = SampleData(self.x, scaled, input_epsilon(x), random_state, components, u, bool(progress))
+        data = SampleData(self.x, scaled, input_epsilon(x), random_state, components, u, bool(progress), self.columns)
         self.estimator = cls(data, k=self.k, neural=self.neural)
         if self.interval == "bootstrap" and self.estimator.per_term:  # auto may choose knn
             raise ValueError(
