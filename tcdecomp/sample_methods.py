@@ -715,11 +715,12 @@ MIN_DISTINCT_ROWS = 100
 class FlowTC(SampleMethod):
     """``flow``: columns to normal scores, then per set of two or more columns the Gaussian copula of the set
     followed by a neural spline flow (zuko), cross-fitted on two halves of the rows as ``gmm`` is
-    (docs/math.md#flow). Each set is first given a base copula: the t copula of ``t_copula`` where its df test
-    prefers a finite df, else the Gaussian copula. A set keeps the flow only where it beats that base on the
-    held-out halves by MARGIN standard errors of the paired per-row difference; elsewhere, and for single
-    columns, the set's value is the base's (``copula``, or ``t_copula`` carried into normal-score space), exact for
-    those copulas. Each row's log density of a flow set is the mean of its in-sample and held-out values.
+    (docs/math.md#flow). The flows are measured against a base copula: the t copula of ``t_copula`` where its
+    df test prefers a finite df, else the Gaussian copula. Every set of two or more columns takes its flows where
+    the flow over all the columns beats the base on the held-out halves by MARGIN standard errors of the paired
+    per-row difference; otherwise every set, and always each single column, takes the base's value (``copula``,
+    or ``t_copula`` carried into normal-score space), exact for those copulas. Each row's log density of a flow
+    set is the mean of its in-sample and held-out values.
     Standard errors use each row's log density, the base's variance at independence (and the df's noise) and the
     flows' fitting noise. A set that keeps a flow but whose rows lie near a lower-dimensional set (their TWO-NN
     dimension well below that of the flows' own draws) is refused: no density's entropy holds there. Needs zuko
@@ -755,39 +756,53 @@ class FlowTC(SampleMethod):
     def own_minimum_rows(cls, d: int, k: int = 3, neural: NeuralConfig | None = None) -> int:
         return max(200, 6 * d + 12)
 
-    def _flow_rows(self, s: tuple):
-        """Each row's cross-fitted log density of set ``s`` under its flows, or None where the base copula is
-        not beaten; memoised per set."""
-        if s not in self.fitted:
-            from .flow import SetFlow
+    def _flows_everywhere(self) -> bool:
+        """Whether the flows replace the base on every set of two or more columns: where the full set's flow beats
+        the base. One choice for all the sets keeps each term's sets in one model family, so that a misfit of a
+        group's structure is shared by the group and the union and cancels (a group on the base and its union on
+        a flow leave the difference of two models' misfits in the term)."""
+        full = tuple(range(self.values.shape[1]))
+        if full not in self.fitted:
+            self._fit_set(full, keep=None)
+        return self.fitted[full][0] is not None
 
-            idx = list(s)
-            models = [SetFlow(self.values[h][:, idx], self.seed + 7919 * i + len(s), self.config)
-                      for i, h in enumerate(self.halves)]  # fmt: skip
-            if all(m.flow is None for m in models):
-                self.fitted[s] = (None, 0.0, 0.0, 0.0, 0.0)
-                return None
-            own, held, base = np.empty(self.n), np.empty(self.n), np.empty(self.n)
-            for rows, model, other, other_half in zip(self.halves, models, models[::-1], (1, 0)):
-                z = self.values[rows][:, idx]
-                own[rows], held[rows] = model.log_density(z), other.log_density(z)
-                base[rows] = self._held_out_base(rows, idx, other, other_half)  # for the paired gain
-            gain = held - base
-            se = float(gain.std(ddof=1) / math.sqrt(self.n))
-            keep = gain.mean() > self.MARGIN * se
-            if keep:
-                self._check_full_dimension(idx, models)
-            # each model's mean log density over all the rows (its own half and the other); the set's value is
-            # their mean, and half their difference is the fitting noise of that mean (see extra_variances)
-            first, second = self.halves
-            by_model = (
-                np.concatenate([own[first], held[second]]).mean(),
-                np.concatenate([held[first], own[second]]).mean(),
-            )
-            self.fitted[s] = (0.5 * (own + held) if keep else None, float(gain.mean()), se,
-                              0.5 * float(by_model[0] - by_model[1]) if keep else 0.0,
-                              0.5 * float(own.mean() - held.mean()) if keep else 0.0)  # fmt: skip
+    def _flow_rows(self, s: tuple):
+        """Each row's cross-fitted log density of set ``s`` under its flows, or None where the sets keep the base
+        copula; memoised per set."""
+        if s not in self.fitted:
+            self._fit_set(s, keep=self._flows_everywhere())
         return self.fitted[s][0]
+
+    def _fit_set(self, s: tuple, keep: bool | None) -> None:
+        """Fit set ``s``'s two flows and record its per-row values where ``keep`` (None: where the flows beat the
+        base copula on the held-out halves by MARGIN standard errors), its held-out gain over the base and that
+        gain's standard error, and its two fitting errors (see extra_variances)."""
+        from .flow import SetFlow
+
+        idx = list(s)
+        models = [SetFlow(self.values[h][:, idx], self.seed + 7919 * i + len(s), self.config)
+                  for i, h in enumerate(self.halves)]  # fmt: skip
+        own, held, base = np.empty(self.n), np.empty(self.n), np.empty(self.n)
+        for rows, model, other, other_half in zip(self.halves, models, models[::-1], (1, 0)):
+            z = self.values[rows][:, idx]
+            own[rows], held[rows] = model.log_density(z), other.log_density(z)
+            base[rows] = self._held_out_base(rows, idx, other, other_half)  # for the paired gain
+        gain = held - base
+        se = float(gain.std(ddof=1) / math.sqrt(self.n))
+        if keep is None:
+            keep = any(m.flow is not None for m in models) and gain.mean() > self.MARGIN * se
+        if keep:
+            self._check_full_dimension(idx, models)
+        # each model's mean log density over all the rows (its own half and the other); the set's value is their
+        # mean, and half their difference is the fitting noise of that mean (see extra_variances)
+        first, second = self.halves
+        by_model = (
+            np.concatenate([own[first], held[second]]).mean(),
+            np.concatenate([held[first], own[second]]).mean(),
+        )
+        self.fitted[s] = (0.5 * (own + held) if keep else None, float(gain.mean()), se,
+                          0.5 * float(by_model[0] - by_model[1]) if keep else 0.0,
+                          0.5 * float(own.mean() - held.mean()) if keep else 0.0)  # fmt: skip
 
     def _check_full_dimension(self, idx: list, models) -> None:
         """Refuse a set whose rows lie near a lower-dimensional set (docs/math.md#flow): their density is
@@ -865,14 +880,20 @@ class FlowTC(SampleMethod):
         return per_term, float(np.sum(base)) + float(np.sum(deviations)) ** 2 + float(np.sum(gaps)) ** 2
 
     def notes(self, plan: Plan) -> tuple[str, ...]:
-        kept = [s for s, (rows, *_) in self.fitted.items() if rows is not None]
-        gains = ", ".join(f"{list(s)}: {g:+.3f} ± {se:.3f}" for s, (_, g, se, *_) in self.fitted.items())
+        if not self.fitted:
+            return ()
+        full = tuple(range(self.values.shape[1]))
+        everywhere = self.fitted[full][0] is not None
+        _, full_gain, full_se, *_ = self.fitted[full]
         base = (f"the t copula (df = {self.base.df:.3g}, preferred to the Gaussian copula by its likelihood-ratio "
                 "test)" if isinstance(self.base, TCopula) else "the Gaussian copula")  # fmt: skip
+        gains = ", ".join(f"{list(s)}: {g:+.3f} ± {se:.3f}" for s, (_, g, se, *_) in self.fitted.items())
+        verdict = ("beats it by 2 standard errors, so every set of two or more columns takes its flows"
+                   if everywhere else "does not beat it by 2 standard errors, so every set takes the base")  # fmt: skip
         return (
-            f"flow: the base copula is {base}; {len(kept)} of the {len(self.fitted)} sets of two or more columns "
-            f"kept a spline flow over it (held-out gain in nats per row: {gains or 'none fitted'}); the rest, and "
-            "single columns, are the base copula's.",
+            f"flow: the base copula is {base}; the flow over all {len(full)} columns ({full_gain:+.3f} ± "
+            f"{full_se:.3f} nats per held-out row) {verdict} (held-out gains: {gains}); single columns are the "
+            "base's.",
         )
 
 

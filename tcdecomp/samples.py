@@ -103,8 +103,9 @@ class Samples(Source):
         mean of its in-sample and held-out values (cross-fitting cancels the fitting noise to first
         order). ``components=K`` fixes K (default: chosen by held-out likelihood). Needs n >= 6 D + 12.
       * ``"flow"``: per set, the Gaussian copula followed by a neural spline flow (zuko), cross-fitted,
-        kept where it beats the base copula on held-out rows (the t copula where its df test keeps a
-        finite df, else the Gaussian copula); refuses a set whose rows lie near a curve or surface.
+        on every set where the flow over all the columns beats the base copula on held-out rows (the t
+        copula where its df test keeps a finite df, else the Gaussian copula); refuses a set whose rows
+        lie near a curve or surface.
         Needs ``pip install 'tcdecomp[flows]'``.
       * ``"auto"``: fits ``"copula"``, ``"t_copula"``, ``"gmm"`` and (with zuko) a spline flow on 70% of
         the rows and runs the simplest that no more complex one beats by 2 standard errors of held-out

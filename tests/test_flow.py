@@ -52,7 +52,7 @@ def test_flow_sees_a_dependence_the_copula_cannot_and_telescopes():
         assert s.decompose(path).total == pytest.approx(float(tc), abs=1e-9)
     mi = s.multi_information([[0], [1]])
     assert mi == pytest.approx(float(s.multi_information([[0], [1]])), abs=0)  # the set's flow is fitted once
-    assert any("kept a spline flow" in note for note in s.decompose("line").notes)
+    assert any("every set of two or more columns takes its flows" in note for note in s.decompose("line").notes)
 
 
 def test_errors_carry_the_two_flows_disagreement_and_their_optimism_once_per_set():
@@ -135,9 +135,12 @@ def test_a_flow_kept_over_a_t_copula_base_telescopes():
     s = Samples(x, method="flow", random_state=0)
     tc = s.total_correlation()
     assert math.isfinite(getattr(s.estimator.base, "df", math.inf))  # the t copula is the base
-    assert any(rows is not None for rows, *_ in s.estimator.fitted.values())
     for path in ("line", "bottom_up", "top_down"):
         assert s.decompose(path).total == pytest.approx(float(tc), abs=1e-9)
+    s.multi_information([[0, 1], [2]])
+    # the full set's flow beats the base, so every set takes its flows, [0, 1] too (whose own flow falls short of
+    # the t copula there): a term's group and union stay in one model family
+    assert s.estimator.fitted[(0, 1)][1] < 0 and all(rows is not None for rows, *_ in s.estimator.fitted.values())
 
 
 def test_a_set_near_a_curve_is_refused_by_name():
