@@ -52,7 +52,7 @@ def test_auto_runs_a_flow_where_it_beats_every_cheaper_model():
     assert src.estimator.choice == "flow", scores
     assert scores["flow"] > max(scores["copula"], scores["t_copula"], scores["gmm"])
     notes = src.decompose(line_plan(2)).notes
-    assert notes[0].startswith("auto chose flow") and "kept a spline flow" in notes[1]
+    assert notes[0].startswith("auto chose flow") and "takes its flows" in notes[1]
     # auto's estimate is flow's own, run on every row
     assert float(src.total_correlation()) == pytest.approx(float(Samples(x, method="flow").total_correlation()))
 
