@@ -132,8 +132,8 @@ def check_density_models(
         return NeighbourCheck(max(per_row, key=lambda name: per_row[name].mean()), *[math.nan] * 4, None)
     optimism = {name: model_parameters(name, d, components) / (2.0 * len(fit)) for name in per_row}
     best = max(per_row, key=lambda name: per_row[name].mean() + optimism[name])
-    fit = _at_most(np.arange(len(fit)), MAX_ROWS * 7 // 10, rng, fit)
-    kept = _at_most(np.arange(len(held)), MAX_ROWS * 3 // 10, rng)
+    fit = at_most(np.arange(len(fit)), MAX_ROWS * 7 // 10, rng, fit)
+    kept = at_most(np.arange(len(held)), MAX_ROWS * 3 // 10, rng)
     difference = kozachenko_leonenko(scores[fit], scores[held[kept]], k) - per_row[best][kept] - optimism[best]
     gain, gain_se = float(difference.mean()), float(difference.std(ddof=1) / math.sqrt(len(difference)))
     every = np.concatenate([fit, held[kept]])
@@ -159,7 +159,7 @@ def _reference_sample(fitting_rows, best: str, mixture: GaussianMixture | None, 
     return rng.multivariate_normal(np.zeros(d), corr, size=n)
 
 
-def _at_most(positions: np.ndarray, size: int, rng, rows: np.ndarray | None = None) -> np.ndarray:
+def at_most(positions: np.ndarray, size: int, rng, rows: np.ndarray | None = None) -> np.ndarray:
     """At most ``size`` of ``positions`` at random (all of them where they are fewer), as ``rows[positions]``
     where ``rows`` is given."""
     if len(positions) > size:

@@ -21,7 +21,7 @@ from ._constants import LOG_2PI, LOG_2PI_E
 from .decomposition import combine_stderr
 from .knn import MAX_STRAY_TIES, break_ties, ksg_with_influence
 from .neighbour_check import MAX_ROWS as NEIGHBOUR_ROWS
-from .neighbour_check import check_density_models, compare_dimensions
+from .neighbour_check import at_most, check_density_models, compare_dimensions
 from .neural import NEURAL_METHODS, NeuralConfig, neural_mi, pairwise_chain
 from .null_variance import kendall_variance_ratio, wilks_null_variance
 from .plans import Plan, Term
@@ -768,9 +768,11 @@ class FlowTC(SampleMethod):
 
     def _flow_rows(self, s: tuple):
         """Each row's cross-fitted log density of set ``s`` under its flows, or None where the sets keep the base
-        copula; memoised per set."""
+        copula (then no flow of ``s`` is fitted); memoised per set."""
         if s not in self.fitted:
-            self._fit_set(s, keep=self._flows_everywhere())
+            if not self._flows_everywhere():
+                return None
+            self._fit_set(s, keep=True)
         return self.fitted[s][0]
 
     def _fit_set(self, s: tuple, keep: bool | None) -> None:
@@ -815,9 +817,7 @@ class FlowTC(SampleMethod):
         distinct = np.sort(np.unique(self.x[:, idx], axis=0, return_index=True)[1])
         if len(distinct) < MIN_DISTINCT_ROWS:  # a few repeated values: the broken ties fill the set's box
             return
-        rows = self.values[distinct][:, idx]
-        if len(rows) > NEIGHBOUR_ROWS:
-            rows = rows[rng.choice(len(rows), NEIGHBOUR_ROWS, replace=False)]
+        rows = at_most(np.arange(len(distinct)), NEIGHBOUR_ROWS, rng, self.values[distinct][:, idx])
         half = len(rows) // 2
         draw = np.concatenate([models[0].sample(half, self.seed), models[1].sample(len(rows) - half, self.seed + 1)])
         dimension, reference, singular = compare_dimensions(rows, draw, self.MARGIN)
@@ -834,10 +834,8 @@ class FlowTC(SampleMethod):
         Gaussian copula of that half's flow model, or the t copula with that half's Kendall correlation."""
         if not isinstance(self.base, TCopula):
             return flow_model.gaussian_log_density(self.values[rows][:, idx])
-        from scipy.stats import norm
-
         corr = self._half_kendall[other_half][np.ix_(idx, idx)]
-        return _t_copula_rows(self.u[rows][:, idx], corr, self.base.df) + norm.logpdf(self.values[rows][:, idx]).sum(1)
+        return _t_copula_score_rows(self.u[rows][:, idx], self.values[rows][:, idx], corr, self.base.df)
 
     def _base_set_stats(self, sets):
         """The base copula's ``-H`` and per-row log density of each set, in normal-score space (the t copula's are
@@ -898,9 +896,8 @@ class FlowTC(SampleMethod):
 
 
 def _finite_df_t_copula(data: SampleData, k: int, neural: NeuralConfig):
-    """``t_copula`` fitted to the rows where it can be and its df test keeps a finite df, else None."""
-    if data.x.shape[0] < TCopula.minimum_rows(data.x.shape[1]):
-        return None
+    """``t_copula`` fitted to the rows where it can be and its df test keeps a finite df, else None (flow's own
+    minimum rows, max(200, 6 D + 12), exceed the t copula's)."""
     try:
         fitted = TCopula(data, k, neural)
     except ValueError:  # its Kendall correlation is not positive definite
@@ -935,7 +932,6 @@ def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, he
     ``fit``: the Gaussian copula, the t copula, the best of Gaussian mixtures with K in MIXTURE_CANDIDATES and a
     spline flow over the Gaussian copula (docs/math.md#auto), simplest first; that best mixture (None where no
     mixture fits the rows); and why a candidate was left out."""
-    from scipy.stats import norm
 
     from .mixture import fit_candidates
 
@@ -949,8 +945,7 @@ def _copula_log_densities(u: np.ndarray, scores: np.ndarray, fit: np.ndarray, he
     t_corr = kendall_correlation(u[fit])
     try:
         check_kendall_correlation(t_corr, len(fit), "t_copula")
-        copula = _t_copula_rows(u[held], t_corr, fit_t_copula(u[fit], t_corr))
-        out["t_copula"] = copula + norm.logpdf(scores[held]).sum(1)
+        out["t_copula"] = _t_copula_score_rows(u[held], scores[held], t_corr, fit_t_copula(u[fit], t_corr))
     except ValueError:
         skipped["t_copula"] = "its Kendall correlation is not positive definite on the fitting rows"
     mixtures = fit_candidates(scores[fit], scores[held], MIXTURE_CANDIDATES, rng)
@@ -987,13 +982,16 @@ def _flow_log_densities(scores: np.ndarray, fit: np.ndarray, held: np.ndarray, s
     return model.log_density(scores[held]), ""
 
 
-def _t_copula_rows(u: np.ndarray, corr: np.ndarray, df: float) -> np.ndarray:
-    """Each row's t-copula log density (finite df)."""
+def _t_copula_score_rows(u: np.ndarray, scores: np.ndarray, corr: np.ndarray, df: float) -> np.ndarray:
+    """Each row's log density of its normal scores ``scores`` = Phi^-1(u) under a t copula (finite df): the
+    copula's density of u plus each column's standard normal log density."""
     from scipy.special import stdtrit
+    from scipy.stats import norm
     from scipy.stats import t as student
 
     x = stdtrit(df, u)
-    return t_log_density(x, np.zeros(u.shape[1]), np.linalg.cholesky(corr), df) - student.logpdf(x, df).sum(1)
+    copula = t_log_density(x, np.zeros(u.shape[1]), np.linalg.cholesky(corr), df) - student.logpdf(x, df).sum(1)
+    return copula + norm.logpdf(scores).sum(1)
 
 
 def _simplest_adequate(per_row: dict, margin: float) -> str:
